@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * libtapflow: the public API behind the tapflow CLI, for programs (a VM
+ * manager, a user-space dataplane) that want accelerated, traced taps
+ * without shelling out.
+ *
+ * Conventions: every call that can fail returns 0 (or a count) on success
+ * and a negative errno on failure, and leaves a one-line description of
+ * what went wrong in a thread-local buffer that tf_errmsg() returns. Nothing
+ * is printed by the library except through the log callback.
+ */
+#ifndef TAPFLOW_H
+#define TAPFLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TF_IFNAMSIZ	16	/* IFNAMSIZ, with the NUL */
+#define TF_MAX_QUEUES	256	/* MAX_TAP_QUEUES in drivers/net/tun.c */
+#define TF_PIN_ROOT	"/sys/fs/bpf/tapflow"
+
+/* ---- errors and logging ------------------------------------------------ */
+
+const char *tf_errmsg(void);
+/* Record a message for tf_errmsg() and return err (a negative errno). */
+int tf_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+enum tf_log_level {
+	TF_LOG_WARN,
+	TF_LOG_INFO,
+	TF_LOG_DEBUG,
+	TF_LOG_LIBBPF,	/* libbpf's own chatter, one level below ours */
+};
+typedef void (*tf_log_fn)(enum tf_log_level level, const char *msg);
+void tf_set_log_level(enum tf_log_level max);
+void tf_set_log_fn(tf_log_fn fn);	/* default: stderr */
+void tf_log(enum tf_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Route libbpf's printouts through tf_log at TF_LOG_LIBBPF. */
+void tf_libbpf_quiet(void);
+
+const char *tf_version(void);
+
+/* ---- input validation (shared by the CLI and API callers) --------------- */
+
+/* A Linux interface name: 1..15 bytes, no '/', ':' or whitespace. */
+int tf_parse_ifname(const char *s, char out[TF_IFNAMSIZ]);
+/* Strict unsigned decimal in [min, max]; `what` names the field in errors. */
+int tf_parse_uint(const char *s, const char *what, unsigned long min,
+		  unsigned long max, unsigned long *out);
+/* aa:bb:cc:dd:ee:ff; rejects multicast and all-zero (not usable on a tap). */
+int tf_parse_mac(const char *s, uint8_t mac[6]);
+/* A user or group by name or numeric id; must exist on this system. */
+int tf_parse_user(const char *s, uid_t *uid);
+int tf_parse_group(const char *s, gid_t *gid);
+/* Seconds as a positive decimal (e.g. 0.5) within [min, max]. */
+int tf_parse_seconds(const char *s, const char *what, double min, double max,
+		     double *out);
+
+/* Is CAP_NET_ADMIN (or another capability) effective? 1 yes, 0 no. */
+int tf_have_cap(int cap);
+/* Fail with a message naming the capability when it is missing. */
+int tf_require_cap(int cap, const char *capname, const char *what);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "tf_tap.h"
+
+#endif /* TAPFLOW_H */

@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# One-step setup for building, running and testing tapflow on Debian 12.
+# Installs what is missing from Debian's archive (idempotent: quiet and fast
+# when everything is there) and mounts bpffs and tracefs when they are not
+# mounted. `make demo`, `make check`, `make bench` and `make vm-check` call it
+# first, so a fresh machine needs nothing installed by hand.
+#
+#   scripts/setup.sh            build + run + test dependencies
+#   scripts/setup.sh --vm       also what the second-kernel VM lane needs
+set -euo pipefail
+
+want_vm=0
+for a in "$@"; do
+	case "$a" in
+	--vm) want_vm=1 ;;
+	*) echo "setup.sh: unknown option '$a'" >&2; exit 2 ;;
+	esac
+done
+
+# Why each package is here is explained in the README ("Dependencies").
+pkgs=(
+	clang llvm                 # compile bpf/*.bpf.c for CO-RE (-target bpf)
+	bpftool                    # skeletons (bpftool gen skeleton), vmlinux.h
+	libbpf-dev                 # load, attach, pin BPF objects
+	libxdp-dev xdp-tools       # XDP attach (dispatcher) and AF_XDP sockets
+	libelf-dev zlib1g-dev      # libbpf's own link dependencies
+	libmicrohttpd-dev          # the /metrics HTTP endpoint
+	pkg-config make gcc
+	iproute2 util-linux jq     # tests: ip netns, setpriv/nsenter, JSON checks
+	bpftrace                   # benchmark peer for tracing
+	prometheus                 # promtool + a real server for exporter tests
+)
+vm_pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio)
+[ "$want_vm" = 1 ] && pkgs+=("${vm_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "setup.sh: missing packages (${missing[*]}) and not root: run as root or install them" >&2
+		exit 1
+	fi
+	echo "setup.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$(id -u)" = 0 ]; then
+	if ! grep -qs ' /sys/fs/bpf bpf ' /proc/mounts; then
+		mount -t bpf bpf /sys/fs/bpf
+	fi
+	if ! grep -qs ' /sys/kernel/tracing tracefs ' /proc/mounts; then
+		mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+	fi
+	[ -e /dev/net/tun ] || { mkdir -p /dev/net; mknod /dev/net/tun c 10 200; chmod 0666 /dev/net/tun; }
+fi
+exit 0

@@ -1,0 +1,291 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# The second-kernel test lane: boots Debian's stock cloud kernel (6.1) under
+# qemu (TCG: KVM hangs on these machines) with an initramfs holding busybox,
+# the tapflow binaries exactly as built on the host, the test scripts, the
+# tools they call and the modules they need, then runs the test suite (or the
+# command given with --cmd) in the guest. The host kernel refuses fentry and
+# has no kprobes; this kernel has both and a different struct layout, so it is
+# where the fentry/kprobe paths and CO-RE are proven. See PLATFORM.md, "A
+# second kernel in a VM".
+#
+#   scripts/vm-check.sh                    tests/run.sh --lane vm in the guest
+#   scripts/vm-check.sh --cmd 'uname -r'   any bash command in the guest
+#   scripts/vm-check.sh --keep             keep the initramfs tree (prints where)
+#
+# Environment: KERNEL=/boot/vmlinuz-...   (default: newest *-cloud-amd64)
+#              MODDIR=/lib/modules/<ver>  (default: from KERNEL's file name)
+#              VM_TIMEOUT=600             seconds before qemu is killed
+#              VM_MODULES="dummy ..."     extra modules to load in the guest
+#              VM_APPEND="..."            extra kernel command line
+#
+# stdout carries only the guest command's own output (CRs stripped), so a
+# caller can count its PASS/FAIL/SKIP lines; the whole serial console goes
+# to build/vm/console.log. Exit status is the guest command's; a VM that does
+# not boot, or never reports back, is an error (exit 125), never a skip.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$TOP/build
+VMDIR=$BUILD/vm
+CONSOLE_LOG=$VMDIR/console.log
+VM_TIMEOUT=${VM_TIMEOUT:-600}
+INFRA_FAIL=125
+
+die() {
+	echo "vm-check: FAILED: $*" >&2
+	exit "$INFRA_FAIL"
+}
+note() { echo "vm-check: $*" >&2; }
+
+cmd='cd /tapflow && tests/run.sh --lane vm'
+keep=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--cmd) [ $# -ge 2 ] || die "--cmd needs an argument"; cmd=$2; shift 2 ;;
+	--cmd=*) cmd=${1#--cmd=}; shift ;;
+	--keep) keep=1; shift ;;
+	-h|--help) sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "vm-check: unknown option '$1' (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+command -v qemu-system-x86_64 >/dev/null ||
+	die "qemu-system-x86_64 not found: run scripts/setup.sh --vm"
+command -v cpio >/dev/null || die "cpio not found: run scripts/setup.sh --vm"
+
+# --- kernel and its modules --------------------------------------------------
+
+if [ -z "${KERNEL:-}" ]; then
+	KERNEL=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
+	[ -n "$KERNEL" ] ||
+		die "no /boot/vmlinuz-*-cloud-amd64: run scripts/setup.sh --vm (or set KERNEL=)"
+fi
+[ -r "$KERNEL" ] || die "kernel '$KERNEL' is missing or unreadable"
+kver=${KERNEL##*/vmlinuz-}
+MODDIR=${MODDIR:-/lib/modules/$kver}
+[ -f "$MODDIR/modules.dep" ] ||
+	die "no modules.dep in '$MODDIR' for kernel '$KERNEL' (set MODDIR=)"
+# The guest looks modules up under its own `uname -r`, which is the version
+# in the kernel's file name for Debian kernels; MODDIR's name is what counts.
+kver=$(basename "$MODDIR")
+
+[ -x "$BUILD/tapflow" ] || note "warning: $BUILD/tapflow is not built (make all)"
+
+mkdir -p "$VMDIR"
+work=$(mktemp -d "$VMDIR/initramfs.XXXXXX")
+root=$work/root
+cleanup() {
+	if [ "$keep" = 1 ]; then note "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# Mirror Debian 12's merged /usr so ldd's /lib/... and /lib64/... paths and
+# the tools' /usr/... paths land in one tree, as on the host.
+mkdir -p "$root"/{usr/bin,usr/sbin,usr/lib,usr/lib64,proc,sys,dev,run,tmp,root,etc/tapflow-vm}
+ln -s usr/bin "$root/bin"
+ln -s usr/sbin "$root/sbin"
+ln -s usr/lib "$root/lib"
+ln -s usr/lib64 "$root/lib64"
+
+# --- ELF files and their shared libraries ------------------------------------
+
+declare -A copied=()
+
+copy_file() { # host path -> same path in the guest, symlinks resolved
+	local src=$1
+	[ -n "${copied[$src]:-}" ] && return 0
+	copied[$src]=1
+	mkdir -p "$root$(dirname "$src")"
+	cp -L "$src" "$root$src"
+}
+
+is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; }
+
+# Copies every library ldd names for an ELF file. Relocatable objects
+# (*.bpf.o) and static binaries have none; a library ldd cannot find would
+# only fail later inside the guest, so it stops the build here.
+copy_libs() {
+	local elf=$1 out line lib
+	out=$(ldd "$elf" 2>&1) || return 0
+	while read -r line; do
+		case "$line" in
+		*"not found"*) die "$elf needs a library the host lacks: $line" ;;
+		*"=> /"*) lib=${line#*=> }; lib=${lib%% (*} ;;
+		/*) lib=${line%% (*} ;;
+		*) continue ;;
+		esac
+		copy_file "$lib"
+	done <<<"$out"
+}
+
+# Tools the test scripts run in the guest. busybox has applets of the same
+# names, but too limited for the tests (ip netns/-j, nsenter, setpriv caps).
+tools=(bash timeout ip tc jq setpriv nsenter unshare bpftool)
+for t in "${tools[@]}"; do
+	p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t" || true)
+	[ -n "$p" ] || die "host tool '$t' not found: run scripts/setup.sh"
+	# Keep the host's path: /usr/sbin/bpftool, not /sbin/bpftool.
+	p=$(readlink -f "$p")
+	copy_file "$p"
+	copy_libs "$p"
+done
+copy_file /lib64/ld-linux-x86-64.so.2
+
+# --- the tapflow tree, at /tapflow with the repo's relative layout -----------
+
+mkdir -p "$root/tapflow"
+# Object files, archives and skeletons are build inputs, not test inputs;
+# build/vm is this script's own scratch space.
+(
+	cd "$TOP"
+	find tests -type f -print0
+	[ -d build ] && find build \( -path build/vm -o -path build/user \) -prune -o \
+		-type f ! -name '*.a' ! -name '*.skel.h' ! -name '*.tmp' \
+		\( -name '*.bpf.o' -o ! -name '*.o' \) -print0
+) | (cd "$TOP" && cpio -0pdm --quiet "$root/tapflow")
+
+while IFS= read -r -d '' f; do
+	is_elf "$f" && copy_libs "$f"
+done < <(find "$root/tapflow" -type f -print0)
+
+# libxdp loads its dispatcher and AF_XDP default program from BPF object
+# files next to the library at run time; without them it fails inside the
+# guest with no hint that files are missing.
+for lib in "${!copied[@]}"; do
+	case "$lib" in */libxdp.so*) xdplib=$lib ;; esac
+done
+if [ -n "${xdplib:-}" ]; then
+	for o in "$(dirname "$xdplib")"/bpf/xdp-dispatcher.o "$(dirname "$xdplib")"/bpf/xsk_def_xdp_prog*.o; do
+		[ -f "$o" ] && copy_file "$o"
+	done
+fi
+
+# busybox for /init and the small tools; links only where no real tool sits.
+bb=$(command -v busybox || true)
+[ -n "$bb" ] || die "busybox not found: run scripts/setup.sh --vm"
+cp -L "$bb" "$root/usr/bin/busybox"
+copy_libs "$bb"
+while read -r applet; do
+	[ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /usr/bin/busybox "$root/$applet"
+done < <("$bb" --list-full)
+
+# --- modules, dependencies first ---------------------------------------------
+
+# tun is what tapflow is about; veth and bridge for the integration tests'
+# topologies; sch_ingress (clsact) and cls_bpf for tc-attached programs.
+want_mods=(tun veth bridge sch_ingress cls_bpf ${VM_MODULES:-})
+declare -A mod_seen=()
+mod_order=()
+
+dep_line() { # module name -> its modules.dep line ('-' and '_' are one)
+	local name=${1//-/_}
+	awk -v n="$name" -F: '{
+		b = $1; sub(/.*\//, "", b); sub(/\.ko(\.(xz|zst|gz))?$/, "", b)
+		gsub(/-/, "_", b)
+		if (b == n) { print; exit }
+	}' "$MODDIR/modules.dep"
+}
+
+add_module() {
+	local name=$1 line path deps i
+	line=$(dep_line "$name")
+	if [ -z "$line" ]; then
+		# Built into the kernel: nothing to load.
+		grep -Eq "/${name//_/[-_]}\.ko\$" "$MODDIR/modules.builtin" 2>/dev/null && return 0
+		die "module '$name' is neither in $MODDIR/modules.dep nor built in"
+	fi
+	path=${line%%:*}
+	read -r -a deps <<<"${line#*:}"
+	# depmod lists dependencies so that the last one must load first.
+	for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
+		add_path "${deps[i]}"
+	done
+	add_path "$path"
+}
+
+add_path() {
+	local path=$1 plain
+	[ -n "${mod_seen[$path]:-}" ] && return 0
+	mod_seen[$path]=1
+	plain=${path%.xz}; plain=${plain%.zst}; plain=${plain%.gz}
+	mkdir -p "$root/lib/modules/$kver/$(dirname "$plain")"
+	# Debian 12 ships them plain, newer kernels compressed; busybox insmod
+	# may not decompress, so the guest always gets plain .ko files.
+	case "$path" in
+	*.xz) xz -dc "$MODDIR/$path" ;;
+	*.zst) zstd -qdc "$MODDIR/$path" ;;
+	*.gz) gzip -dc "$MODDIR/$path" ;;
+	*) cat "$MODDIR/$path" ;;
+	esac >"$root/lib/modules/$kver/$plain"
+	mod_order+=("$plain")
+}
+
+for m in "${want_mods[@]}"; do add_module "$m"; done
+printf '%s\n' "${mod_order[@]}" >"$root/etc/tapflow-vm/modules"
+# A modules.dep of what is there, so busybox modprobe works for tests too.
+for p in "${mod_order[@]}"; do
+	line=$(dep_line "$(basename "$p" .ko)")
+	sed -E 's/\.ko\.(xz|zst|gz)/.ko/g' <<<"$line"
+done >"$root/lib/modules/$kver/modules.dep"
+
+# --- /init, the command, and a minimal /etc ----------------------------------
+
+install -m 0755 "$TOP/tests/vm/init" "$root/init"
+printf '#!/bin/bash\n%s\n' "$cmd" >"$root/tapflow/vm-cmd.sh"
+chmod 0755 "$root/tapflow/vm-cmd.sh"
+# Name lookups for tests that drop privileges (setpriv --reuid=nobody).
+printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+
+initrd=$work/initrd.cpio.gz
+# gzip -1: the guest unpacks it under emulation, where -9 saves little and
+# costs boot time; the size is dominated by debug info in the test binaries.
+(cd "$root" && find . -print0 | cpio -0 -o -H newc --quiet) | gzip -1 >"$initrd"
+note "kernel $KERNEL ($kver), initramfs $(du -h "$initrd" | cut -f1), timeout ${VM_TIMEOUT}s"
+
+# --- boot ---------------------------------------------------------------------
+
+# -nic none: the lane needs no guest NIC, and the default one costs an
+# option-ROM load at boot. stdin is /dev/null so qemu leaves the terminal
+# alone. The relay keeps the whole console in the log and prints only what
+# lies between the init's BEGIN and END markers.
+qemu_err=$work/qemu.stderr
+start=$(date +%s.%N)
+set +e
+timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
+	-accel tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot -nic none \
+	-kernel "$KERNEL" -initrd "$initrd" \
+	-append "console=ttyS0 quiet panic=-1 ${VM_APPEND:-}" \
+	</dev/null 2>"$qemu_err" |
+	awk -v logf="$CONSOLE_LOG" '
+		{ gsub(/\r/, ""); print > logf; fflush(logf) }
+		/^TAPFLOW-VM-END$/ { inside = 0 }
+		inside { print; fflush() }
+		/^TAPFLOW-VM-BEGIN$/ { inside = 1 }
+	'
+qemu_rc=${PIPESTATUS[0]}
+set -e
+elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+
+sentinel=$(grep -a -o 'TAPFLOW-VM-EXIT [0-9]*' "$CONSOLE_LOG" | tail -n 1 || true)
+if [ -z "$sentinel" ]; then
+	why="qemu exited with status $qemu_rc"
+	[ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ] && why="timed out after ${VM_TIMEOUT}s"
+	grep -aq '^TAPFLOW-VM-BEGIN$' "$CONSOLE_LOG" ||
+		why="$why; the guest never reached the test command (boot or /init failed)"
+	{
+		echo "vm-check: FAILED: no 'TAPFLOW-VM-EXIT' from the guest ($why, ${elapsed}s)"
+		if [ -s "$qemu_err" ]; then
+			echo "--- qemu stderr"
+			tail -n 20 "$qemu_err"
+		fi
+		echo "--- last 30 lines of $CONSOLE_LOG"
+		tail -n 30 "$CONSOLE_LOG"
+	} >&2
+	exit "$INFRA_FAIL"
+fi
+rc=${sentinel#TAPFLOW-VM-EXIT }
+note "guest command exited $rc, boot to sentinel ${elapsed}s (console: ${CONSOLE_LOG#"$TOP"/})"
+exit "$rc"

@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# tapflow's test runner (`make check`). Three tiers, one protocol: every test
+# prints exactly one line, `PASS name`, `FAIL name: why` or `SKIP name: why`;
+# this script relays them and ends with `N passed, N failed, N skipped`.
+#   1. unit tests (build/tests/unit/*): parsing and BPF_PROG_TEST_RUN logic;
+#   2. integration tests (tests/integration/*.sh, root): real taps, real BPF,
+#      real traffic, each test in a network namespace it creates and deletes;
+#   3. the second-kernel lane (scripts/vm-check.sh): tiers 1-2 again inside
+#      Debian's stock kernel under qemu (TF_VM=0 leaves it out).
+#
+# Options: --unit-only, --no-vm, --lane NAME (prefix for result names, used
+# inside the VM), --filter REGEX (integration scripts whose name matches).
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+unit_only=0
+lane=""
+filter=""
+vm=${TF_VM:-1}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--unit-only) unit_only=1 ;;
+	--no-vm) vm=0 ;;
+	--lane) lane="$2"; shift ;;
+	--filter) filter="$2"; shift ;;
+	*) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ -n "$lane" ] && vm=0
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+# Relay a test program's output; keep protocol lines (prefixed with the lane).
+relay() {
+	local line
+	while IFS= read -r line; do
+		case "$line" in
+		PASS\ *|FAIL\ *|SKIP\ *)
+			if [ -n "$lane" ]; then
+				line="${line:0:5}$lane/${line:5}"
+			fi
+			echo "$line" >> "$results"
+			;;
+		esac
+		printf '%s\n' "$line"
+	done
+}
+
+echo "== unit tests"
+for t in "$TOP"/build/tests/unit/*; do
+	[ -x "$t" ] || continue
+	"$t" 2>&1 | relay
+done
+
+if [ "$unit_only" = 0 ]; then
+	echo "== integration tests"
+	for s in "$TOP"/tests/integration/*.sh; do
+		[ -e "$s" ] || continue
+		name=$(basename "$s" .sh)
+		if [ -n "$filter" ] && ! [[ "$name" =~ $filter ]]; then
+			continue
+		fi
+		if [ "$(id -u)" != 0 ]; then
+			echo "SKIP $name: needs root (network namespaces, taps, BPF)" | relay
+			continue
+		fi
+		timeout --kill-after=10 600 bash "$s" 2>&1 | relay
+		rc=${PIPESTATUS[0]}
+		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+			echo "FAIL $name: timed out" | relay
+		fi
+	done
+
+	if [ "$vm" = 1 ]; then
+		echo "== second kernel (qemu)"
+		if [ ! -x "$TOP/scripts/vm-check.sh" ]; then
+			echo "FAIL vm: scripts/vm-check.sh is missing" | relay
+		else
+			"$TOP/scripts/vm-check.sh" 2>&1 | relay
+			rc=${PIPESTATUS[0]}
+			[ "$rc" = 0 ] || grep -q '^FAIL vm' "$results" || \
+				echo "FAIL vm/lane: the VM lane exited $rc (see build/vm/console.log)" | relay
+		fi
+	fi
+fi
+
+passed=$(grep -c '^PASS ' "$results")
+failed=$(grep -c '^FAIL ' "$results")
+skipped=$(grep -c '^SKIP ' "$results")
+if [ $((passed + failed + skipped)) = 0 ]; then
+	echo "run.sh: no test ran" >&2
+	failed=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
