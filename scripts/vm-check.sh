@@ -43,10 +43,10 @@ cmd='cd /tapflow && tests/run.sh --lane vm'
 keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--cmd) [ $# -ge 2 ] || die "--cmd needs an argument"; cmd=$2; shift 2 ;;
+	--cmd) [ $# -ge 2 ] || { echo "vm-check: --cmd needs an argument" >&2; exit 2; }; cmd=$2; shift 2 ;;
 	--cmd=*) cmd=${1#--cmd=}; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "vm-check: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -58,7 +58,9 @@ command -v cpio >/dev/null || die "cpio not found: run scripts/setup.sh --vm"
 # --- kernel and its modules --------------------------------------------------
 
 if [ -z "${KERNEL:-}" ]; then
-	KERNEL=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
+	kernels=(/boot/vmlinuz-*-cloud-amd64)
+	KERNEL=$(printf '%s\n' "${kernels[@]}" | sort -V | tail -n 1)
+	[ -e "$KERNEL" ] || KERNEL=
 	[ -n "$KERNEL" ] ||
 		die "no /boot/vmlinuz-*-cloud-amd64: run scripts/setup.sh --vm (or set KERNEL=)"
 fi
@@ -76,6 +78,7 @@ kver=$(basename "$MODDIR")
 mkdir -p "$VMDIR"
 work=$(mktemp -d "$VMDIR/initramfs.XXXXXX")
 root=$work/root
+# shellcheck disable=SC2317  # called by the trap
 cleanup() {
 	if [ "$keep" = 1 ]; then note "kept $work"; else rm -rf "$work"; fi
 }
@@ -126,10 +129,15 @@ tools=(bash timeout ip tc jq setpriv nsenter unshare bpftool)
 for t in "${tools[@]}"; do
 	p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t" || true)
 	[ -n "$p" ] || die "host tool '$t' not found: run scripts/setup.sh"
-	# Keep the host's path: /usr/sbin/bpftool, not /sbin/bpftool.
-	p=$(readlink -f "$p")
-	copy_file "$p"
-	copy_libs "$p"
+	# Debian's /usr/sbin/ip is a link to /bin/ip: the guest gets both names,
+	# or a busybox applet would take the one earlier in PATH.
+	real=$(readlink -f "$p")
+	copy_file "$real"
+	copy_libs "$real"
+	if [ "$real" != "$p" ] && [ ! -e "$root$p" ]; then
+		mkdir -p "$root$(dirname "$p")"
+		ln -s "$real" "$root$p"
+	fi
 done
 copy_file /lib64/ld-linux-x86-64.so.2
 
@@ -162,20 +170,25 @@ if [ -n "${xdplib:-}" ]; then
 	done
 fi
 
-# busybox for /init and the small tools; links only where no real tool sits.
+# busybox for /init and the small tools. An applet is linked only if no real
+# tool has its name in any bin directory, since PATH order would otherwise
+# let it shadow the real one (busybox puts ip in sbin, iproute2 in bin).
 bb=$(command -v busybox || true)
 [ -n "$bb" ] || die "busybox not found: run scripts/setup.sh --vm"
 cp -L "$bb" "$root/usr/bin/busybox"
 copy_libs "$bb"
 while read -r applet; do
-	[ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /usr/bin/busybox "$root/$applet"
+	name=${applet##*/}
+	[ -e "$root/usr/bin/$name" ] || [ -e "$root/usr/sbin/$name" ] ||
+		ln -s /usr/bin/busybox "$root/$applet"
 done < <("$bb" --list-full)
 
 # --- modules, dependencies first ---------------------------------------------
 
 # tun is what tapflow is about; veth and bridge for the integration tests'
 # topologies; sch_ingress (clsact) and cls_bpf for tc-attached programs.
-want_mods=(tun veth bridge sch_ingress cls_bpf ${VM_MODULES:-})
+read -r -a extra_mods <<<"${VM_MODULES:-}"
+want_mods=(tun veth bridge sch_ingress cls_bpf "${extra_mods[@]}")
 declare -A mod_seen=()
 mod_order=()
 
@@ -235,6 +248,12 @@ done >"$root/lib/modules/$kver/modules.dep"
 install -m 0755 "$TOP/tests/vm/init" "$root/init"
 printf '#!/bin/bash\n%s\n' "$cmd" >"$root/tapflow/vm-cmd.sh"
 chmod 0755 "$root/tapflow/vm-cmd.sh"
+# libbpf resolves `extern ... __kconfig` from /boot/config-$(uname -r), and
+# bpftool feature probe reads it too.
+if [ -f "/boot/config-$kver" ]; then
+	mkdir -p "$root/boot"
+	cp "/boot/config-$kver" "$root/boot/"
+fi
 # Name lookups for tests that drop privileges (setpriv --reuid=nobody).
 printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
@@ -252,6 +271,8 @@ note "kernel $KERNEL ($kver), initramfs $(du -h "$initrd" | cut -f1), timeout ${
 # alone. The relay keeps the whole console in the log and prints only what
 # lies between the init's BEGIN and END markers.
 qemu_err=$work/qemu.stderr
+# A qemu that dies before its first byte must not leave the last run's log.
+: >"$CONSOLE_LOG"
 start=$(date +%s.%N)
 set +e
 timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
@@ -260,9 +281,13 @@ timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
 	-append "console=ttyS0 quiet panic=-1 ${VM_APPEND:-}" \
 	</dev/null 2>"$qemu_err" |
 	awk -v logf="$CONSOLE_LOG" '
-		{ gsub(/\r/, ""); print > logf; fflush(logf) }
+		# CRs from the serial line, and SeaBIOS clear-screen escapes.
+		{ gsub(/\r|\033(\[[0-9;?]*[A-Za-z]|c)/, ""); print > logf; fflush(logf) }
 		/^TAPFLOW-VM-END$/ { inside = 0 }
 		inside { print; fflush() }
+		# Failed guest setup (a module that did not load) comes before
+		# BEGIN but is what explains the failures after it.
+		/^vm-init: error:/ { print; fflush() }
 		/^TAPFLOW-VM-BEGIN$/ { inside = 1 }
 	'
 qemu_rc=${PIPESTATUS[0]}
@@ -277,15 +302,18 @@ if [ -z "$sentinel" ]; then
 		why="$why; the guest never reached the test command (boot or /init failed)"
 	{
 		echo "vm-check: FAILED: no 'TAPFLOW-VM-EXIT' from the guest ($why, ${elapsed}s)"
+		# Prefixed: tests/run.sh reads this stream too, and a guest line
+		# such as "PASS x" shown again here must not count twice.
 		if [ -s "$qemu_err" ]; then
 			echo "--- qemu stderr"
-			tail -n 20 "$qemu_err"
+			tail -n 20 "$qemu_err" | sed 's/^/qemu| /'
 		fi
 		echo "--- last 30 lines of $CONSOLE_LOG"
-		tail -n 30 "$CONSOLE_LOG"
+		tail -n 30 "$CONSOLE_LOG" | sed 's/^/console| /'
 	} >&2
 	exit "$INFRA_FAIL"
 fi
 rc=${sentinel#TAPFLOW-VM-EXIT }
 note "guest command exited $rc, boot to sentinel ${elapsed}s (console: ${CONSOLE_LOG#"$TOP"/})"
+[ "$rc" = 0 ] || note "the guest's dmesg tail is at the end of ${CONSOLE_LOG#"$TOP"/}"
 exit "$rc"
