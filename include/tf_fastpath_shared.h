@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The XDP fast path's maps and records, shared by bpf/fastpath.bpf.c, the
+ * library (user/fastpath.c) and anyone who fills a slot of the XSKMAP (the
+ * AF_XDP socket API). Only __u8..__u64, enums and #defines, so this compiles
+ * after vmlinux.h and after <linux/types.h> alike.
+ *
+ *   backend write() ─> tun_get_user ─> [tf_fp_tap]  ── fdb hit ──> tx_ports ─> tun_xdp_xmit (other tap)
+ *                                          │   └─ AF_XDP rule ──> xsks[slot*256+queue] ─> socket
+ *                                          └─ XDP_PASS ─> host stack / bridge (slow path)
+ *   uplink NIC/veth rx ──────────────> [tf_fp_uplink] ── fdb hit on a tap ──> tx_ports ─> tap
+ *
+ * Every map lives in ONE set pinned under TF_FP_PIN_DIR (0700 directory,
+ * 0600 pins) and serves the taps and uplinks of one network namespace (the
+ * one in meta.netns). A port (accelerated tap or uplink) owns a slot in
+ * [0, TF_FP_MAX_PORTS); per-queue state is indexed by TF_FP_QKEY(slot, queue).
+ *
+ *   ports     HASH      __u32 ifindex -> struct tf_fp_port (slot, kind, rules)
+ *   fdb       HASH      struct tf_fp_fdb_key (MAC) -> struct tf_fp_fdb
+ *   tx_ports  DEVMAP_HASH __u32 ifindex -> ifindex (redirect targets; the
+ *             kernel removes an entry when its device goes away)
+ *   xsks      XSKMAP    TF_FP_QKEY(slot, rx queue) -> AF_XDP socket fd
+ *   stats     PERCPU_ARRAY TF_FP_QKEY(slot, rx queue) -> struct tf_fp_qstats
+ *   meta      ARRAY     [0] -> struct tf_fp_meta
+ *
+ * To hand a tap queue's traffic to an AF_XDP socket: look the tap's ifindex
+ * up in TF_FP_PIN_PORTS for its slot, then bpf_map_update_elem() the socket
+ * fd into TF_FP_PIN_XSKS at TF_FP_QKEY(slot, queue). Frames matching one of
+ * the port's rules (struct tf_fp_rule) that arrive on that queue go to the
+ * socket; with no socket in the slot they take the normal path (fdb or
+ * XDP_PASS), counted as xsk_miss.
+ */
+#ifndef TF_FASTPATH_SHARED_H
+#define TF_FASTPATH_SHARED_H
+
+#define TF_FP_PIN_DIR		"/sys/fs/bpf/tapflow/fastpath"
+#define TF_FP_PIN_PORTS		TF_FP_PIN_DIR "/ports"
+#define TF_FP_PIN_FDB		TF_FP_PIN_DIR "/fdb"
+#define TF_FP_PIN_TX_PORTS	TF_FP_PIN_DIR "/tx_ports"
+#define TF_FP_PIN_XSKS		TF_FP_PIN_DIR "/xsks"
+#define TF_FP_PIN_STATS		TF_FP_PIN_DIR "/stats"
+#define TF_FP_PIN_META		TF_FP_PIN_DIR "/meta"
+
+#define TF_FP_MAX_PORTS		64	/* accelerated taps + uplinks */
+#define TF_FP_QUEUES		256	/* MAX_TAP_QUEUES */
+#define TF_FP_QKEY(slot, queue)	((slot) * TF_FP_QUEUES + (queue))
+#define TF_FP_QKEYS		(TF_FP_MAX_PORTS * TF_FP_QUEUES)
+#define TF_FP_MAX_RULES		8	/* AF_XDP rules per port */
+#define TF_FP_FDB_SIZE		4096
+#define TF_FP_VERSION		1
+
+enum tf_fp_port_kind {
+	TF_FP_PORT_TAP = 1,	/* an accelerated tap: tf_fp_tap on it */
+	TF_FP_PORT_UPLINK = 2,	/* an uplink: tf_fp_uplink on it */
+};
+
+/* What an AF_XDP rule matches; all of a rule's fields must match. */
+enum tf_fp_rule_kind {
+	TF_FP_RULE_NONE = 0,	/* unused row */
+	TF_FP_RULE_ALL,		/* every frame of the port */
+	TF_FP_RULE_ETHERTYPE,	/* value = EtherType (after one VLAN tag) */
+	TF_FP_RULE_IPPROTO,	/* ipproto = IPv4 protocol / IPv6 next header */
+	TF_FP_RULE_L4_DPORT,	/* ipproto = UDP or TCP and value = dst port */
+};
+
+struct tf_fp_rule {
+	__u8 kind;		/* enum tf_fp_rule_kind */
+	__u8 ipproto;		/* IPPROTO_UDP, IPPROTO_TCP, ... */
+	__u16 value;		/* host byte order: EtherType or port */
+};
+
+struct tf_fp_port {
+	__u32 slot;		/* [0, TF_FP_MAX_PORTS) */
+	__u32 kind;		/* enum tf_fp_port_kind */
+	__u32 nrules;		/* used rows of rules[], packed from 0 */
+	__u32 flags;		/* reserved, 0 */
+	struct tf_fp_rule rules[TF_FP_MAX_RULES];
+	char name[16];		/* for listings; the kernel never reads it */
+};
+
+struct tf_fp_fdb_key {
+	__u8 mac[6];
+	__u16 pad;		/* always 0 */
+};
+
+enum tf_fp_fdb_flags {
+	TF_FP_FDB_LEARNED = 1 << 0,	/* from a tap's source MAC */
+	TF_FP_FDB_STATIC = 1 << 1,	/* `tapflow fdb add`; never relearned */
+	TF_FP_FDB_UPLINK = 1 << 2,	/* ifindex is an uplink, not a tap */
+};
+
+struct tf_fp_fdb {
+	__u32 ifindex;		/* the port the MAC sits behind */
+	__u32 flags;		/* enum tf_fp_fdb_flags */
+};
+
+/*
+ * What the programs did with a frame, one verdict per frame: the packets of
+ * all actions add up to the frames the program saw on that port and queue.
+ */
+enum tf_fp_action {
+	TF_FP_REDIRECT_TAP = 0,	/* DEVMAP into another accelerated tap */
+	TF_FP_REDIRECT_UPLINK,	/* DEVMAP out of an uplink */
+	TF_FP_XSK,		/* XSKMAP: an AF_XDP socket of this queue */
+	TF_FP_PASS,		/* XDP_PASS: host stack, bridge */
+	TF_FP_DROP,		/* malformed (shorter than Ethernet) */
+	TF_FP_ACT__MAX,
+};
+
+struct tf_fp_qstats {
+	__u64 packets[TF_FP_ACT__MAX];
+	__u64 bytes[TF_FP_ACT__MAX];
+	__u64 xsk_miss;		/* matched a rule, no socket in the slot: went on */
+	__u64 learned;		/* fdb entries created or moved by learning */
+};
+
+struct tf_fp_meta {
+	__u32 version;		/* TF_FP_VERSION */
+	__u32 netns;		/* inode of the network namespace served */
+};
+
+#endif
