@@ -3,12 +3,24 @@
  * Multiqueue tap lifecycle: create, delete, list and inspect the persistent
  * IFF_TAP|IFF_NO_PI|IFF_MULTI_QUEUE devices that VM backends open by name.
  * Included by tapflow.h.
+ *
+ * How tapflow knows its own taps: the kernel forgets a persistent tap's queue
+ * count (numqueues is 0 until a backend attaches), so tapflow writes the
+ * parameters it was asked for into the device's ifalias, e.g.
+ *
+ *	tapflow:v1 queues=4 owner=1000 group=-1 mtu=1500 txqlen=500 vnet_hdr=0
+ *
+ * (plus " mac=aa:bb:cc:dd:ee:ff" when a MAC was given). The marker lives and
+ * dies with the device, so it is never stale; a tap whose alias does not
+ * start with "tapflow:v1" was not created by tapflow.
  */
 #ifndef TF_TAP_H
 #define TF_TAP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -16,6 +28,13 @@ extern "C" {
 #endif
 
 #define TF_NO_ID ((long)-1)
+
+#define TF_TAP_ALIAS_MARK	"tapflow:v1"
+#define TF_TAP_ALIASZ		256	/* IFALIASZ */
+#define TF_TAP_DEF_MTU		1500
+#define TF_TAP_DEF_TXQLEN	500	/* the kernel's default for a tap */
+#define TF_TAP_MIN_MTU		68
+#define TF_TAP_MAX_MTU		65535
 
 struct tf_tap_opts {
 	char name[16];
@@ -28,6 +47,112 @@ struct tf_tap_opts {
 	unsigned int txqueuelen;	/* 0: kernel default (500) */
 	bool vnet_hdr;
 };
+
+/* What the kernel (and tapflow's alias) say about one tun/tap device. */
+struct tf_tap_info {
+	char name[16];
+	int ifindex;
+	bool tap;			/* IFF_TAP; false: IFF_TUN (layer 3) */
+	bool multi_queue;		/* IFF_MULTI_QUEUE */
+	bool vnet_hdr;			/* IFF_VNET_HDR, as the last attach set it */
+	bool persist;			/* IFF_PERSIST */
+	bool no_pi;			/* IFF_NO_PI */
+	long owner;			/* uid or TF_NO_ID */
+	long group;			/* gid or TF_NO_ID */
+	unsigned int mtu;
+	unsigned int txqueuelen;
+	bool has_mac;
+	uint8_t mac[6];
+	bool up;			/* IFF_UP (admin) */
+	uint8_t operstate;		/* IF_OPER_* */
+	unsigned int queues_attached;	/* IFLA_TUN_NUM_QUEUES */
+	unsigned int queues_disabled;	/* IFLA_TUN_NUM_DISABLED_QUEUES */
+	bool by_tapflow;		/* alias carries a valid tapflow:v1 marker */
+	struct tf_tap_opts conf;	/* parsed alias, when by_tapflow */
+	char alias[TF_TAP_ALIASZ];
+	/* Device-wide counters (IFLA_STATS64); tun keeps no per-queue ones. */
+	struct {
+		uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes;
+		uint64_t rx_dropped, tx_dropped, rx_errors, tx_errors;
+	} stats;
+};
+
+/*
+ * Create a persistent multiqueue tap, verify that all opts->queues queues can
+ * attach, apply owner, group, MTU, MAC and txqueuelen, record the parameters
+ * in the alias and bring the device up. If a tapflow tap of that name exists
+ * with the same parameters, nothing changes and *created is false; different
+ * parameters, a foreign tap or another kind of device fail with -EEXIST and a
+ * message naming the difference. On any failure a device this call made is
+ * gone again. Needs CAP_NET_ADMIN.
+ */
+int tf_tap_create(const struct tf_tap_opts *opts, bool *created);
+
+/*
+ * Delete a tun/tap device. Without force it refuses a tap tapflow did not
+ * create (-EPERM) and one with queues attached by a backend (-EBUSY). A
+ * device that is not a tun/tap is never deleted (-EINVAL). Delete hooks run
+ * first. Needs CAP_NET_ADMIN.
+ */
+int tf_tap_delete(const char *name, bool force);
+
+/* One tun/tap device by name: -ENODEV if absent, -EINVAL if not a tun/tap. */
+int tf_tap_get(const char *name, struct tf_tap_info *info);
+/* Every tun/tap device of the current network namespace, by ifindex. */
+int tf_tap_list(struct tf_tap_info **taps, size_t *n);
+void tf_tap_list_free(struct tf_tap_info *taps);
+
+/* Fill the defaults (queues 1, MTU 1500, txqueuelen 500) into zero fields. */
+void tf_tap_opts_resolve(struct tf_tap_opts *o);
+/* Format the alias marker for o (resolved); returns its length or -errno. */
+int tf_tap_alias_format(const struct tf_tap_opts *o, char *buf, size_t len);
+/*
+ * Parse an alias written by tf_tap_alias_format(): 0 and o filled (name
+ * left empty), -ENOENT for an alias that is not tapflow's, -EINVAL (with a
+ * message) for one that has the marker but is malformed.
+ */
+int tf_tap_alias_parse(const char *alias, struct tf_tap_opts *o);
+/*
+ * Describe how an existing tap (have) differs from a request (want), both
+ * resolved: "tap0 exists with queues=2, not 4; mtu=9000, not 1500". The MAC
+ * is compared only when want->has_mac. Returns the number of differences.
+ */
+int tf_tap_opts_diff(const struct tf_tap_opts *have, const struct tf_tap_opts *want,
+		     char *buf, size_t len);
+
+/* "down", "up", "lowerlayerdown", ... for IF_OPER_* values. */
+const char *tf_tap_operstate_name(uint8_t operstate);
+
+/*
+ * Hooks for the modules that attach things to taps (tracing, the fast path).
+ * A module registers from a constructor (__attribute__((constructor))); note
+ * that an object in libtapflow.a is linked only when something references
+ * it, which is true of every module the CLI has a command for.
+ *
+ * Delete hooks run before tf_tap_delete() removes a device, so a module can
+ * detach programs and unpin maps it keeps for that ifindex. They cannot veto.
+ */
+typedef void (*tf_tap_delete_hook)(int ifindex, const char *name);
+int tf_tap_register_delete_hook(tf_tap_delete_hook fn);
+
+/*
+ * Show hooks report what a module has attached to a tap, for `tapflow show`.
+ * Exactly one of j and text is non-NULL. With j, the hook is inside the
+ * "attached" JSON object and adds one member of its own, e.g.
+ *	tf_json_obj_begin(j, "tracing");
+ *	tf_json_str(j, "backend", "tracepoint");
+ *	tf_json_obj_end(j);
+ * With text, it prints lines that start with four spaces, e.g.
+ * "    tracing: tracepoint backend\n". It returns 1 if it reported something
+ * for this tap and 0 if it has nothing attached there (then it must not
+ * have written anything).
+ */
+struct tf_json;
+typedef int (*tf_tap_show_hook)(int ifindex, const char *name, struct tf_json *j,
+				FILE *text);
+int tf_tap_register_show_hook(tf_tap_show_hook fn);
+/* Run the show hooks; returns how many reported something. */
+int tf_tap_run_show_hooks(int ifindex, const char *name, struct tf_json *j, FILE *text);
 
 #ifdef __cplusplus
 }

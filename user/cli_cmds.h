@@ -5,6 +5,10 @@
 
 int cmd_version(int argc, char **argv);
 /* taps (cli_tap.c) */
+int cmd_create(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 /* tracing (cli_trace.c) */
 /* export (cli_export.c) */
 /* fast path (cli_fastpath.c) */

@@ -14,6 +14,10 @@
 
 static const struct cli_cmd cmds[] = {
 	/* taps */
+	{ "create", cmd_create, "create a persistent multiqueue tap" },
+	{ "delete", cmd_delete, "delete a tap tapflow created" },
+	{ "list", cmd_list, "list the tun/tap devices of this network namespace" },
+	{ "show", cmd_show, "show a tap: flags, queues, counters, what is attached" },
 	/* tracing */
 	/* export */
 	/* fast path */

@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * tapflow create / delete / list / show: the tap lifecycle commands. Each
+ * declares its options, lets the option engine validate them, calls the
+ * library (user/tap.c) and prints; all policy (idempotency, what may be
+ * deleted) lives in the library so that API callers get the same rules.
+ */
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_cmds.h"
+#include "json.h"
+#include "log.h"
+
+#define PER_QUEUE_NOTE \
+	"device-wide: tun keeps no per-queue counters; per-queue counts come from `tapflow trace`"
+
+/* The positional NAME gets the same checks as an interface-name option. */
+static int parse_name(const struct cli_spec *spec, const char *arg, char name[TF_IFNAMSIZ])
+{
+	if (tf_parse_ifname(arg, name))
+		return cli_usage_error(spec, "%s", tf_errmsg());
+	return 0;
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+struct create_cfg {
+	unsigned int queues;
+	long owner;
+	long group;
+	unsigned int mtu;
+	uint8_t mac[6];
+	unsigned int txqueuelen;
+	bool vnet_hdr;
+};
+
+static const struct cli_opt create_opts[] = {
+	{ .name = "queues", .short_name = 'q', .type = CLI_UINT,
+	  .off = offsetof(struct create_cfg, queues), .metavar = "N",
+	  .help = "queues a backend may attach (1 to 256; default 1)",
+	  .min = 1, .max = TF_MAX_QUEUES },
+	{ .name = "owner", .type = CLI_USER, .off = offsetof(struct create_cfg, owner),
+	  .help = "user allowed to attach without CAP_NET_ADMIN" },
+	{ .name = "group", .type = CLI_GROUP, .off = offsetof(struct create_cfg, group),
+	  .help = "group allowed to attach without CAP_NET_ADMIN" },
+	{ .name = "mtu", .type = CLI_UINT, .off = offsetof(struct create_cfg, mtu),
+	  .metavar = "BYTES", .help = "MTU (68 to 65535; default 1500)",
+	  .min = TF_TAP_MIN_MTU, .max = TF_TAP_MAX_MTU },
+	{ .name = "mac", .type = CLI_MAC, .off = offsetof(struct create_cfg, mac),
+	  .help = "MAC address (default: random, and not compared on re-create)" },
+	{ .name = "txqueuelen", .type = CLI_UINT, .off = offsetof(struct create_cfg, txqueuelen),
+	  .help = "packets each queue's ring holds (1 to 1000000; default 500)",
+	  .min = 1, .max = 1000000 },
+	{ .name = "vnet-hdr", .type = CLI_FLAG, .off = offsetof(struct create_cfg, vnet_hdr),
+	  .help = "open queues with IFF_VNET_HDR (a virtio-net header on every frame)" },
+	{ 0 }
+};
+
+static const struct cli_spec create_spec = {
+	.name = "create",
+	.args = "NAME",
+	.doc = "Create a persistent multiqueue tap (IFF_TAP|IFF_NO_PI|IFF_MULTI_QUEUE) that a\n"
+	       "VM backend opens by name, and bring it up. Creating an existing tapflow tap\n"
+	       "with the same parameters changes nothing; different parameters fail.",
+	.opts = create_opts,
+	.min_args = 1,
+	.max_args = 1,
+};
+
+int cmd_create(int argc, char **argv)
+{
+	struct create_cfg cfg = { .owner = TF_NO_ID, .group = TF_NO_ID };
+	struct tf_tap_opts o = { 0 };
+	struct cli_parsed p;
+	bool created;
+	int err;
+
+	err = cli_parse(&create_spec, argc, argv, &cfg, &p);
+	if (err)
+		return err == 1 ? TF_EXIT_OK : err;
+	if (parse_name(&create_spec, p.argv[0], o.name))
+		return TF_EXIT_USAGE;
+	o.queues = cfg.queues;
+	o.owner = cfg.owner;
+	o.group = cfg.group;
+	o.mtu = cfg.mtu;
+	o.txqueuelen = cfg.txqueuelen;
+	o.vnet_hdr = cfg.vnet_hdr;
+	o.has_mac = cli_given(&create_spec, &p, "mac");
+	memcpy(o.mac, cfg.mac, sizeof(o.mac));
+
+	err = tf_tap_create(&o, &created);
+	if (err)
+		return cli_fail(&create_spec, err);
+	tf_tap_opts_resolve(&o);
+	if (created)
+		printf("created %s: %u queue%s, mtu %u, txqueuelen %u\n", o.name, o.queues,
+		       o.queues == 1 ? "" : "s", o.mtu, o.txqueuelen);
+	else
+		printf("%s already exists with these parameters; nothing changed\n", o.name);
+	return TF_EXIT_OK;
+}
+
+/* ---- delete ---------------------------------------------------------------- */
+
+struct delete_cfg {
+	bool force;
+};
+
+static const struct cli_opt delete_opts[] = {
+	{ .name = "force", .short_name = 'f', .type = CLI_FLAG,
+	  .off = offsetof(struct delete_cfg, force),
+	  .help = "also delete a tap tapflow did not create, or one a backend holds" },
+	{ 0 }
+};
+
+static const struct cli_spec delete_spec = {
+	.name = "delete",
+	.args = "NAME",
+	.doc = "Delete a tap that tapflow created, after every module has detached from it.\n"
+	       "A device that is not a tun/tap is never deleted, not even with --force.",
+	.opts = delete_opts,
+	.min_args = 1,
+	.max_args = 1,
+};
+
+int cmd_delete(int argc, char **argv)
+{
+	struct delete_cfg cfg = { 0 };
+	char name[TF_IFNAMSIZ];
+	struct cli_parsed p;
+	int err;
+
+	err = cli_parse(&delete_spec, argc, argv, &cfg, &p);
+	if (err)
+		return err == 1 ? TF_EXIT_OK : err;
+	if (parse_name(&delete_spec, p.argv[0], name))
+		return TF_EXIT_USAGE;
+	err = tf_tap_delete(name, cfg.force);
+	if (err)
+		return cli_fail(&delete_spec, err);
+	printf("deleted %s\n", name);
+	return TF_EXIT_OK;
+}
+
+/* ---- list ------------------------------------------------------------------ */
+
+struct show_cfg {
+	bool json;
+};
+
+static const struct cli_opt show_opts[] = {
+	{ .name = "json", .short_name = 'j', .type = CLI_FLAG,
+	  .off = offsetof(struct show_cfg, json), .help = "print JSON" },
+	{ 0 }
+};
+
+static const struct cli_spec list_spec = {
+	.name = "list",
+	.doc = "List every tun/tap device in the current network namespace.",
+	.opts = show_opts,
+	.min_args = 0,
+	.max_args = 0,
+};
+
+static void json_queues(struct tf_json *j, const struct tf_tap_info *t)
+{
+	tf_json_obj_begin(j, "queues");
+	if (t->by_tapflow)
+		tf_json_u64(j, "configured", t->conf.queues);
+	else
+		tf_json_null(j, "configured");
+	tf_json_u64(j, "attached", t->queues_attached);
+	tf_json_u64(j, "disabled", t->queues_disabled);
+	tf_json_obj_end(j);
+}
+
+int cmd_list(int argc, char **argv)
+{
+	struct show_cfg cfg = { 0 };
+	struct tf_tap_info *taps;
+	struct cli_parsed p;
+	struct tf_json j;
+	size_t n;
+	int err;
+
+	err = cli_parse(&list_spec, argc, argv, &cfg, &p);
+	if (err)
+		return err == 1 ? TF_EXIT_OK : err;
+	err = tf_tap_list(&taps, &n);
+	if (err)
+		return cli_fail(&list_spec, err);
+
+	if (cfg.json) {
+		tf_json_init(&j, stdout);
+		tf_json_arr_begin(&j, NULL);
+		for (size_t i = 0; i < n; i++) {
+			const struct tf_tap_info *t = &taps[i];
+
+			tf_json_obj_begin(&j, NULL);
+			tf_json_str(&j, "name", t->name);
+			tf_json_i64(&j, "ifindex", t->ifindex);
+			tf_json_str(&j, "mode", t->tap ? "tap" : "tun");
+			tf_json_bool(&j, "multi_queue", t->multi_queue);
+			json_queues(&j, t);
+			tf_json_bool(&j, "tapflow", t->by_tapflow);
+			tf_json_str(&j, "operstate", tf_tap_operstate_name(t->operstate));
+			tf_json_obj_end(&j);
+		}
+		tf_json_arr_end(&j);
+		tf_json_end(&j);
+	} else {
+		printf("%-16s %7s %-4s %-3s %-10s %-8s %-7s %s\n", "NAME", "IFINDEX", "MODE",
+		       "MQ", "QUEUES", "ATTACHED", "TAPFLOW", "STATE");
+		for (size_t i = 0; i < n; i++) {
+			const struct tf_tap_info *t = &taps[i];
+			char conf[16], att[24];
+
+			if (t->by_tapflow)
+				snprintf(conf, sizeof(conf), "%u", t->conf.queues);
+			else
+				snprintf(conf, sizeof(conf), "-");
+			snprintf(att, sizeof(att), "%u/%u", t->queues_attached, t->queues_disabled);
+			printf("%-16s %7d %-4s %-3s %-10s %-8s %-7s %s\n", t->name, t->ifindex,
+			       t->tap ? "tap" : "tun", t->multi_queue ? "yes" : "no", conf, att,
+			       t->by_tapflow ? "yes" : "no", tf_tap_operstate_name(t->operstate));
+		}
+		if (!n)
+			printf("(no tun/tap devices in this network namespace)\n");
+	}
+	tf_tap_list_free(taps);
+	return TF_EXIT_OK;
+}
+
+/* ---- show ------------------------------------------------------------------ */
+
+static const struct cli_spec show_spec = {
+	.name = "show",
+	.args = "NAME",
+	.doc = "Show a tun/tap device: flags, owner and group, MTU, MAC, txqueuelen, queues\n"
+	       "configured, attached and disabled, the kernel's counters and what tapflow has\n"
+	       "attached to it.",
+	.opts = show_opts,
+	.min_args = 1,
+	.max_args = 1,
+};
+
+static const char *user_name(long uid)
+{
+	struct passwd *pw = uid == TF_NO_ID ? NULL : getpwuid(uid);
+
+	return pw ? pw->pw_name : NULL;
+}
+
+static const char *group_name(long gid)
+{
+	struct group *gr = gid == TF_NO_ID ? NULL : getgrgid(gid);
+
+	return gr ? gr->gr_name : NULL;
+}
+
+static void json_id(struct tf_json *j, const char *key, long id, const char *name)
+{
+	if (id == TF_NO_ID) {
+		tf_json_null(j, key);
+		return;
+	}
+	tf_json_obj_begin(j, key);
+	tf_json_u64(j, "id", id);
+	tf_json_str(j, "name", name);	/* null when it has no name here */
+	tf_json_obj_end(j);
+}
+
+static void text_id(char *buf, size_t len, long id, const char *name)
+{
+	if (id == TF_NO_ID)
+		snprintf(buf, len, "none");
+	else if (name)
+		snprintf(buf, len, "%s (%ld)", name, id);
+	else
+		snprintf(buf, len, "%ld", id);
+}
+
+static void show_json(const struct tf_tap_info *t)
+{
+	char mac[18];
+	struct tf_json j;
+
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", t->mac[0], t->mac[1],
+		 t->mac[2], t->mac[3], t->mac[4], t->mac[5]);
+	tf_json_init(&j, stdout);
+	tf_json_obj_begin(&j, NULL);
+	tf_json_str(&j, "name", t->name);
+	tf_json_i64(&j, "ifindex", t->ifindex);
+	tf_json_str(&j, "mode", t->tap ? "tap" : "tun");
+	tf_json_obj_begin(&j, "flags");
+	tf_json_bool(&j, "tap", t->tap);
+	tf_json_bool(&j, "tun", !t->tap);
+	tf_json_bool(&j, "multi_queue", t->multi_queue);
+	tf_json_bool(&j, "vnet_hdr", t->vnet_hdr);
+	tf_json_bool(&j, "persist", t->persist);
+	tf_json_bool(&j, "no_pi", t->no_pi);
+	tf_json_obj_end(&j);
+	json_id(&j, "owner", t->owner, user_name(t->owner));
+	json_id(&j, "group", t->group, group_name(t->group));
+	tf_json_u64(&j, "mtu", t->mtu);
+	if (t->has_mac)
+		tf_json_str(&j, "mac", mac);
+	else
+		tf_json_null(&j, "mac");
+	tf_json_u64(&j, "txqueuelen", t->txqueuelen);
+	tf_json_bool(&j, "up", t->up);
+	tf_json_str(&j, "operstate", tf_tap_operstate_name(t->operstate));
+	tf_json_bool(&j, "tapflow", t->by_tapflow);
+	if (t->alias[0])
+		tf_json_str(&j, "alias", t->alias);
+	else
+		tf_json_null(&j, "alias");
+	json_queues(&j, t);
+	tf_json_obj_begin(&j, "stats");
+	tf_json_str(&j, "scope", PER_QUEUE_NOTE);
+	tf_json_u64(&j, "rx_packets", t->stats.rx_packets);
+	tf_json_u64(&j, "rx_bytes", t->stats.rx_bytes);
+	tf_json_u64(&j, "rx_dropped", t->stats.rx_dropped);
+	tf_json_u64(&j, "rx_errors", t->stats.rx_errors);
+	tf_json_u64(&j, "tx_packets", t->stats.tx_packets);
+	tf_json_u64(&j, "tx_bytes", t->stats.tx_bytes);
+	tf_json_u64(&j, "tx_dropped", t->stats.tx_dropped);
+	tf_json_u64(&j, "tx_errors", t->stats.tx_errors);
+	tf_json_obj_end(&j);
+	tf_json_obj_begin(&j, "attached");
+	tf_tap_run_show_hooks(t->ifindex, t->name, &j, NULL);
+	tf_json_obj_end(&j);
+	tf_json_obj_end(&j);
+	tf_json_end(&j);
+}
+
+static void show_text(const struct tf_tap_info *t)
+{
+	char owner[64], group[64], conf[16];
+
+	text_id(owner, sizeof(owner), t->owner, user_name(t->owner));
+	text_id(group, sizeof(group), t->group, group_name(t->group));
+	if (t->by_tapflow)
+		snprintf(conf, sizeof(conf), "%u", t->conf.queues);
+	else
+		snprintf(conf, sizeof(conf), "unknown");
+
+	printf("%s: ifindex %d, %s, %s%s, state %s\n", t->name, t->ifindex,
+	       t->tap ? "tap" : "tun", t->up ? "up" : "down",
+	       t->by_tapflow ? ", created by tapflow" : ", not created by tapflow",
+	       tf_tap_operstate_name(t->operstate));
+	printf("  flags:      %s%s%s%s%s\n", t->tap ? "tap" : "tun",
+	       t->multi_queue ? " multi_queue" : "", t->vnet_hdr ? " vnet_hdr" : "",
+	       t->persist ? " persist" : "", t->no_pi ? " no_pi" : "");
+	printf("  owner:      %s\n", owner);
+	printf("  group:      %s\n", group);
+	printf("  mtu:        %u\n", t->mtu);
+	if (t->has_mac)
+		printf("  mac:        %02x:%02x:%02x:%02x:%02x:%02x\n", t->mac[0], t->mac[1],
+		       t->mac[2], t->mac[3], t->mac[4], t->mac[5]);
+	printf("  txqueuelen: %u\n", t->txqueuelen);
+	printf("  queues:     %s configured, %u attached, %u disabled\n", conf,
+	       t->queues_attached, t->queues_disabled);
+	printf("  counters (%s):\n", PER_QUEUE_NOTE);
+	printf("    rx (backend -> host): packets %" PRIu64 " bytes %" PRIu64
+	       " dropped %" PRIu64 " errors %" PRIu64 "\n", t->stats.rx_packets,
+	       t->stats.rx_bytes, t->stats.rx_dropped, t->stats.rx_errors);
+	printf("    tx (host -> backend): packets %" PRIu64 " bytes %" PRIu64
+	       " dropped %" PRIu64 " errors %" PRIu64 "\n", t->stats.tx_packets,
+	       t->stats.tx_bytes, t->stats.tx_dropped, t->stats.tx_errors);
+	printf("  attached:\n");
+	fflush(stdout);
+	if (!tf_tap_run_show_hooks(t->ifindex, t->name, NULL, stdout))
+		printf("    nothing\n");
+}
+
+int cmd_show(int argc, char **argv)
+{
+	struct show_cfg cfg = { 0 };
+	struct tf_tap_info t;
+	char name[TF_IFNAMSIZ];
+	struct cli_parsed p;
+	int err;
+
+	err = cli_parse(&show_spec, argc, argv, &cfg, &p);
+	if (err)
+		return err == 1 ? TF_EXIT_OK : err;
+	if (parse_name(&show_spec, p.argv[0], name))
+		return TF_EXIT_USAGE;
+	err = tf_tap_get(name, &t);
+	if (err)
+		return cli_fail(&show_spec, err);
+	if (cfg.json)
+		show_json(&t);
+	else
+		show_text(&t);
+	return TF_EXIT_OK;
+}

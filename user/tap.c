@@ -1,0 +1,778 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The multiqueue tap lifecycle (see tf_tap.h): create, delete, list, show.
+ *
+ * A tap is made the way a VM backend would see it: TUNSETIFF on
+ * /dev/net/tun with IFF_TAP|IFF_NO_PI|IFF_MULTI_QUEUE, then N-1 more opens
+ * of the same name to prove that all N queues attach. Everything the kernel
+ * knows about the device afterwards (kind "tun", IFLA_TUN_* flags, owner,
+ * attached queues, counters) is read back through rtnetlink, never sysfs:
+ * sysfs shows the network namespace of whoever mounted it, and tapflow is
+ * often run with nsenter into another one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <linux/capability.h>
+#include <linux/if_link.h>
+#include <linux/if_tun.h>
+
+#include "tapflow.h"
+#include "json.h"
+#include "log.h"
+#include "nl.h"
+
+#define TUN_DEV "/dev/net/tun"
+#define MAX_HOOKS 16
+
+/* A link as rtnetlink reports it, before we know it is a tun/tap. */
+struct link {
+	struct tf_tap_info info;
+	char kind[32];		/* IFLA_INFO_KIND, "" when the device has none */
+	bool is_tun;		/* kind "tun": a tun or a tap */
+	unsigned short type;	/* ARPHRD_* */
+};
+
+static tf_tap_delete_hook delete_hooks[MAX_HOOKS];
+static tf_tap_show_hook show_hooks[MAX_HOOKS];
+
+/*
+ * Put what we were doing in front of the message already recorded (the
+ * kernel's reason). tf_err() formats into the buffer tf_errmsg() returns,
+ * so the old message is copied out first.
+ */
+static int __attribute__((format(printf, 2, 3))) err_context(int err, const char *fmt, ...)
+{
+	char prev[512], what[128];
+	va_list ap;
+
+	snprintf(prev, sizeof(prev), "%s", tf_errmsg());
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return tf_err(err, "%s: %s", what, prev);
+}
+
+/* ---- the alias marker ---------------------------------------------------- */
+
+void tf_tap_opts_resolve(struct tf_tap_opts *o)
+{
+	if (!o->queues)
+		o->queues = 1;
+	if (!o->mtu)
+		o->mtu = TF_TAP_DEF_MTU;
+	if (!o->txqueuelen)
+		o->txqueuelen = TF_TAP_DEF_TXQLEN;
+}
+
+int tf_tap_alias_format(const struct tf_tap_opts *o, char *buf, size_t len)
+{
+	int n;
+
+	n = snprintf(buf, len, "%s queues=%u owner=%ld group=%ld mtu=%u txqlen=%u vnet_hdr=%d",
+		     TF_TAP_ALIAS_MARK, o->queues, o->owner, o->group, o->mtu,
+		     o->txqueuelen, o->vnet_hdr);
+	if (n >= 0 && (size_t)n < len && o->has_mac)
+		n += snprintf(buf + n, len - n, " mac=%02x:%02x:%02x:%02x:%02x:%02x",
+			      o->mac[0], o->mac[1], o->mac[2], o->mac[3], o->mac[4], o->mac[5]);
+	if (n < 0 || (size_t)n >= len)
+		return tf_err(-ENOSPC, "alias does not fit in %zu bytes", len);
+	return n;
+}
+
+/* A decimal in [min, max], or -1 for owner/group when allow_none. */
+static int alias_num(const char *v, long long min, long long max, bool allow_none,
+		     long long *out)
+{
+	char *end;
+	long long x;
+
+	if (allow_none && !strcmp(v, "-1")) {
+		*out = -1;
+		return 0;
+	}
+	if (*v < '0' || *v > '9')
+		return -EINVAL;
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (*end || errno || x < min || x > max)
+		return -EINVAL;
+	*out = x;
+	return 0;
+}
+
+int tf_tap_alias_parse(const char *alias, struct tf_tap_opts *o)
+{
+	static const char *const keys[] = { "queues", "owner", "group", "mtu", "txqlen",
+					    "vnet_hdr", "mac" };
+	const size_t marklen = strlen(TF_TAP_ALIAS_MARK);
+	char copy[TF_TAP_ALIASZ], *save = NULL, *tok;
+	unsigned int seen = 0;
+
+	if (!alias || strncmp(alias, TF_TAP_ALIAS_MARK, marklen) ||
+	    (alias[marklen] && alias[marklen] != ' '))
+		return -ENOENT;
+	if (strlen(alias) >= sizeof(copy))
+		return tf_err(-EINVAL, "tapflow alias is too long");
+	strcpy(copy, alias + marklen);
+	memset(o, 0, sizeof(*o));
+
+	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *v = strchr(tok, '=');
+		long long x = 0;
+		size_t k;
+		int err = 0;
+
+		if (!v)
+			return tf_err(-EINVAL, "tapflow alias: '%s' is not key=value", tok);
+		*v++ = '\0';
+		for (k = 0; k < ARRAY_SIZE(keys); k++)
+			if (!strcmp(tok, keys[k]))
+				break;
+		if (k == ARRAY_SIZE(keys))
+			return tf_err(-EINVAL, "tapflow alias: unknown key '%s'", tok);
+		if (seen & (1u << k))
+			return tf_err(-EINVAL, "tapflow alias: '%s' given twice", tok);
+		seen |= 1u << k;
+		switch (k) {
+		case 0:
+			err = alias_num(v, 1, TF_MAX_QUEUES, false, &x);
+			o->queues = x;
+			break;
+		case 1:
+		case 2:
+			err = alias_num(v, 0, 0xfffffffeLL, true, &x);
+			*(k == 1 ? &o->owner : &o->group) = x;
+			break;
+		case 3:
+			err = alias_num(v, TF_TAP_MIN_MTU, TF_TAP_MAX_MTU, false, &x);
+			o->mtu = x;
+			break;
+		case 4:
+			err = alias_num(v, 1, UINT32_MAX, false, &x);
+			o->txqueuelen = x;
+			break;
+		case 5:
+			err = alias_num(v, 0, 1, false, &x);
+			o->vnet_hdr = x;
+			break;
+		case 6:
+			/* tf_parse_mac leaves its own message; ours names the alias. */
+			err = tf_parse_mac(v, o->mac);
+			o->has_mac = true;
+			break;
+		}
+		if (err)
+			return tf_err(-EINVAL, "tapflow alias: bad value '%s' for %s", v, tok);
+	}
+	/* Everything but the MAC is always written. */
+	for (size_t k = 0; k < ARRAY_SIZE(keys) - 1; k++)
+		if (!(seen & (1u << k)))
+			return tf_err(-EINVAL, "tapflow alias: '%s' is missing", keys[k]);
+	return 0;
+}
+
+static void fmt_id(long id, char *buf, size_t len)
+{
+	if (id == TF_NO_ID)
+		snprintf(buf, len, "none");
+	else
+		snprintf(buf, len, "%ld", id);
+}
+
+static void fmt_mac(const uint8_t *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+int tf_tap_opts_diff(const struct tf_tap_opts *have, const struct tf_tap_opts *want,
+		     char *buf, size_t len)
+{
+	char h[32], w[32];
+	size_t at = 0;
+	int n = 0;
+
+#define ADD(key, hv, wv) do {							\
+		at += snprintf(buf + at, at < len ? len - at : 0, "%s%s=%s, not %s", \
+			       n ? "; " : "", key, hv, wv);			\
+		n++;								\
+	} while (0)
+
+	if (len)
+		buf[0] = '\0';
+	at = snprintf(buf, len, "%s exists with ", want->name[0] ? want->name : have->name);
+	if (have->queues != want->queues) {
+		snprintf(h, sizeof(h), "%u", have->queues);
+		snprintf(w, sizeof(w), "%u", want->queues);
+		ADD("queues", h, w);
+	}
+	if (have->owner != want->owner) {
+		fmt_id(have->owner, h, sizeof(h));
+		fmt_id(want->owner, w, sizeof(w));
+		ADD("owner", h, w);
+	}
+	if (have->group != want->group) {
+		fmt_id(have->group, h, sizeof(h));
+		fmt_id(want->group, w, sizeof(w));
+		ADD("group", h, w);
+	}
+	if (have->mtu != want->mtu) {
+		snprintf(h, sizeof(h), "%u", have->mtu);
+		snprintf(w, sizeof(w), "%u", want->mtu);
+		ADD("mtu", h, w);
+	}
+	if (have->txqueuelen != want->txqueuelen) {
+		snprintf(h, sizeof(h), "%u", have->txqueuelen);
+		snprintf(w, sizeof(w), "%u", want->txqueuelen);
+		ADD("txqueuelen", h, w);
+	}
+	if (have->vnet_hdr != want->vnet_hdr)
+		ADD("vnet-hdr", have->vnet_hdr ? "on" : "off", want->vnet_hdr ? "on" : "off");
+	if (want->has_mac && (!have->has_mac || memcmp(have->mac, want->mac, 6))) {
+		if (have->has_mac)
+			fmt_mac(have->mac, h, sizeof(h));
+		else
+			snprintf(h, sizeof(h), "none");
+		fmt_mac(want->mac, w, sizeof(w));
+		ADD("mac", h, w);
+	}
+#undef ADD
+	if (!n && len)
+		buf[0] = '\0';
+	return n;
+}
+
+const char *tf_tap_operstate_name(uint8_t operstate)
+{
+	/*
+	 * IF_OPER_* in RFC 2863 order; spelled out because <linux/if.h>, which
+	 * names them, clashes with the <net/if.h> that struct ifreq needs.
+	 */
+	static const char *const names[] = {
+		"unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up",
+	};
+
+	if (operstate < ARRAY_SIZE(names) && names[operstate])
+		return names[operstate];
+	return "unknown";
+}
+
+/* ---- reading links through rtnetlink -------------------------------------- */
+
+static void parse_tun_data(const struct rtattr *data, struct tf_tap_info *t)
+{
+	struct rtattr *td[IFLA_TUN_MAX + 1];
+
+	tf_nl_parse_nested(td, IFLA_TUN_MAX, data);
+	if (td[IFLA_TUN_TYPE])
+		t->tap = (tf_nl_u8(td[IFLA_TUN_TYPE]) & TUN_TYPE_MASK) == IFF_TAP;
+	/* The kernel reports "pi", the inverse of IFF_NO_PI. */
+	if (td[IFLA_TUN_PI])
+		t->no_pi = !tf_nl_u8(td[IFLA_TUN_PI]);
+	if (td[IFLA_TUN_VNET_HDR])
+		t->vnet_hdr = tf_nl_u8(td[IFLA_TUN_VNET_HDR]);
+	if (td[IFLA_TUN_PERSIST])
+		t->persist = tf_nl_u8(td[IFLA_TUN_PERSIST]);
+	if (td[IFLA_TUN_MULTI_QUEUE])
+		t->multi_queue = tf_nl_u8(td[IFLA_TUN_MULTI_QUEUE]);
+	/* Owner and group are only sent when set. */
+	if (td[IFLA_TUN_OWNER])
+		t->owner = tf_nl_u32(td[IFLA_TUN_OWNER]);
+	if (td[IFLA_TUN_GROUP])
+		t->group = tf_nl_u32(td[IFLA_TUN_GROUP]);
+	if (td[IFLA_TUN_NUM_QUEUES])
+		t->queues_attached = tf_nl_u32(td[IFLA_TUN_NUM_QUEUES]);
+	if (td[IFLA_TUN_NUM_DISABLED_QUEUES])
+		t->queues_disabled = tf_nl_u32(td[IFLA_TUN_NUM_DISABLED_QUEUES]);
+}
+
+/* Returns 1 when n described a link, 0 for anything else. */
+static int parse_link(const struct nlmsghdr *n, struct link *l)
+{
+	const struct ifinfomsg *ifi = NLMSG_DATA(n);
+	struct rtattr *tb[IFLA_MAX + 1];
+	struct tf_tap_info *t = &l->info;
+
+	if (n->nlmsg_type != RTM_NEWLINK || n->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
+		return 0;
+	memset(l, 0, sizeof(*l));
+	t->ifindex = ifi->ifi_index;
+	t->up = ifi->ifi_flags & IFF_UP;
+	t->owner = TF_NO_ID;
+	t->group = TF_NO_ID;
+	l->type = ifi->ifi_type;
+	tf_nl_parse(tb, IFLA_MAX, IFLA_RTA(ifi), IFLA_PAYLOAD(n));
+
+	if (tb[IFLA_IFNAME])
+		tf_nl_str(tb[IFLA_IFNAME], t->name, sizeof(t->name));
+	if (tb[IFLA_MTU])
+		t->mtu = tf_nl_u32(tb[IFLA_MTU]);
+	if (tb[IFLA_TXQLEN])
+		t->txqueuelen = tf_nl_u32(tb[IFLA_TXQLEN]);
+	if (tb[IFLA_ADDRESS] && RTA_PAYLOAD(tb[IFLA_ADDRESS]) == 6) {
+		t->has_mac = true;
+		memcpy(t->mac, RTA_DATA(tb[IFLA_ADDRESS]), 6);
+	}
+	if (tb[IFLA_OPERSTATE])
+		t->operstate = tf_nl_u8(tb[IFLA_OPERSTATE]);
+	if (tb[IFLA_IFALIAS])
+		tf_nl_str(tb[IFLA_IFALIAS], t->alias, sizeof(t->alias));
+	if (tb[IFLA_STATS64]) {
+		struct rtnl_link_stats64 s;
+		size_t len = RTA_PAYLOAD(tb[IFLA_STATS64]);
+
+		memset(&s, 0, sizeof(s));
+		memcpy(&s, RTA_DATA(tb[IFLA_STATS64]), len < sizeof(s) ? len : sizeof(s));
+		t->stats.rx_packets = s.rx_packets;
+		t->stats.tx_packets = s.tx_packets;
+		t->stats.rx_bytes = s.rx_bytes;
+		t->stats.tx_bytes = s.tx_bytes;
+		t->stats.rx_dropped = s.rx_dropped;
+		t->stats.tx_dropped = s.tx_dropped;
+		t->stats.rx_errors = s.rx_errors;
+		t->stats.tx_errors = s.tx_errors;
+	}
+	if (tb[IFLA_LINKINFO]) {
+		struct rtattr *li[IFLA_INFO_MAX + 1];
+
+		tf_nl_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO]);
+		if (li[IFLA_INFO_KIND])
+			tf_nl_str(li[IFLA_INFO_KIND], l->kind, sizeof(l->kind));
+		l->is_tun = !strcmp(l->kind, "tun");
+		if (l->is_tun && li[IFLA_INFO_DATA])
+			parse_tun_data(li[IFLA_INFO_DATA], t);
+	}
+	/* A tap whose alias is not (a well-formed) tapflow marker is foreign. */
+	if (l->is_tun && tf_tap_alias_parse(t->alias, &t->conf) == 0) {
+		t->by_tapflow = true;
+		memcpy(t->conf.name, t->name, sizeof(t->conf.name));
+	}
+	return 1;
+}
+
+static int get_link_cb(const struct nlmsghdr *n, void *arg)
+{
+	parse_link(n, arg);
+	return 0;
+}
+
+/* -ENODEV (message set) when no device has that name. */
+static int link_get(struct tf_nl *nl, const char *name, struct link *l)
+{
+	struct tf_nl_req r;
+	struct ifinfomsg *ifi;
+	int err;
+
+	ifi = tf_nl_req_init(&r, RTM_GETLINK, 0, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	err = tf_nl_put_str(&r, IFLA_IFNAME, name);
+	if (err)
+		return err;
+	memset(l, 0, sizeof(*l));
+	err = tf_nl_talk(nl, &r, get_link_cb, l);
+	if (err == -ENODEV)
+		return tf_err(-ENODEV, "no device named '%s'", name);
+	if (err)
+		return err_context(err, "reading link '%s'", name);
+	if (!l->info.ifindex)
+		return tf_err(-ENODEV, "no device named '%s'", name);
+	return 0;
+}
+
+/* What kind of device l is, in words, for "taken by a ... device". */
+static const char *link_kind(const struct link *l)
+{
+	if (l->kind[0])
+		return l->kind;
+	switch (l->type) {
+	case ARPHRD_LOOPBACK: return "loopback";
+	case ARPHRD_ETHER: return "ethernet (no link kind)";
+	case ARPHRD_NONE: return "layer-3 (no link kind)";
+	default: return "non-tun";
+	}
+}
+
+int tf_tap_get(const char *name, struct tf_tap_info *info)
+{
+	struct tf_nl nl;
+	struct link l;
+	int err;
+
+	err = tf_parse_ifname(name, NULL);
+	if (err)
+		return err;
+	err = tf_nl_open(&nl);
+	if (err)
+		return err;
+	err = link_get(&nl, name, &l);
+	tf_nl_close(&nl);
+	if (err)
+		return err;
+	if (!l.is_tun)
+		return tf_err(-EINVAL, "'%s' is a %s device, not a tun/tap", name, link_kind(&l));
+	*info = l.info;
+	return 0;
+}
+
+struct list_ctx {
+	struct tf_tap_info *taps;
+	size_t n, cap;
+};
+
+static int list_cb(const struct nlmsghdr *n, void *arg)
+{
+	struct list_ctx *c = arg;
+	struct link l;
+
+	if (!parse_link(n, &l) || !l.is_tun)
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		struct tf_tap_info *t = realloc(c->taps, cap * sizeof(*t));
+
+		if (!t)
+			return tf_err(-ENOMEM, "out of memory");
+		c->taps = t;
+		c->cap = cap;
+	}
+	c->taps[c->n++] = l.info;
+	return 0;
+}
+
+int tf_tap_list(struct tf_tap_info **taps, size_t *n)
+{
+	struct list_ctx c = { 0 };
+	struct tf_nl_req r;
+	struct ifinfomsg *ifi;
+	struct tf_nl nl;
+	int err;
+
+	err = tf_nl_open(&nl);
+	if (err)
+		return err;
+	ifi = tf_nl_req_init(&r, RTM_GETLINK, NLM_F_DUMP, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	err = tf_nl_talk(&nl, &r, list_cb, &c);
+	tf_nl_close(&nl);
+	if (err) {
+		free(c.taps);
+		return err_context(err, "listing links");
+	}
+	*taps = c.taps;
+	*n = c.n;
+	return 0;
+}
+
+void tf_tap_list_free(struct tf_tap_info *taps)
+{
+	free(taps);
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+/* The parameters an existing tapflow tap has, resolved like a request. */
+static void have_opts(const struct tf_tap_info *t, struct tf_tap_opts *have)
+{
+	/*
+	 * Queues exist only in the alias. vnet_hdr too: the kernel's flag is
+	 * whatever the last backend to attach asked for (qemu turns it on).
+	 * The rest is read live, so a change made behind tapflow's back (ip
+	 * link set mtu) is reported rather than papered over.
+	 */
+	memset(have, 0, sizeof(*have));
+	memcpy(have->name, t->name, sizeof(have->name));
+	have->queues = t->conf.queues;
+	have->vnet_hdr = t->conf.vnet_hdr;
+	have->owner = t->owner;
+	have->group = t->group;
+	have->mtu = t->mtu;
+	have->txqueuelen = t->txqueuelen;
+	have->has_mac = t->has_mac;
+	memcpy(have->mac, t->mac, 6);
+}
+
+/* 0 when l is a tapflow tap matching o, else -EEXIST naming why not. */
+static int check_existing(const struct link *l, const struct tf_tap_opts *o)
+{
+	const struct tf_tap_info *t = &l->info;
+	struct tf_tap_opts have;
+	char diff[512];
+
+	if (!l->is_tun)
+		return tf_err(-EEXIST, "'%s' is taken by a %s device, not a tap",
+			      o->name, link_kind(l));
+	if (!t->tap)
+		return tf_err(-EEXIST, "'%s' exists as a tun (layer 3) device, not a tap", o->name);
+	if (!t->by_tapflow)
+		return tf_err(-EEXIST, "'%s' exists and was not created by tapflow", o->name);
+	have_opts(t, &have);
+	if (tf_tap_opts_diff(&have, o, diff, sizeof(diff)))
+		return tf_err(-EEXIST, "%s", diff);
+	return 0;
+}
+
+static int validate(const struct tf_tap_opts *o)
+{
+	int err = tf_parse_ifname(o->name, NULL);
+
+	if (err)
+		return err;
+	if (o->queues < 1 || o->queues > TF_MAX_QUEUES)
+		return tf_err(-EINVAL, "queues: %u is out of range (1 to %d)", o->queues,
+			      TF_MAX_QUEUES);
+	if (o->mtu < TF_TAP_MIN_MTU || o->mtu > TF_TAP_MAX_MTU)
+		return tf_err(-EINVAL, "mtu: %u is out of range (%d to %d)", o->mtu,
+			      TF_TAP_MIN_MTU, TF_TAP_MAX_MTU);
+	if (o->owner < TF_NO_ID || o->owner >= 0xffffffffL ||
+	    o->group < TF_NO_ID || o->group >= 0xffffffffL)
+		return tf_err(-EINVAL, "owner or group id out of range");
+	if (o->has_mac && ((o->mac[0] & 1) || !(o->mac[0] | o->mac[1] | o->mac[2] |
+						  o->mac[3] | o->mac[4] | o->mac[5])))
+		return tf_err(-EINVAL, "mac: a tap needs a unicast, non-zero address");
+	return 0;
+}
+
+/* One queue: TUNSETIFF on a fresh /dev/net/tun fd. Returns the fd or -errno. */
+static int open_queue(const struct tf_tap_opts *o, bool excl)
+{
+	struct ifreq ifr;
+	int fd, err;
+
+	fd = open(TUN_DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		return tf_err(err == ENOENT ? -ENXIO : -err, "%s: %s (is the tun module loaded?)",
+			      TUN_DEV, strerror(err));
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, o->name, strlen(o->name) + 1);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
+	if (o->vnet_hdr)
+		ifr.ifr_flags |= IFF_VNET_HDR;
+	/* IFF_TUN_EXCL: create, never attach to a tap someone made meanwhile. */
+	if (excl)
+		ifr.ifr_flags |= IFF_TUN_EXCL;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int set_link(struct tf_nl *nl, int ifindex, const struct tf_tap_opts *o)
+{
+	char alias[TF_TAP_ALIASZ];
+	struct ifinfomsg *ifi;
+	struct tf_nl_req r;
+	int err;
+
+	err = tf_tap_alias_format(o, alias, sizeof(alias));
+	if (err < 0)
+		return err;
+	/* One RTM_NEWLINK on an existing ifindex is a setlink of all of it. */
+	ifi = tf_nl_req_init(&r, RTM_NEWLINK, 0, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	err = tf_nl_put_u32(&r, IFLA_MTU, o->mtu) ?:
+	      tf_nl_put_u32(&r, IFLA_TXQLEN, o->txqueuelen) ?:
+	      tf_nl_put_str(&r, IFLA_IFALIAS, alias);
+	if (!err && o->has_mac)
+		err = tf_nl_put(&r, IFLA_ADDRESS, o->mac, 6);
+	if (err)
+		return err;
+	err = tf_nl_talk(nl, &r, NULL, NULL);
+	if (err)
+		return err_context(err, "configuring '%s'", o->name);
+	return 0;
+}
+
+int tf_tap_create(const struct tf_tap_opts *in, bool *created)
+{
+	struct tf_tap_opts o = *in;
+	struct tf_nl nl = { .fd = -1 };
+	unsigned int i, nfds = 0;
+	struct link l;
+	int *fds = NULL;
+	int err;
+
+	*created = false;
+	tf_tap_opts_resolve(&o);
+	err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", "creating a tap");
+	if (err)
+		return err;
+	err = validate(&o);
+	if (err)
+		return err;
+	err = tf_nl_open(&nl);
+	if (err)
+		return err;
+
+	err = link_get(&nl, o.name, &l);
+	if (!err) {
+		err = check_existing(&l, &o);
+		goto out;
+	}
+	if (err != -ENODEV)
+		goto out;
+
+	fds = calloc(o.queues, sizeof(*fds));
+	if (!fds) {
+		err = tf_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	/*
+	 * Until TUNSETPERSIST the device lives only as long as our fds: any
+	 * failure below just closes them and the kernel unregisters it, so
+	 * nothing half-made is ever left behind. Persist is therefore last.
+	 */
+	err = open_queue(&o, true);
+	if (err == -EBUSY) {
+		/* Someone made it between our look and TUNSETIFF. */
+		err = link_get(&nl, o.name, &l) ?: check_existing(&l, &o);
+		goto out;
+	}
+	if (err < 0) {
+		err = tf_err(err, "creating tap '%s': %s", o.name, strerror(-err));
+		goto out;
+	}
+	fds[nfds++] = err;
+	pr_debug("%s: created, attaching %u more queues", o.name, o.queues - 1);
+	for (i = 1; i < o.queues; i++) {
+		err = open_queue(&o, false);
+		if (err < 0) {
+			err = tf_err(err, "tap '%s': queue %u of %u did not attach: %s",
+				     o.name, i + 1, o.queues, strerror(-err));
+			goto out;
+		}
+		fds[nfds++] = err;
+	}
+	if (o.owner != TF_NO_ID && ioctl(fds[0], TUNSETOWNER, (unsigned long)o.owner) < 0) {
+		err = tf_err(-errno, "tap '%s': TUNSETOWNER %ld: %s", o.name, o.owner,
+			     strerror(errno));
+		goto out;
+	}
+	if (o.group != TF_NO_ID && ioctl(fds[0], TUNSETGROUP, (unsigned long)o.group) < 0) {
+		err = tf_err(-errno, "tap '%s': TUNSETGROUP %ld: %s", o.name, o.group,
+			     strerror(errno));
+		goto out;
+	}
+	err = link_get(&nl, o.name, &l);
+	if (err)
+		goto out;
+	err = set_link(&nl, l.info.ifindex, &o);
+	if (err)
+		goto out;
+	if (ioctl(fds[0], TUNSETPERSIST, 1UL) < 0) {
+		err = tf_err(-errno, "tap '%s': TUNSETPERSIST: %s", o.name, strerror(errno));
+		goto out;
+	}
+	*created = true;
+	pr_info("%s: created with %u queues (ifindex %d)", o.name, o.queues, l.info.ifindex);
+	err = 0;
+out:
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	free(fds);
+	tf_nl_close(&nl);
+	return err;
+}
+
+/* ---- delete and the hook registries --------------------------------------- */
+
+int tf_tap_register_delete_hook(tf_tap_delete_hook fn)
+{
+	for (int i = 0; i < MAX_HOOKS; i++) {
+		if (delete_hooks[i] == fn)
+			return 0;
+		if (!delete_hooks[i]) {
+			delete_hooks[i] = fn;
+			return 0;
+		}
+	}
+	return tf_err(-ENOSPC, "too many tap delete hooks");
+}
+
+int tf_tap_register_show_hook(tf_tap_show_hook fn)
+{
+	for (int i = 0; i < MAX_HOOKS; i++) {
+		if (show_hooks[i] == fn)
+			return 0;
+		if (!show_hooks[i]) {
+			show_hooks[i] = fn;
+			return 0;
+		}
+	}
+	return tf_err(-ENOSPC, "too many tap show hooks");
+}
+
+int tf_tap_run_show_hooks(int ifindex, const char *name, struct tf_json *j, FILE *text)
+{
+	int n = 0;
+
+	for (int i = 0; i < MAX_HOOKS && show_hooks[i]; i++)
+		n += show_hooks[i](ifindex, name, j, text) > 0;
+	return n;
+}
+
+int tf_tap_delete(const char *name, bool force)
+{
+	struct tf_nl_req r;
+	struct ifinfomsg *ifi;
+	struct tf_nl nl;
+	struct link l;
+	int err;
+
+	err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", "deleting a tap");
+	if (err)
+		return err;
+	err = tf_parse_ifname(name, NULL);
+	if (err)
+		return err;
+	err = tf_nl_open(&nl);
+	if (err)
+		return err;
+	err = link_get(&nl, name, &l);
+	if (err)
+		goto out;
+	/* --force overrides tapflow's caution, never the kind of device. */
+	if (!l.is_tun) {
+		err = tf_err(-EINVAL, "'%s' is a %s device, not a tap; tapflow deletes only taps",
+			     name, link_kind(&l));
+		goto out;
+	}
+	if (!l.info.by_tapflow && !force) {
+		err = tf_err(-EPERM, "'%s' was not created by tapflow; use --force to delete it anyway",
+			     name);
+		goto out;
+	}
+	if (l.info.queues_attached && !force) {
+		err = tf_err(-EBUSY, "'%s' has %u queue%s attached by a backend; stop it or use --force",
+			     name, l.info.queues_attached, l.info.queues_attached == 1 ? "" : "s");
+		goto out;
+	}
+	for (int i = 0; i < MAX_HOOKS && delete_hooks[i]; i++)
+		delete_hooks[i](l.info.ifindex, name);
+
+	ifi = tf_nl_req_init(&r, RTM_DELLINK, 0, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = l.info.ifindex;
+	err = tf_nl_talk(&nl, &r, NULL, NULL);
+	if (err)
+		err = err_context(err, "deleting '%s'", name);
+	else
+		pr_info("%s: deleted (ifindex %d)", name, l.info.ifindex);
+out:
+	tf_nl_close(&nl);
+	return err;
+}
