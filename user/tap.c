@@ -201,7 +201,8 @@ int tf_tap_opts_diff(const struct tf_tap_opts *have, const struct tf_tap_opts *w
 	int n = 0;
 
 #define ADD(key, hv, wv) do {							\
-		at += snprintf(buf + at, at < len ? len - at : 0, "%s%s=%s, not %s", \
+		at += snprintf(buf + (at < len ? at : 0), at < len ? len - at : 0,	\
+			       "%s%s=%s, not %s",					\
 			       n ? "; " : "", key, hv, wv);			\
 		n++;								\
 	} while (0)
