@@ -15,7 +15,7 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
 CFLAGS  ?= -g -O2
-CFLAGS  += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
+CFLAGS  += -Wall -Wextra -Werror -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
 	   -DTAPFLOW_VERSION='"$(VERSION)"'
 LDLIBS  := -lxdp -lbpf -lelf -lz -lmicrohttpd -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
@@ -46,6 +46,7 @@ HDRS       := $(wildcard include/*.h user/*.h)
 BPF_HDRS   := $(wildcard include/*.h bpf/*.h) vmlinux.h
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .PHONY: all clean check demo bench vm-check setup unit
 
 all: $(OUTPUT)/tapflow $(TOOLS) $(UNITS)

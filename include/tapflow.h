@@ -73,5 +73,8 @@ int tf_require_cap(int cap, const char *capname, const char *what);
 #endif
 
 #include "tf_tap.h"
+#include "tf_trace.h"
+#include "tf_steer.h"
+#include "tf_fastpath.h"
 
 #endif /* TAPFLOW_H */

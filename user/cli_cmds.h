@@ -10,7 +10,13 @@ int cmd_delete(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 /* tracing (cli_trace.c) */
+int cmd_trace(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_hist(int argc, char **argv);
 /* export (cli_export.c) */
 /* fast path (cli_fastpath.c) */
+/* steering, AF_XDP (cli_steer.c, cli_xsk.c) */
+int cmd_steer(int argc, char **argv);
 
 #endif

@@ -19,8 +19,13 @@ static const struct cli_cmd cmds[] = {
 	{ "list", cmd_list, "list the tun/tap devices of this network namespace" },
 	{ "show", cmd_show, "show a tap: flags, queues, counters, what is attached" },
 	/* tracing */
+	{ "trace", cmd_trace, "start, stop or check per-queue tracing (trace start NAME...)" },
+	{ "stats", cmd_stats, "cumulative per-queue counters of a traced tap" },
+	{ "top", cmd_top, "live per-queue table of traced taps" },
+	{ "hist", cmd_hist, "log2 histograms of a traced tap's queues" },
 	/* export */
 	/* fast path */
+	{ "steer", cmd_steer, "steer the host's packets into a tap's queues" },
 	{ "version", cmd_version, "print tapflow's version" },
 };
 

@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Per-queue tracing of taps: what each queue carried, what it dropped and
+ * why, how full its ring was, and how long packets waited in it before the
+ * backend read them.
+ *
+ *   host stack ──dev_queue_xmit──> tun_net_xmit ──ptr_ring_produce──┐   (tx)
+ *                                                  tfile[q]->tx_ring │
+ *   backend <──read()── tun_do_read <──ptr_ring_consume──────────────┘
+ *   backend ──write()──> tun_get_user ──> netif_receive_skb ──> host    (rx)
+ *
+ * Three attach backends share one body; user space autoloads one set after
+ * probing: fentry/fexit, else kprobe/kretprobe, else BTF tracepoints
+ * (net_dev_start_xmit/net_dev_xmit, netif_receive_skb_entry/netif_rx_entry).
+ * kfree_skb (drop reason) and consume_skb (end of the ring wait) are BTF
+ * tracepoints on every backend.
+ *
+ * Ring wait needs no shared hash: the ring numbers its slots. When a packet
+ * is about to be queued, its slot is the ring's producer index; when the
+ * backend takes it out, its slot is consumer_head - 1. The in-flight record
+ * (packet pointer, time) lives in a per-tap array indexed by (queue, slot):
+ * written by the transmitting CPU, cleared by the reading CPU, never
+ * allocated or freed per packet, and bounded by the ring's own size.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "tf_trace_shared.h"
+#include "core_fixes.bpf.h"
+#include "bits.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define NETDEV_TX_OK 0
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TF_TRACE_MAX_TAPS);
+	__type(key, struct tf_traced_key);
+	__type(value, struct tf_traced);
+} traced SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TF_TRACE_MAX_TAPS * TF_TRACE_QUEUES);
+	__type(key, __u32);
+	__type(value, struct tf_qcount);
+} qcount SEC(".maps");
+
+/*
+ * Inner map value types are reached only through pointers inside type
+ * definitions, where clang emits them as forward declarations; these
+ * anchors make their full BTF available to libbpf.
+ */
+struct tf_qhist qhist_btf_anchor;
+struct tf_ring_rec ring_rec_btf_anchor;
+
+struct hist_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TF_TRACE_QUEUES);
+	__type(key, __u32);
+	__type(value, struct tf_qhist);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, TF_TRACE_MAX_TAPS);
+	__type(key, __u32);
+	__array(values, struct hist_inner);
+} hists SEC(".maps");
+
+struct ring_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);	/* sized per tap: queues x ring */
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tf_ring_rec);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, TF_TRACE_MAX_TAPS);
+	__type(key, __u32);
+	__array(values, struct ring_inner);
+} rings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tf_trace_meta);
+} meta SEC(".maps");
+
+/* tun_net_xmit in progress on this CPU (it runs with BH off: no nesting). */
+struct xmit_state {
+	__u64 skb;
+	__u64 ts;
+	__u32 slot;
+	__u32 queue;
+	__u32 rec_idx;
+	__u32 has_rec;
+	__u32 cause;
+	__u32 len;
+	__u32 occ;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xmit_state);
+} xmit_pending SEC(".maps");
+
+/* tun_get_user in progress in this thread: it may sleep and migrate. */
+struct rx_state {
+	__u64 ts;
+	__u32 slot;
+	__u32 queue;
+	__u32 hdr;
+	__u32 valid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rx_state);
+} rx_task SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct rx_state);
+} rx_tid SEC(".maps");
+
+static __always_inline struct tf_traced *lookup_dev(const struct net_device *dev)
+{
+	struct tf_traced_key key;
+
+	if (!dev)
+		return NULL;
+	key.netns = tf_dev_netns(dev);
+	key.ifindex = BPF_CORE_READ(dev, ifindex);
+	return bpf_map_lookup_elem(&traced, &key);
+}
+
+static __always_inline void saw_queue(struct tf_traced *t, __u32 queue)
+{
+	/* Grows a handful of times per tap: readers scan only seen queues. */
+	if (queue >= t->queues_seen && queue < TF_TRACE_QUEUES)
+		t->queues_seen = queue + 1;
+}
+
+static __always_inline struct tf_qcount *qcount_of(__u32 slot, __u32 queue)
+{
+	__u32 idx;
+
+	if (slot >= TF_TRACE_MAX_TAPS || queue >= TF_TRACE_QUEUES)
+		return NULL;
+	idx = slot * TF_TRACE_QUEUES + queue;
+	return bpf_map_lookup_elem(&qcount, &idx);
+}
+
+static __always_inline struct tf_qhist *qhist_of(__u32 slot, __u32 queue)
+{
+	void *inner = bpf_map_lookup_elem(&hists, &slot);
+
+	if (!inner)
+		return NULL;
+	return bpf_map_lookup_elem(inner, &queue);
+}
+
+static __always_inline struct tf_ring_rec *ring_rec(const struct tf_traced *t,
+						    __u32 queue, __u32 pos, __u32 *idx)
+{
+	__u32 slot = t->slot;
+	void *inner;
+
+	if (queue >= t->ring_queues || !t->ring_size)
+		return NULL;
+	inner = bpf_map_lookup_elem(&rings, &slot);
+	if (!inner)
+		return NULL;
+	*idx = queue * t->ring_size + (pos & (t->ring_size - 1));
+	return bpf_map_lookup_elem(inner, idx);
+}
+
+static __always_inline struct tun_file *tun_queue(const struct net_device *dev, __u32 q)
+{
+	struct tun_struct *tun = tf_netdev_priv(dev);
+	struct tun_file *tfile = NULL;
+
+	if (q >= TF_TRACE_QUEUES)
+		return NULL;
+	bpf_core_read(&tfile, sizeof(tfile), &tun->tfiles[q]);
+	return tfile;
+}
+
+/* Map an skb drop reason from inside tun_net_xmit to a cause. */
+static __always_inline __u32 drop_cause(__u32 reason)
+{
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING))
+		return TF_DROP_RING_FULL;
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_DEV_READY) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_DEV_READY))
+		return TF_DROP_DETACHED;
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_FILTER) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_FILTER))
+		return TF_DROP_FILTER;
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TAP_FILTER) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TAP_FILTER))
+		return TF_DROP_FILTER;
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TAP_TXFILTER) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TAP_TXFILTER))
+		return TF_DROP_FILTER;
+	return TF_DROP_OTHER;
+}
+
+/*
+ * tun_net_xmit is about to run. Note the packet, and if its ring slot is
+ * free (the kernel's own "full" test: queue[producer] != NULL), put the
+ * in-flight record there before the packet can be seen by a reader.
+ */
+static __always_inline void tx_start(const struct sk_buff *skb, const struct net_device *dev)
+{
+	struct tf_traced *t = lookup_dev(dev);
+	struct tf_ring_rec *rec;
+	struct xmit_state *st;
+	struct tun_file *tfile;
+	__u32 zero = 0, idx;
+	int size, prod, head, occ;
+	void **ring;
+	void *cur = NULL;
+
+	if (!t)
+		return;
+	st = bpf_map_lookup_elem(&xmit_pending, &zero);
+	if (!st)
+		return;
+	st->skb = (__u64)skb;
+	st->ts = bpf_ktime_get_ns();
+	st->slot = t->slot;
+	st->queue = BPF_CORE_READ(skb, queue_mapping);
+	st->len = BPF_CORE_READ(skb, len);
+	st->cause = TF_DROP__MAX;
+	st->has_rec = 0;
+	st->occ = 0;
+	saw_queue(t, st->queue);
+
+	tfile = tun_queue(dev, st->queue);
+	if (!tfile)
+		return;		/* tun_net_xmit will drop it: queue detached */
+	size = BPF_CORE_READ(tfile, tx_ring.size);
+	prod = BPF_CORE_READ(tfile, tx_ring.producer);
+	head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
+	ring = BPF_CORE_READ(tfile, tx_ring.queue);
+	if (size <= 0 || prod < 0 || prod >= size || !ring)
+		return;
+	occ = prod - head;
+	if (occ < 0)
+		occ += size;
+	st->occ = occ;
+	bpf_probe_read_kernel(&cur, sizeof(cur), &ring[prod]);
+	if (cur)
+		return;		/* ring full: it will be dropped, keep the old record */
+	rec = ring_rec(t, st->queue, prod, &idx);
+	if (!rec)
+		return;
+	rec->ts = st->ts;
+	rec->pkt = (__u64)skb;
+	st->rec_idx = idx;
+	st->has_rec = 1;
+}
+
+static __always_inline void tx_end(__u64 skb, int rc)
+{
+	struct xmit_state *st;
+	struct tf_qcount *c;
+	struct tf_qhist *h;
+	__u32 zero = 0, cause;
+
+	st = bpf_map_lookup_elem(&xmit_pending, &zero);
+	if (!st || !st->skb || st->skb != skb)
+		return;
+	st->skb = 0;
+	c = qcount_of(st->slot, st->queue);
+	if (!c)
+		return;
+	if (rc == NETDEV_TX_OK) {
+		c->tx_packets++;
+		c->tx_bytes += st->len;
+		if (!st->has_rec)
+			c->ring_wait_untracked++;
+		h = qhist_of(st->slot, st->queue);
+		if (h) {
+			__sync_fetch_and_add(&h->occupancy[tf_bucket(st->occ, TF_OCC_SLOTS)], 1);
+			__sync_fetch_and_add(&h->occupancy_sum, st->occ);
+		}
+		return;
+	}
+	cause = st->cause < TF_DROP__MAX ? st->cause : TF_DROP_OTHER;
+	c->tx_drops[cause & (TF_DROP__MAX - 1)]++;
+	if (st->has_rec) {
+		/* Dropped after we wrote its record (a filter): take it back. */
+		struct tf_ring_rec *rec;
+		__u32 slot = st->slot, idx = st->rec_idx;
+		void *inner;
+
+		inner = bpf_map_lookup_elem(&rings, &slot);
+		if (!inner)
+			return;
+		rec = bpf_map_lookup_elem(inner, &idx);
+		if (rec && rec->pkt == skb)
+			rec->pkt = 0;
+	}
+}
+
+/*
+ * An skb left a traced tap's ring (read by the backend, or purged): it was
+ * the one at consumer_head - 1. Clear its record; if the backend consumed
+ * it, the time since tun_net_xmit queued it is the ring wait.
+ */
+static __always_inline void ring_dequeue(const struct sk_buff *skb, bool consumed)
+{
+	const struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct tf_ring_rec *rec;
+	struct tf_traced *t;
+	struct tun_file *tfile;
+	struct tf_qhist *h;
+	__u32 q, idx;
+	int head, size;
+	__u64 wait;
+
+	t = lookup_dev(dev);
+	if (!t)
+		return;
+	q = BPF_CORE_READ(skb, queue_mapping);
+	if (q >= t->ring_queues)
+		return;
+	tfile = tun_queue(dev, q);
+	if (!tfile)
+		return;
+	head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
+	size = BPF_CORE_READ(tfile, tx_ring.size);
+	if (size <= 0)
+		return;
+	head = head > 0 ? head - 1 : size - 1;
+	rec = ring_rec(t, q, head, &idx);
+	if (!rec || rec->pkt != (__u64)skb)
+		return;
+	rec->pkt = 0;
+	if (!consumed)
+		return;
+	wait = bpf_ktime_get_ns() - rec->ts;
+	h = qhist_of(t->slot, q);
+	if (!h)
+		return;
+	__sync_fetch_and_add(&h->ring_wait_ns[tf_bucket(wait, TF_HIST_SLOTS)], 1);
+	__sync_fetch_and_add(&h->ring_wait_sum_ns, wait);
+}
+
+/* Bytes of vnet header (and packet info) in front of each frame. */
+static __always_inline __u32 rx_hdr_len(const struct tun_struct *tun)
+{
+	__u32 flags = BPF_CORE_READ(tun, flags);
+	__u32 n = 0;
+
+	if (flags & 0x4000 /* IFF_VNET_HDR */)
+		n += BPF_CORE_READ(tun, vnet_hdr_sz);
+	if (!(flags & 0x1000 /* IFF_NO_PI */))
+		n += 4;	/* struct tun_pi */
+	return n;
+}
+
+static __always_inline void rx_account(__u32 slot, __u32 queue, long ret, __u32 hdr, __u64 ns)
+{
+	struct tf_qcount *c = qcount_of(slot, queue);
+	struct tf_qhist *h;
+
+	if (!c)
+		return;
+	if (ret > 0) {
+		c->rx_packets++;
+		c->rx_bytes += (__u64)ret > hdr ? ret - hdr : 0;
+	} else {
+		c->rx_drops++;
+	}
+	h = qhist_of(slot, queue);
+	if (h) {
+		__sync_fetch_and_add(&h->rx_ns[tf_bucket(ns, TF_HIST_SLOTS)], 1);
+		__sync_fetch_and_add(&h->rx_sum_ns, ns);
+	}
+}
+
+static __always_inline bool rx_begin(struct rx_state *s, const struct tun_struct *tun,
+				     const struct tun_file *tfile)
+{
+	struct tf_traced *t = lookup_dev(BPF_CORE_READ(tun, dev));
+
+	if (!t)
+		return false;
+	s->ts = bpf_ktime_get_ns();
+	s->slot = t->slot;
+	s->queue = BPF_CORE_READ(tfile, queue_index);
+	s->hdr = rx_hdr_len(tun);
+	saw_queue(t, s->queue);
+	s->valid = 1;
+	return true;
+}
+
+/* ---- fentry/fexit ----------------------------------------------------- */
+
+SEC("fentry/tun_net_xmit")
+int BPF_PROG(fentry_tun_net_xmit, struct sk_buff *skb, struct net_device *dev)
+{
+	tx_start(skb, dev);
+	return 0;
+}
+
+SEC("fexit/tun_net_xmit")
+int BPF_PROG(fexit_tun_net_xmit, struct sk_buff *skb, struct net_device *dev, int ret)
+{
+	tx_end((__u64)skb, ret);
+	return 0;
+}
+
+SEC("fentry/tun_get_user")
+int BPF_PROG(fentry_tun_get_user, struct tun_struct *tun, struct tun_file *tfile)
+{
+	struct rx_state *s;
+
+	s = bpf_task_storage_get(&rx_task, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return 0;
+	if (!rx_begin(s, tun, tfile))
+		s->valid = 0;
+	return 0;
+}
+
+SEC("fexit/tun_get_user")
+int BPF_PROG(fexit_tun_get_user, struct tun_struct *tun, struct tun_file *tfile,
+	     void *msg_control, struct iov_iter *from, int noblock, bool more, long ret)
+{
+	struct rx_state *s;
+
+	s = bpf_task_storage_get(&rx_task, bpf_get_current_task_btf(), NULL, 0);
+	if (!s || !s->valid)
+		return 0;
+	s->valid = 0;
+	rx_account(s->slot, s->queue, ret, s->hdr, bpf_ktime_get_ns() - s->ts);
+	return 0;
+}
+
+/* ---- kprobe/kretprobe ------------------------------------------------- */
+
+SEC("kprobe/tun_net_xmit")
+int BPF_KPROBE(kprobe_tun_net_xmit, struct sk_buff *skb, struct net_device *dev)
+{
+	tx_start(skb, dev);
+	return 0;
+}
+
+SEC("kretprobe/tun_net_xmit")
+int BPF_KRETPROBE(kretprobe_tun_net_xmit, int ret)
+{
+	struct xmit_state *st;
+	__u32 zero = 0;
+
+	st = bpf_map_lookup_elem(&xmit_pending, &zero);
+	if (st)
+		tx_end(st->skb, ret);
+	return 0;
+}
+
+SEC("kprobe/tun_get_user")
+int BPF_KPROBE(kprobe_tun_get_user, struct tun_struct *tun, struct tun_file *tfile)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct rx_state s = {};
+
+	if (rx_begin(&s, tun, tfile))
+		bpf_map_update_elem(&rx_tid, &tid, &s, BPF_ANY);
+	return 0;
+}
+
+SEC("kretprobe/tun_get_user")
+int BPF_KRETPROBE(kretprobe_tun_get_user, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct rx_state *s = bpf_map_lookup_elem(&rx_tid, &tid);
+
+	if (!s)
+		return 0;
+	rx_account(s->slot, s->queue, ret, s->hdr, bpf_ktime_get_ns() - s->ts);
+	bpf_map_delete_elem(&rx_tid, &tid);
+	return 0;
+}
+
+/* ---- BTF tracepoints (the last rung) ---------------------------------- */
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(tp_net_dev_start_xmit, const struct sk_buff *skb, const struct net_device *dev)
+{
+	tx_start(skb, dev);
+	return 0;
+}
+
+SEC("tp_btf/net_dev_xmit")
+int BPF_PROG(tp_net_dev_xmit, struct sk_buff *skb, int rc)
+{
+	tx_end((__u64)skb, rc);
+	return 0;
+}
+
+/*
+ * No tracepoint brackets tun_get_user, so this rung counts frames as they
+ * enter the stack (tun records the queue with skb_record_rx_queue) and does
+ * not measure rx time or rx drops; frames an XDP program consumed never
+ * get here.
+ */
+static __always_inline void rx_skb(const struct sk_buff *skb)
+{
+	const struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct tf_traced *t = lookup_dev(dev);
+	struct tf_qcount *c;
+	__u16 q, mac;
+	unsigned char *head, *data;
+
+	if (!t)
+		return;
+	q = BPF_CORE_READ(skb, queue_mapping);
+	q = q ? q - 1 : 0;
+	saw_queue(t, q);
+	c = qcount_of(t->slot, q);
+	if (!c)
+		return;
+	/* eth_type_trans has pulled the link header: count the whole frame. */
+	head = BPF_CORE_READ(skb, head);
+	data = BPF_CORE_READ(skb, data);
+	mac = BPF_CORE_READ(skb, mac_header);
+	c->rx_packets++;
+	c->rx_bytes += BPF_CORE_READ(skb, len) + (data - (head + mac));
+}
+
+SEC("tp_btf/netif_receive_skb_entry")
+int BPF_PROG(tp_netif_receive_skb_entry, const struct sk_buff *skb)
+{
+	rx_skb(skb);
+	return 0;
+}
+
+SEC("tp_btf/netif_rx_entry")
+int BPF_PROG(tp_netif_rx_entry, const struct sk_buff *skb)
+{
+	rx_skb(skb);
+	return 0;
+}
+
+/* ---- on every backend ------------------------------------------------- */
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(tp_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	struct xmit_state *st;
+	__u32 zero = 0;
+
+	st = bpf_map_lookup_elem(&xmit_pending, &zero);
+	if (st && st->skb == (__u64)skb) {
+		/* Freed inside tun_net_xmit: this is its drop, and why. */
+		st->cause = drop_cause(reason);
+		return 0;
+	}
+	ring_dequeue(skb, false);
+	return 0;
+}
+
+SEC("tp_btf/consume_skb")
+int BPF_PROG(tp_consume_skb, struct sk_buff *skb)
+{
+	ring_dequeue(skb, true);
+	return 0;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Per-queue tracing of taps: start and stop it (it outlives the process,
+ * pinned under TF_PIN_ROOT/trace), and read the counters and histograms back
+ * from any process. Included by tapflow.h.
+ *
+ * Directions are the kernel's: tx is tun_net_xmit (host -> the queue's ring
+ * -> backend reads it), rx is tun_get_user (backend writes -> host), as
+ * `ip -s link` counts them on a tap.
+ */
+#ifndef TF_TRACE_H
+#define TF_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "tf_trace_shared.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TF_TRACE_PIN_DIR TF_PIN_ROOT "/trace"
+
+enum tf_backend_req {
+	TF_BACKEND_AUTO = 0,	/* fentry, then kprobe, then tracepoint */
+};
+
+const char *tf_backend_name(int backend);	/* "fentry", ... */
+int tf_backend_parse(const char *s);		/* 0 auto, enum tf_backend, <0 bad */
+
+/*
+ * Trace the named taps (in the caller's network namespace). Loads and pins
+ * the programs on first use, choosing the backend by probing unless one is
+ * forced; adds the taps to an existing session otherwise (a forced backend
+ * that differs from the running one is an error). *backend gets the one in
+ * use. Taps already traced are left as they are.
+ */
+int tf_trace_start(const char *const *names, int n, int backend_req, int *backend);
+/* Stop tracing the named taps; unloads everything when none is left. */
+int tf_trace_stop(const char *const *names, int n);
+/* Unload and unpin everything (all taps). */
+int tf_trace_stop_all(void);
+/* Is tracing loaded? Returns the backend (>0), 0 if not loaded, <0 on error. */
+int tf_trace_backend(void);
+/* Is this tap (current netns) traced? 1 yes (and *backend), 0 no. */
+int tf_trace_is_traced(int ifindex, int *backend);
+
+struct tf_queue_stats {
+	uint32_t queue;
+	bool attached;			/* the queue index exists on the tap now */
+	struct tf_qcount c;		/* summed over CPUs */
+	uint64_t tx_drops;		/* sum of c.tx_drops[] */
+	struct tf_qhist h;
+};
+
+struct tf_tap_stats {
+	char name[16];
+	uint32_t netns;
+	uint32_t ifindex;
+	bool gone;			/* deleted (or renamed) while traced */
+	bool local;			/* in the caller's network namespace */
+	int backend;
+	bool rx_ns;			/* backend measures rx_ns and rx_drops */
+	uint64_t since_ns;		/* CLOCK_MONOTONIC when tracing began */
+	uint32_t queues_attached;	/* tun numqueues now (0 if gone) */
+	uint32_t nqueues;		/* entries in q */
+	struct tf_queue_stats *q;	/* attached queues, and any with counts */
+};
+
+/*
+ * Read every traced tap (name == NULL) or one. Allocates *taps; free with
+ * tf_trace_stats_free. Queues listed: those attached now plus any whose
+ * counters are non-zero.
+ */
+int tf_trace_read(const char *name, struct tf_tap_stats **taps, size_t *n);
+void tf_trace_stats_free(struct tf_tap_stats *taps, size_t n);
+
+/* Histogram helpers: bucket k holds values v with 2^k <= v < 2^(k+1)
+ * (bucket 0 holds 0 and 1). Upper bound (exclusive) of bucket k is 2^(k+1). */
+static inline uint64_t tf_hist_upper(int k) { return k >= 63 ? UINT64_MAX : (uint64_t)1 << (k + 1); }
+/* Value at quantile q (0..1) as the upper bound of the bucket reaching it;
+ * 0 when the histogram is empty. */
+uint64_t tf_hist_quantile(const __u64 *buckets, int n, double q);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Structures shared by bpf/trace.bpf.c and user space, defined once. Only
+ * __u8..__u64, enums and #defines, so this compiles after vmlinux.h and
+ * after <linux/types.h> alike.
+ *
+ * Layout of what tracing keeps (pinned under /sys/fs/bpf/tapflow/trace/):
+ *   traced   HASH  {netns, ifindex} -> struct tf_traced   which taps, which slot
+ *   qcount   PERCPU_ARRAY [slot * TF_TRACE_QUEUES + queue] -> struct tf_qcount
+ *   hists    ARRAY_OF_MAPS [slot] -> ARRAY [queue] -> struct tf_qhist
+ *   rings    ARRAY_OF_MAPS [slot] -> ARRAY [queue * ring_size + ring slot]
+ *                                     -> struct tf_ring_rec (in-flight packets)
+ *   meta     ARRAY [0] -> struct tf_trace_meta          backend, version
+ */
+#ifndef TF_TRACE_SHARED_H
+#define TF_TRACE_SHARED_H
+
+#define TF_TRACE_MAX_TAPS	64	/* slots; the traced map's size */
+#define TF_TRACE_QUEUES		256	/* MAX_TAP_QUEUES */
+#define TF_HIST_SLOTS		40	/* log2 buckets: [2^k, 2^(k+1)), 0 in bucket 0 */
+#define TF_OCC_SLOTS		24	/* log2 of ring occupancy (entries) */
+#define TF_RING_MAX		65536	/* ring records per queue, at most */
+
+enum tf_backend {
+	TF_BACKEND_FENTRY = 1,
+	TF_BACKEND_KPROBE = 2,
+	TF_BACKEND_TRACEPOINT = 3,
+};
+
+/* Why tun_net_xmit dropped a packet (from the skb drop reason). */
+enum tf_drop_cause {
+	TF_DROP_RING_FULL = 0,	/* SKB_DROP_REASON_FULL_RING: the backend is not reading */
+	TF_DROP_FILTER,		/* TAP_TXFILTER, SOCKET_FILTER, TAP_FILTER */
+	TF_DROP_DETACHED,	/* DEV_READY: queue disabled or detached */
+	TF_DROP_OTHER,
+	TF_DROP__MAX,
+};
+
+struct tf_traced_key {
+	__u32 netns;		/* inode number of the tap's network namespace */
+	__u32 ifindex;
+};
+
+struct tf_traced {
+	__u32 slot;		/* index into qcount/hists/rings */
+	__u32 ring_size;	/* records per queue in rings[slot] (power of 2) */
+	__u32 ring_queues;	/* queues with ring records */
+	__u32 queues_seen;	/* 1 + the highest queue index seen (BPF keeps it) */
+	__u64 since_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns) at start */
+	char name[16];
+};
+
+struct tf_qcount {
+	__u64 tx_packets;	/* queued into the ring by tun_net_xmit */
+	__u64 tx_bytes;
+	__u64 tx_drops[TF_DROP__MAX];
+	__u64 rx_packets;	/* written by the backend (tun_get_user) */
+	__u64 rx_bytes;
+	__u64 rx_drops;		/* tun_get_user refused the frame */
+	__u64 ring_wait_untracked; /* queued with no in-flight record: no ring-wait sample */
+};
+
+struct tf_qhist {
+	__u64 ring_wait_ns[TF_HIST_SLOTS];
+	__u64 ring_wait_sum_ns;
+	__u64 rx_ns[TF_HIST_SLOTS];
+	__u64 rx_sum_ns;
+	__u64 occupancy[TF_OCC_SLOTS];	/* ring entries ahead of a queued packet */
+	__u64 occupancy_sum;
+};
+
+struct tf_ring_rec {
+	__u64 pkt;		/* the skb (or xdp_frame) pointer queued in this slot */
+	__u64 ts;		/* when tun_net_xmit queued it */
+};
+
+struct tf_trace_meta {
+	__u32 backend;		/* enum tf_backend */
+	__u32 version;
+	__u32 rx_ns;		/* 1: this backend measures rx_ns and rx_drops */
+	__u32 pad;
+};
+
+#endif
