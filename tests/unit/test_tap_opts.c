@@ -7,9 +7,12 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tapflow.h"
+#include "../../user/json.h"
 #include "tf_test.h"
 
 static struct tf_tap_opts base(void)
@@ -166,6 +169,51 @@ static void test_diff_names_each(void)
 	ASSERT_EQ(strlen(buf), 9, "truncated");
 }
 
+/* A module as the tracing one would be: one member in JSON, one text line. */
+static int fake_trace_show(int ifindex, const char *name, struct tf_json *j, FILE *text)
+{
+	if (ifindex != 7)
+		return 0;	/* nothing attached to other taps */
+	if (j) {
+		tf_json_obj_begin(j, "tracing");
+		tf_json_str(j, "backend", "tracepoint");
+		tf_json_obj_end(j);
+	} else {
+		fprintf(text, "    tracing: tracepoint backend on %s\n", name);
+	}
+	return 1;
+}
+
+static void test_show_hooks(void)
+{
+	struct tf_json j;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ASSERT_OK(tf_tap_register_show_hook(fake_trace_show), "register");
+	ASSERT_OK(tf_tap_register_show_hook(fake_trace_show), "register twice is a no-op");
+
+	f = open_memstream(&buf, &len);
+	tf_json_init(&j, f);
+	tf_json_obj_begin(&j, NULL);
+	tf_json_obj_begin(&j, "attached");
+	ASSERT_EQ(tf_tap_run_show_hooks(7, "tap0", &j, NULL), 1, "json reported");
+	tf_json_obj_end(&j);
+	tf_json_obj_end(&j);
+	fclose(f);
+	ASSERT_STREQ(buf, "{\"attached\":{\"tracing\":{\"backend\":\"tracepoint\"}}}", "json");
+	free(buf);
+
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	ASSERT_EQ(tf_tap_run_show_hooks(7, "tap0", NULL, f), 1, "text reported");
+	ASSERT_EQ(tf_tap_run_show_hooks(8, "tap1", NULL, f), 0, "other tap");
+	fclose(f);
+	ASSERT_STREQ(buf, "    tracing: tracepoint backend on tap0\n", "text");
+	free(buf);
+}
+
 TF_MAIN("unit/tap_opts",
 	TF_TEST(test_resolve_defaults),
 	TF_TEST(test_alias_format),
@@ -174,4 +222,5 @@ TF_MAIN("unit/tap_opts",
 	TF_TEST(test_alias_malformed),
 	TF_TEST(test_diff_same),
 	TF_TEST(test_diff_names_each),
+	TF_TEST(test_show_hooks),
 )
