@@ -74,6 +74,7 @@ int tf_require_cap(int cap, const char *capname, const char *what);
 
 #include "tf_tap.h"
 #include "tf_trace.h"
+#include "tf_export.h"
 #include "tf_steer.h"
 #include "tf_fastpath.h"
 

@@ -15,6 +15,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
 /* export (cli_export.c) */
+int cmd_export(int argc, char **argv);
 /* fast path (cli_fastpath.c) */
 /* steering, AF_XDP (cli_steer.c, cli_xsk.c) */
 int cmd_steer(int argc, char **argv);

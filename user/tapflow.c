@@ -24,6 +24,7 @@ static const struct cli_cmd cmds[] = {
 	{ "top", cmd_top, "live per-queue table of traced taps" },
 	{ "hist", cmd_hist, "log2 histograms of a traced tap's queues" },
 	/* export */
+	{ "export", cmd_export, "serve the counters to Prometheus (/metrics) or a textfile" },
 	/* fast path */
 	{ "steer", cmd_steer, "steer the host's packets into a tap's queues" },
 	{ "version", cmd_version, "print tapflow's version" },

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Prometheus export of the per-queue tracing counters: the text exposition
+ * format 0.0.4, rendered from struct tf_tap_stats (what tf_trace_read()
+ * returns), served over HTTP (libmicrohttpd) and/or written as a
+ * node_exporter textfile. Included by tapflow.h.
+ *
+ * Rendering is a pure function of the stats, so it is unit-tested on
+ * synthetic arrays; the exporter object takes its stats from a source that
+ * is tf_trace_read() in the CLI and a fake one in tests and benchmarks.
+ */
+#ifndef TF_EXPORT_H
+#define TF_EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "tf_trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * 9100-9999, the range of the Prometheus wiki's "default port allocations",
+ * has been fully allocated since 2023 and the list goes on above 10000; see
+ * docs/export.md for why this one.
+ */
+#define TF_EXPORT_DEFAULT_PORT		10725
+#define TF_EXPORT_DEFAULT_LISTEN	"127.0.0.1:10725"
+#define TF_EXPORT_CONTENT_TYPE		"text/plain; version=0.0.4; charset=utf-8"
+
+/* A growable text buffer; rendering reuses its capacity from scrape to scrape. */
+struct tf_export_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+void tf_export_buf_free(struct tf_export_buf *b);
+
+/*
+ * Render every exportable tap (not gone; only attached queues) as Prometheus
+ * text into b, replacing what it held. t0_ns is CLOCK_MONOTONIC when the
+ * scrape began (before the maps were read), so tapflow_scrape_duration_seconds
+ * covers reading and rendering; 0 means "now". Returns 0 or -ENOMEM.
+ */
+int tf_export_render(struct tf_export_buf *b, const struct tf_tap_stats *taps,
+		     size_t n, uint64_t t0_ns);
+
+/* Where an exporter reads stats: the signatures of tf_trace_read/_free. */
+struct tf_export_source {
+	int (*read)(const char *name, struct tf_tap_stats **taps, size_t *n);
+	void (*release)(struct tf_tap_stats *taps, size_t n);
+};
+
+struct tf_exporter;
+
+/* src NULL: tf_trace_read(). */
+int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out);
+void tf_export_free(struct tf_exporter *e);	/* stops the server too */
+
+/* Read the stats now and render them into b (one scrape). */
+int tf_export_scrape(struct tf_exporter *e, struct tf_export_buf *b);
+
+/*
+ * Parse "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT" (every address, v6 and v4).
+ * Port 0 picks a free one (see tf_export_bound()).
+ */
+int tf_export_parse_listen(const char *s, struct sockaddr_storage *ss,
+			   socklen_t *len);
+
+/*
+ * Serve GET /metrics on listen (NULL: TF_EXPORT_DEFAULT_LISTEN) from
+ * internal threads until tf_export_free(). Each scrape reads the maps
+ * afresh; scrapes that queue up behind one render share it.
+ */
+int tf_export_serve(struct tf_exporter *e, const char *listen);
+/* The address actually bound, e.g. "127.0.0.1:10725" or "[::]:10725". */
+const char *tf_export_bound(const struct tf_exporter *e);
+
+/*
+ * Scrape once and replace path atomically for node_exporter's textfile
+ * collector: write path.tmp.PID, fsync, rename over path, fsync the
+ * directory. The file is mode 0644 (see docs/export.md).
+ */
+int tf_export_write_textfile(struct tf_exporter *e, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * tapflow export: serve the tracing counters to Prometheus on GET /metrics
+ * and/or keep a node_exporter textfile up to date. The work is in the
+ * library (user/export.c); this file turns options into calls and waits for
+ * a signal. The exporter may start before tracing does: until taps are
+ * traced it serves only its own metrics.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "cli_cmds.h"
+#include "log.h"
+#include "tf_export.h"
+
+struct export_cfg {
+	const char *listen;
+	const char *textfile;
+	double interval;
+	bool once;
+};
+
+static const struct cli_opt export_opts[] = {
+	{ .name = "listen", .short_name = 'l', .type = CLI_STR,
+	  .off = offsetof(struct export_cfg, listen), .metavar = "ADDR:PORT",
+	  .help = "serve /metrics here: ADDR:PORT, [V6ADDR]:PORT, or :PORT for every "
+		  "address (default " TF_EXPORT_DEFAULT_LISTEN ")" },
+	{ .name = "textfile", .short_name = 't', .type = CLI_STR,
+	  .off = offsetof(struct export_cfg, textfile), .metavar = "PATH",
+	  .help = "keep PATH (a .prom file in node_exporter's textfile directory) up to date" },
+	{ .name = "interval", .short_name = 'i', .type = CLI_SECONDS,
+	  .off = offsetof(struct export_cfg, interval),
+	  .help = "rewrite --textfile every S seconds (default 15)",
+	  .dmin = 0.1, .dmax = 86400 },
+	{ .name = "once", .type = CLI_FLAG, .off = offsetof(struct export_cfg, once),
+	  .help = "write the metrics once (to --textfile, else stdout) and exit" },
+	{ 0 }
+};
+
+static const struct cli_spec export_spec = {
+	.name = "export",
+	.args = NULL,
+	.doc = "Export the per-queue counters and histograms of every traced tap in the\n"
+	       "Prometheus text format. Without options, serve GET /metrics on\n"
+	       TF_EXPORT_DEFAULT_LISTEN "; each scrape reads the pinned counters afresh.\n"
+	       "With --textfile alone, write that file every --interval instead (atomically,\n"
+	       "for node_exporter's textfile collector); give --listen too for both.",
+	.opts = export_opts,
+	.min_args = 0,
+	.max_args = 0,
+};
+
+static int write_once(struct tf_exporter *e, const char *textfile)
+{
+	struct tf_export_buf b = { 0 };
+	int err;
+
+	if (textfile)
+		return tf_export_write_textfile(e, textfile);
+	err = tf_export_scrape(e, &b);
+	if (!err && fwrite(b.data, 1, b.len, stdout) != b.len)
+		err = tf_err(-EIO, "writing to stdout failed");
+	if (!err && fflush(stdout))
+		err = tf_err(-EIO, "writing to stdout failed");
+	tf_export_buf_free(&b);
+	return err;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	struct export_cfg cfg = { .interval = 15.0 };
+	bool serve, listen_given;
+	struct tf_exporter *e;
+	struct timespec ts;
+	struct cli_parsed p;
+	sigset_t sigs;
+	int err, sig;
+
+	err = cli_parse(&export_spec, argc, argv, &cfg, &p);
+	if (err)
+		return err == 1 ? TF_EXIT_OK : err;
+	listen_given = cli_given(&export_spec, &p, "listen");
+	if (cfg.once && listen_given)
+		return cli_usage_error(&export_spec, "--once writes one snapshot; it does not serve --listen");
+	if (cli_given(&export_spec, &p, "interval") && !cfg.textfile)
+		return cli_usage_error(&export_spec,
+				       "--interval paces --textfile only (HTTP scrapes read the counters when they come)");
+	if (cfg.once && cli_given(&export_spec, &p, "interval"))
+		return cli_usage_error(&export_spec, "--once and --interval exclude each other");
+	if (listen_given) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (tf_export_parse_listen(cfg.listen, &ss, &len))
+			return cli_usage_error(&export_spec, "%s", tf_errmsg());
+	}
+	serve = !cfg.once && (listen_given || !cfg.textfile);
+
+	err = tf_export_new(NULL, &e);
+	if (err)
+		return cli_fail(&export_spec, err);
+	if (cfg.once) {
+		err = write_once(e, cfg.textfile);
+		tf_export_free(e);
+		return err ? cli_fail(&export_spec, err) : TF_EXIT_OK;
+	}
+
+	/*
+	 * Block the signals before libmicrohttpd starts its threads, so they
+	 * inherit the mask and only sigtimedwait() below sees them.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* A bad path or an unreadable pin should fail now, not in 15 s. */
+	if (cfg.textfile) {
+		err = tf_export_write_textfile(e, cfg.textfile);
+		if (err)
+			goto out;
+	}
+	if (serve) {
+		err = tf_export_serve(e, cfg.listen);
+		if (err)
+			goto out;
+		printf("serving http://%s/metrics\n", tf_export_bound(e));
+	}
+	if (cfg.textfile)
+		printf("writing %s every %g s\n", cfg.textfile, cfg.interval);
+	fflush(stdout);
+
+	ts.tv_sec = (time_t)cfg.interval;
+	ts.tv_nsec = (long)((cfg.interval - ts.tv_sec) * 1e9);
+	for (;;) {
+		sig = sigtimedwait(&sigs, NULL, cfg.textfile ? &ts : NULL);
+		if (sig > 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		/* EAGAIN: the interval passed. A failed rewrite is retried next time. */
+		if (tf_export_write_textfile(e, cfg.textfile))
+			pr_warn("tapflow export: %s\n", tf_errmsg());
+	}
+	pr_debug("tapflow export: signal %d, stopping\n", sig);
+out:
+	tf_export_free(e);
+	return err ? cli_fail(&export_spec, err) : TF_EXIT_OK;
+}
