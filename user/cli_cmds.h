@@ -17,6 +17,9 @@ int cmd_hist(int argc, char **argv);
 /* export (cli_export.c) */
 int cmd_export(int argc, char **argv);
 /* fast path (cli_fastpath.c) */
+int cmd_fastpath(int argc, char **argv);
+int cmd_uplink(int argc, char **argv);
+int cmd_fdb(int argc, char **argv);
 /* steering, AF_XDP (cli_steer.c, cli_xsk.c) */
 int cmd_steer(int argc, char **argv);
 

@@ -26,6 +26,9 @@ static const struct cli_cmd cmds[] = {
 	/* export */
 	{ "export", cmd_export, "serve the counters to Prometheus (/metrics) or a textfile" },
 	/* fast path */
+	{ "fastpath", cmd_fastpath, "XDP fast path of a tap: on, off, stats, AF_XDP rules" },
+	{ "uplink", cmd_uplink, "add or remove an uplink of the fast path" },
+	{ "fdb", cmd_fdb, "the fast path's MAC -> port entries: add, del, list" },
 	{ "steer", cmd_steer, "steer the host's packets into a tap's queues" },
 	{ "version", cmd_version, "print tapflow's version" },
 };

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The XDP fast path: two programs over one set of maps (tf_fastpath_shared.h).
+ *
+ * tf_fp_tap runs natively on an accelerated tap, in tun_get_user, on every
+ * frame its backend writes, before any skb exists. It learns the guest's MAC
+ * from the source address, hands frames that match one of the tap's AF_XDP
+ * rules to the socket of the queue they came in on, sends frames whose
+ * destination MAC sits behind another port straight there through a DEVMAP
+ * (tun_xdp_xmit into a tap, ndo_xdp_xmit out of an uplink), and passes the
+ * rest (broadcast, multicast, unknown unicast, ARP) to the host stack, which
+ * stays the slow path.
+ *
+ * tf_fp_uplink runs on an uplink (veth, NIC) and redirects frames addressed
+ * to an accelerated tap's MAC into that tap; the rest goes up as usual.
+ *
+ *   VM backend                                         host stack, bridge
+ *     │ write()                                               ▲
+ *     ▼                                                       │ XDP_PASS
+ *   tun_get_user ─▶ [tf_fp_tap] ─┬─ fdb: tap B ─▶ tx_ports ─▶ tun_xdp_xmit ─▶ B's ring ─▶ B's backend
+ *                                ├─ fdb: uplink ─▶ tx_ports ─▶ ndo_xdp_xmit ─▶ wire
+ *                                └─ rule ─▶ xsks[slot*256+queue] ─▶ AF_XDP socket
+ *   wire ─▶ uplink rx ─▶ [tf_fp_uplink] ── fdb: tap ─▶ tx_ports ─▶ tun_xdp_xmit
+ *
+ * The fdb is VLAN-unaware (one MAC, one port); rules see through one VLAN
+ * tag and do not walk IPv6 extension headers.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "tf_fastpath_shared.h"
+
+#define ETH_ALEN	6
+#define ETH_HLEN	14
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define ETH_P_8021Q	0x8100
+#define ETH_P_8021AD	0x88A8
+#define IP_MF		0x2000
+#define IP_OFFSET	0x1FFF
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TF_FP_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct tf_fp_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TF_FP_FDB_SIZE);
+	__type(key, struct tf_fp_fdb_key);
+	__type(value, struct tf_fp_fdb);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fdb SEC(".maps");
+
+/*
+ * Pinned by user space, not by name: the kernel adds BPF_F_RDONLY_PROG to a
+ * DEVMAP's flags, so libbpf would find the pinned map "incompatible".
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, TF_FP_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} tx_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, TF_FP_QKEYS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TF_FP_QKEYS);
+	__type(key, __u32);
+	__type(value, struct tf_fp_qstats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tf_fp_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} meta SEC(".maps");
+
+/* What the rules look at, parsed only when the port has rules. */
+struct tf_fp_l34 {
+	__u16 proto;	/* EtherType after at most one VLAN tag, host order */
+	__u8 ipproto;	/* 0: not IP */
+	__s32 dport;	/* UDP/TCP destination port, -1: none (or a later fragment) */
+};
+
+static __always_inline bool mac_is_multicast(const __u8 *mac)
+{
+	return mac[0] & 1;
+}
+
+static __always_inline bool mac_is_zero(const __u8 *mac)
+{
+	return !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
+
+static __always_inline void mac_key(struct tf_fp_fdb_key *k, const __u8 *mac)
+{
+	__builtin_memcpy(k->mac, mac, ETH_ALEN);
+	k->pad = 0;
+}
+
+static __always_inline void count(struct tf_fp_qstats *qs, enum tf_fp_action act, __u64 len)
+{
+	if (!qs)
+		return;
+	qs->packets[act]++;
+	qs->bytes[act] += len;
+}
+
+/*
+ * A tap's guest MAC is where its frames come from. Static entries win; an
+ * entry already right costs one lookup and no write.
+ */
+static __always_inline void learn(struct ethhdr *eth, __u32 ifindex, struct tf_fp_qstats *qs)
+{
+	struct tf_fp_fdb_key k;
+	struct tf_fp_fdb *e, v = { .ifindex = ifindex, .flags = TF_FP_FDB_LEARNED };
+
+	if (mac_is_multicast(eth->h_source) || mac_is_zero(eth->h_source))
+		return;
+	mac_key(&k, eth->h_source);
+	e = bpf_map_lookup_elem(&fdb, &k);
+	if (e && (e->ifindex == ifindex || (e->flags & TF_FP_FDB_STATIC)))
+		return;
+	if (!bpf_map_update_elem(&fdb, &k, &v, BPF_ANY) && qs)
+		qs->learned++;
+}
+
+static __always_inline void parse_l34(void *data, void *data_end, struct ethhdr *eth,
+				      struct tf_fp_l34 *l)
+{
+	void *cur = eth + 1;
+	__u16 proto = bpf_ntohs(eth->h_proto);
+
+	l->ipproto = 0;
+	l->dport = -1;
+	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD) {
+		struct vlan_hdr *vh = cur;
+
+		if ((void *)(vh + 1) > data_end)
+			goto out;
+		proto = bpf_ntohs(vh->h_vlan_encapsulated_proto);
+		cur = vh + 1;
+	}
+	if (proto == ETH_P_IP) {
+		struct iphdr *ip = cur;
+
+		if ((void *)(ip + 1) > data_end || ip->ihl < 5)
+			goto out;
+		l->ipproto = ip->protocol;
+		if (bpf_ntohs(ip->frag_off) & IP_OFFSET)
+			goto out;
+		cur = (void *)ip + ip->ihl * 4;
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr *ip6 = cur;
+
+		if ((void *)(ip6 + 1) > data_end)
+			goto out;
+		l->ipproto = ip6->nexthdr;
+		cur = ip6 + 1;
+	} else {
+		goto out;
+	}
+	if (l->ipproto == IPPROTO_UDP || l->ipproto == IPPROTO_TCP) {
+		/* source and destination ports lead both headers */
+		__be16 *ports16 = cur;
+
+		if ((void *)(ports16 + 2) <= data_end)
+			l->dport = bpf_ntohs(ports16[1]);
+	}
+out:
+	l->proto = proto;
+}
+
+static __always_inline bool rule_match(const struct tf_fp_rule *r, const struct tf_fp_l34 *l)
+{
+	switch (r->kind) {
+	case TF_FP_RULE_ALL:
+		return true;
+	case TF_FP_RULE_ETHERTYPE:
+		return l->proto == r->value;
+	case TF_FP_RULE_IPPROTO:
+		return l->ipproto && l->ipproto == r->ipproto;
+	case TF_FP_RULE_L4_DPORT:
+		return l->ipproto == r->ipproto && l->dport == r->value;
+	}
+	return false;
+}
+
+static __always_inline bool rules_match(const struct tf_fp_port *port, void *data,
+					void *data_end, struct ethhdr *eth)
+{
+	struct tf_fp_l34 l;
+
+	parse_l34(data, data_end, eth, &l);
+#pragma unroll
+	for (int i = 0; i < TF_FP_MAX_RULES; i++) {
+		if (i >= port->nrules)
+			break;
+		if (rule_match(&port->rules[i], &l))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The one decision both programs make. from_tap is a constant at each call
+ * site: taps learn and may reach uplinks; uplinks only feed taps.
+ */
+static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 ifindex = ctx->ingress_ifindex, queue = ctx->rx_queue_index, key;
+	__u64 len = data_end - data;
+	struct tf_fp_qstats *qs = NULL;
+	struct tf_fp_port *port;
+	struct ethhdr *eth = data;
+	struct tf_fp_fdb_key k;
+	struct tf_fp_fdb *e;
+	long act;
+
+	port = bpf_map_lookup_elem(&ports, &ifindex);
+	if (!port)
+		return XDP_PASS;	/* left behind on a device we no longer serve */
+	key = TF_FP_QKEY(port->slot, queue);
+	if (port->slot < TF_FP_MAX_PORTS && queue < TF_FP_QUEUES)
+		qs = bpf_map_lookup_elem(&stats, &key);
+
+	if ((void *)(eth + 1) > data_end) {
+		count(qs, TF_FP_DROP, len);
+		return XDP_DROP;
+	}
+	if (from_tap)
+		learn(eth, ifindex, qs);
+
+	if (port->nrules && rules_match(port, data, data_end, eth)) {
+		act = bpf_redirect_map(&xsks, key, XDP_PASS);
+		if (act == XDP_REDIRECT) {
+			count(qs, TF_FP_XSK, len);
+			return XDP_REDIRECT;
+		}
+		if (qs)
+			qs->xsk_miss++;
+	}
+
+	if (mac_is_multicast(eth->h_dest))
+		goto pass;
+	mac_key(&k, eth->h_dest);
+	e = bpf_map_lookup_elem(&fdb, &k);
+	if (!e || e->ifindex == ifindex)
+		goto pass;
+	if (!from_tap && (e->flags & TF_FP_FDB_UPLINK))
+		goto pass;	/* uplink to uplink is not ours to switch */
+	act = bpf_redirect_map(&tx_ports, e->ifindex, XDP_PASS);
+	if (act == XDP_REDIRECT) {
+		count(qs, (e->flags & TF_FP_FDB_UPLINK) ? TF_FP_REDIRECT_UPLINK
+							: TF_FP_REDIRECT_TAP, len);
+		return XDP_REDIRECT;
+	}
+pass:
+	count(qs, TF_FP_PASS, len);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int tf_fp_tap(struct xdp_md *ctx)
+{
+	return fast_path(ctx, true);
+}
+
+SEC("xdp")
+int tf_fp_uplink(struct xdp_md *ctx)
+{
+	return fast_path(ctx, false);
+}
