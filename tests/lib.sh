@@ -16,6 +16,7 @@ TAPFLOW=${TAPFLOW:-$TOP/build/tapflow}
 TFLOAD=${TFLOAD:-$TOP/build/tests/tf-load}
 SUITE=${SUITE:-$(basename "$0" .sh)}
 NS=""
+NSDIR=""
 _TF_REASON=""
 _TF_CLEANUPS=()
 
@@ -66,6 +67,7 @@ nsrun() { nsenter --net="/run/netns/$NS" -- "$@"; }
 uniq_name() { printf '%s%x%x' "${1:-t}" $$ $((RANDOM % 4096)); }
 
 _tf_ns_new() {
+	NSDIR=$(mktemp -d /tmp/tapflow-test.XXXXXX)	# scratch files of this test
 	NS=$(uniq_name tfn)
 	ip netns add "$NS" || return 1
 	ip -n "$NS" link set lo up
@@ -90,6 +92,7 @@ _tf_teardown() {
 		done
 		ip netns del "$NS" 2>/dev/null
 	fi
+	[ -n "${NSDIR:-}" ] && rm -rf "$NSDIR"
 }
 
 run_tests() {

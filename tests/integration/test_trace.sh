@@ -1,0 +1,204 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# Per-queue tracing, held to the packet: real taps in a fresh netns, real
+# BPF programs, real frames from a backend (tf-load, tf-qscript) and from
+# the host (tf-udpsend). TF_BACKEND=fentry|kprobe|tracepoint forces a
+# backend (the VM lane runs this file once per backend); a forced backend
+# this kernel cannot run makes the tests SKIP with the kernel's reason.
+source "$(dirname "$0")/../lib.sh"
+
+BACKEND=${TF_BACKEND:-auto}
+[ "$BACKEND" != auto ] && SUITE="trace-$BACKEND"
+QSCRIPT=$TOP/build/tests/tf-qscript
+UDPSEND=$TOP/build/tests/tf-udpsend
+
+# Start tracing NAME...; SKIP when the forced backend cannot run here.
+trace_on() {
+	local out
+	if ! out=$(tf trace start --backend "$BACKEND" "$@" 2>&1); then
+		if [ "$BACKEND" != auto ] && echo "$out" | grep -q "cannot run here"; then
+			skip "$out"
+			return 77
+		fi
+		fail "trace start $*: $out"
+		return 1
+	fi
+	local n
+	for n in "$@"; do on_exit "tf trace stop $n"; done
+	return 0
+}
+
+# qstat NAME QUEUE FIELD: a per-queue counter from `tapflow stats --json`.
+qstat() {
+	tf stats "$1" --json | jq -r --argjson q "$2" ".queues[] | select(.queue == \$q) | .$3 // 0"
+}
+
+mk_tap() {	# mk_tap NAME QUEUES [more create options]
+	local name=$1 q=$2; shift 2
+	tf create "$name" --queues "$q" "$@" >/dev/null || { fail "create $name"; return 1; }
+}
+
+# Host side of a tap: an address, and the guest at 198.18.0.2 with the MAC
+# tf-qscript's fd 0 uses.
+host_side() {
+	nsrun ip addr add 198.18.0.1/24 dev "$1" &&
+	nsrun ip neigh replace 198.18.0.2 lladdr 02:00:00:00:01:00 dev "$1" nud permanent
+}
+
+test_rx_exact_per_queue() {
+	local t=$(uniq_name tr) q out
+	mk_tap "$t" 4 || return 1
+	trace_on "$t" || return $?
+	out=$(nsrun "$TFLOAD" --dev "$t" --queues 4 --count 5000 --size 100) || { fail "tf-load: $out"; return 1; }
+	for q in 0 1 2 3; do
+		expect_eq "$(qstat "$t" $q rx_packets)" 5000 "queue $q rx_packets" || return 1
+		expect_eq "$(qstat "$t" $q rx_bytes)" 500000 "queue $q rx_bytes" || return 1
+		expect_eq "$(qstat "$t" $q tx_packets)" 0 "queue $q tx_packets" || return 1
+	done
+	expect_eq "$(tf stats "$t" --json | jq -r .backend)" \
+		"$( [ "$BACKEND" = auto ] && tf trace status --json | jq -r .backend || echo "$BACKEND")" "backend" || return 1
+}
+
+test_tx_exact_on_known_queues() {
+	local t=$(uniq_name tr) q
+	mk_tap "$t" 2 || return 1
+	trace_on "$t" || return $?
+	host_side "$t" || { fail "host side"; return 1; }
+	# Each fd writes one frame of its flow: tun learns flow -> queue, so
+	# the host's replies of that flow land on the queue that wrote it.
+	nsrun "$QSCRIPT" "$t" 2 w 0 1 w 1 1 s 400 r 0 1000 800 r 1 1000 800 > "$NSDIR/qs.json" &
+	sleep 0.2
+	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 123 >/dev/null || { fail "send q0"; return 1; }
+	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20001 77 >/dev/null || { fail "send q1"; return 1; }
+	wait
+	expect_eq "$(jq '.fds[0].read' "$NSDIR/qs.json")" 123 "backend read on queue 0" || return 1
+	expect_eq "$(jq '.fds[1].read' "$NSDIR/qs.json")" 77 "backend read on queue 1" || return 1
+	expect_eq "$(qstat "$t" 0 tx_packets)" 123 "queue 0 tx_packets" || return 1
+	expect_eq "$(qstat "$t" 1 tx_packets)" 77 "queue 1 tx_packets" || return 1
+	# 18-byte payload + UDP + IPv4 + Ethernet = 60 bytes a frame
+	expect_eq "$(qstat "$t" 0 tx_bytes)" $((123 * 60)) "queue 0 tx_bytes" || return 1
+	expect_eq "$(qstat "$t" 0 rx_packets)" 1 "queue 0 rx_packets" || return 1
+	expect_eq "$(tf stats "$t" --json | jq '[.queues[].ring_wait_ns.count] | add')" 200 \
+		"ring-wait samples (one per packet read)" || return 1
+}
+
+test_ring_full_drops_match_device() {
+	local t=$(uniq_name tr) before after sum full
+	mk_tap "$t" 1 --txqueuelen 16 || return 1
+	trace_on "$t" || return $?
+	host_side "$t" || return 1
+	# A backend that attaches but never reads: the ring (16 slots) fills.
+	nsrun "$QSCRIPT" "$t" 1 h 3000 >/dev/null &
+	sleep 0.3
+	before=$(nsrun ip -s -j link show "$t" | jq '.[0].stats64.tx.dropped')
+	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 100 >/dev/null || { fail "send"; return 1; }
+	after=$(nsrun ip -s -j link show "$t" | jq '.[0].stats64.tx.dropped')
+	sum=$(tf stats "$t" --json | jq '[.queues[].tx_drops] | add')
+	full=$(tf stats "$t" --json | jq '[.queues[].tx_drop_causes.ring_full] | add')
+	expect_eq "$sum" $((after - before)) "per-queue tx_drops vs device tx_dropped delta" || return 1
+	expect_eq "$full" "$sum" "drops with cause ring_full" || return 1
+	[ "$sum" -ge 80 ] || { fail "expected >= 80 ring-full drops, got $sum"; return 1; }
+	expect_eq "$(qstat "$t" 0 tx_packets)" $((100 - sum)) "queued = sent - dropped" || return 1
+	expect_eq "$(tf stats "$t" --json | jq '.queues[0].ring_occupancy.buckets | map(select(.ge == 8)) | .[0].count')" \
+		8 "occupancy samples in [8,16)" || return 1
+}
+
+test_ring_wait_10ms() {
+	local t=$(uniq_name tr) b
+	mk_tap "$t" 1 || return 1
+	trace_on "$t" || return $?
+	host_side "$t" || return 1
+	# The backend waits 10 ms after each wake-up before it reads.
+	nsrun "$TFLOAD" --dev "$t" --queues 1 --read --count 20 --read-delay-us 10000 --idle-ms 4000 \
+		> "$NSDIR/load.json" &
+	sleep 0.2
+	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 20 30000 >/dev/null || { fail "send"; return 1; }
+	wait
+	expect_eq "$(jq .rx_frames "$NSDIR/load.json")" 20 "frames read" || return 1
+	# The bucket where the cumulative count reaches half must hold 10 ms.
+	b=$(tf stats "$t" --json | jq -c '.queues[0].ring_wait_ns as $h |
+		[foreach $h.buckets[] as $b (0; . + $b.count; [., $b])] |
+		map(select(.[0] * 2 >= $h.count)) | .[0][1]')
+	[ "$(echo "$b" | jq '.ge <= 10000000 and 10000000 < .lt')" = true ] ||
+		{ fail "ring wait p50 bucket $b does not hold 10 ms"; return 1; }
+}
+
+test_queue_renumbering() {
+	local t=$(uniq_name tr) out
+	mk_tap "$t" 4 || return 1
+	trace_on "$t" || return $?
+	# Detaching fd 1 moves the last queue (fd 3) into slot 1; attaching fd 1
+	# again makes it queue 3. Counters follow the queue numbers the kernel
+	# really used.
+	out=$(nsrun "$QSCRIPT" "$t" 4 w 0 10 w 1 10 w 2 10 w 3 10 d 1 w 3 5 a 1 w 1 7) ||
+		{ fail "tf-qscript: $out"; return 1; }
+	expect_eq "$(qstat "$t" 0 rx_packets)" 10 "queue 0" || return 1
+	expect_eq "$(qstat "$t" 1 rx_packets)" 15 "queue 1 (fd 1, then fd 3 moved in)" || return 1
+	expect_eq "$(qstat "$t" 2 rx_packets)" 10 "queue 2" || return 1
+	expect_eq "$(qstat "$t" 3 rx_packets)" 17 "queue 3 (fd 3, then fd 1 re-attached)" || return 1
+}
+
+test_deleted_tap_reported_gone() {
+	local a=$(uniq_name ta) b=$(uniq_name tb)
+	mk_tap "$a" 1 && mk_tap "$b" 1 || return 1
+	trace_on "$a" "$b" || return $?
+	nsrun ip link del "$a" || { fail "ip link del"; return 1; }
+	nsrun "$TFLOAD" --dev "$b" --queues 1 --count 300 >/dev/null || { fail "tf-load"; return 1; }
+	expect_eq "$(qstat "$b" 0 rx_packets)" 300 "surviving tap still counted" || return 1
+	expect_eq "$(tf trace status --json | jq -r --arg n "$a" '.taps[] | select(.tap == $n) | .gone')" \
+		true "deleted tap reported gone" || return 1
+	expect_eq "$(tf stats "$a" --json | jq .gone)" true "stats of the deleted tap" || return 1
+	tf stats "$a" | grep -q "gone" || { fail "text stats do not say gone"; return 1; }
+	expect_ok "trace stop of the deleted tap" tf trace stop "$a" || return 1
+}
+
+test_untraced_tap_changes_nothing() {
+	local a=$(uniq_name ta) b=$(uniq_name tb)
+	mk_tap "$a" 2 && mk_tap "$b" 2 || return 1
+	trace_on "$a" || return $?
+	nsrun "$TFLOAD" --dev "$b" --queues 2 --count 1000 >/dev/null || { fail "tf-load"; return 1; }
+	expect_eq "$(tf stats "$a" --json | jq '[.queues[] | .rx_packets + .tx_packets + .tx_drops] | add // 0')" \
+		0 "traced tap's counters" || return 1
+	expect_fail "stats of the untraced tap" "not traced" tf stats "$b" || return 1
+}
+
+test_delete_stops_tracing() {
+	local t=$(uniq_name tr)
+	mk_tap "$t" 1 || return 1
+	trace_on "$t" || return $?
+	tf show "$t" | grep -q "tracing: " || { fail "show does not say traced"; return 1; }
+	expect_ok "delete" tf delete "$t" || return 1
+	[ -z "$(tf trace status --json | jq -r --arg n "$t" '.taps[] | select(.tap == $n) | .tap')" ] ||
+		{ fail "deleted tap still traced"; return 1; }
+}
+
+test_bad_input() {
+	local t=$(uniq_name tr) before
+	before=$(ls /sys/fs/bpf/tapflow/trace 2>/dev/null | wc -l)
+	expect_fail "unknown tap" "no tap named" tf trace start nosuchtap0 || return 1
+	expect_fail "bad backend" "not one of" tf trace start --backend magic "$t" || return 1
+	expect_fail "bad name" "interface name" tf stats "a/b" || return 1
+	expect_fail "stop untraced" "not traced|not running" tf trace stop nosuchtap0 || return 1
+	expect_eq "$(ls /sys/fs/bpf/tapflow/trace 2>/dev/null | wc -l)" "$before" "pins after bad input" || return 1
+}
+
+test_pins_private_and_removed() {
+	local t=$(uniq_name tr) mode
+	[ -z "$(tf trace status --json | jq -r '.taps[]?.tap')" ] || skip "another tracing session is running"
+	[ $? = 77 ] && return 77
+	mk_tap "$t" 1 || return 1
+	trace_on "$t" || return $?
+	for f in /sys/fs/bpf/tapflow/trace/*; do
+		mode=$(stat -c %a "$f")
+		expect_eq "$mode" 600 "mode of $f" || return 1
+	done
+	expect_eq "$(stat -c %a /sys/fs/bpf/tapflow/trace)" 700 "pin dir mode" || return 1
+	tf trace stop "$t" || { fail "stop"; return 1; }
+	[ ! -e /sys/fs/bpf/tapflow/trace ] || { fail "pins left after the last stop"; return 1; }
+	bpftool link show 2>/dev/null | grep -q "tp_net_dev_start_xmit\|fentry_tun_net_xmit\|kprobe_tun_net_xmit" &&
+		{ fail "a tracing link is still attached"; return 1; }
+	return 0
+}
+
+run_tests
