@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The fast path's decisions, frame by frame, through BPF_PROG_TEST_RUN: a
+ * table of {crafted frame, ingress port, verdict, counter deltas, fdb
+ * effect}. The programs run on private (unpinned) copies of the maps, in a
+ * private network namespace, so nothing here touches the host's fast path.
+ *
+ *   test frame ─▶ bpf_prog_test_run(tf_fp_tap | tf_fp_uplink, ingress = lo)
+ *                   └─▶ verdict + stats[slot*256 + 0] + fdb, compared
+ *
+ * The ingress "port" is the namespace's loopback device (a test run needs a
+ * real ifindex and rx queue); redirect targets are two throw-away taps
+ * (a DEVMAP entry needs a live device). An AF_XDP socket bound to lo queue 0
+ * stands in for a user-space dataplane. Needs root; SKIPs otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/xsk.h>
+
+#include "tapflow.h"
+#include "fastpath.skel.h"
+#include "tf_test.h"
+
+#define LO		1
+#define ARRAY_SIZE_T(a)	((int)(sizeof(a) / sizeof((a)[0])))
+#define SLOT_IN		3	/* any slot: keys must follow it */
+
+static const uint8_t MAC_A[6] = { 0x02, 0, 0, 0, 0x0a, 0x01 };	/* behind lo (learned) */
+static const uint8_t MAC_B[6] = { 0x02, 0, 0, 0, 0x0b, 0x01 };	/* tap B */
+static const uint8_t MAC_U[6] = { 0x02, 0, 0, 0, 0x0c, 0x01 };	/* behind the "uplink" */
+static const uint8_t MAC_S[6] = { 0x02, 0, 0, 0, 0x0d, 0x01 };	/* static on tap B */
+static const uint8_t MAC_X[6] = { 0x02, 0, 0, 0, 0x0e, 0x01 };	/* unknown */
+static const uint8_t MAC_N[6] = { 0x02, 0, 0, 0, 0x0f, 0x01 };	/* new, from the uplink */
+static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t MCAST[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 };
+
+struct env {
+	struct fastpath *skel;
+	int tapb_fd, tapu_fd;
+	int tapb, tapu;		/* ifindexes */
+	struct xsk_socket *xsk;
+	struct xsk_umem *umem;
+	void *umem_area;
+	struct xsk_ring_prod fq;
+	struct xsk_ring_cons cq, rx;
+};
+
+static struct env E;
+static const char *env_err;
+
+/* ---- frames ------------------------------------------------------------------ */
+
+struct fspec {
+	const uint8_t *dst, *src;
+	uint16_t proto;		/* EtherType; 0x0800 IPv4 */
+	uint16_t vlan;		/* 0: untagged */
+	uint8_t ipproto;	/* for IPv4 */
+	uint16_t dport;
+	uint16_t frag_off;	/* IPv4 fragment offset field, host order */
+};
+
+static size_t build(const struct fspec *f, uint8_t *p)
+{
+	size_t n = 0;
+
+	memset(p, 0, 128);
+	memcpy(p, f->dst, 6);
+	memcpy(p + 6, f->src, 6);
+	n = 12;
+	if (f->vlan) {
+		p[n++] = 0x81; p[n++] = 0x00;
+		p[n++] = f->vlan >> 8; p[n++] = f->vlan & 0xff;
+	}
+	p[n++] = f->proto >> 8;
+	p[n++] = f->proto & 0xff;
+	if (f->proto == 0x0800) {
+		uint8_t *ip = p + n;
+
+		ip[0] = 0x45;
+		ip[3] = 46;
+		ip[6] = f->frag_off >> 8;
+		ip[7] = f->frag_off & 0xff;
+		ip[8] = 64;
+		ip[9] = f->ipproto;
+		n += 20;
+		p[n + 2] = f->dport >> 8;
+		p[n + 3] = f->dport & 0xff;
+		n += 26;
+	} else {
+		n += 46;
+	}
+	return n < 60 ? 60 : n;
+}
+
+/* ---- environment ----------------------------------------------------------------- */
+
+static int tap_open(const char *name, int *ifindex)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr)) {
+		close(fd);
+		return -1;
+	}
+	*ifindex = if_nametoindex(name);
+	return fd;
+}
+
+static int xsk_on_lo(void)
+{
+	struct xsk_socket_config cfg = {
+		.rx_size = 64, .tx_size = 64,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.bind_flags = XDP_COPY,
+	};
+	size_t sz = 64 * 4096;
+
+	E.umem_area = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (E.umem_area == MAP_FAILED)
+		return -errno;
+	if (xsk_umem__create(&E.umem, E.umem_area, sz, &E.fq, &E.cq, NULL))
+		return -1;
+	if (xsk_socket__create(&E.xsk, "lo", 0, E.umem, &E.rx, NULL, &cfg))
+		return -1;
+	return 0;
+}
+
+static int put_port(int ifindex, uint32_t slot, uint32_t kind, const struct tf_fp_rule *rules, int n)
+{
+	struct tf_fp_port p = { .slot = slot, .kind = kind, .nrules = n };
+	__u32 k = ifindex;
+
+	for (int i = 0; i < n; i++)
+		p.rules[i] = rules[i];
+	return bpf_map_update_elem(bpf_map__fd(E.skel->maps.ports), &k, &p, BPF_ANY);
+}
+
+static int put_fdb(const uint8_t *mac, int ifindex, uint32_t flags)
+{
+	struct tf_fp_fdb_key k = { 0 };
+	struct tf_fp_fdb v = { .ifindex = ifindex, .flags = flags };
+
+	memcpy(k.mac, mac, 6);
+	return bpf_map_update_elem(bpf_map__fd(E.skel->maps.fdb), &k, &v, BPF_ANY);
+}
+
+static int get_fdb(const uint8_t *mac, struct tf_fp_fdb *v)
+{
+	struct tf_fp_fdb_key k = { 0 };
+
+	memcpy(k.mac, mac, 6);
+	return bpf_map_lookup_elem(bpf_map__fd(E.skel->maps.fdb), &k, v);
+}
+
+static void env_setup(void)
+{
+	static bool done;
+	struct bpf_map *m;
+	__u32 k, v;
+
+	if (done)
+		return;
+	done = true;
+	if (geteuid() != 0) {
+		env_err = "needs root (BPF_PROG_TEST_RUN, a private netns)";
+		return;
+	}
+	if (unshare(CLONE_NEWNET)) {
+		env_err = "unshare(CLONE_NEWNET) failed";
+		return;
+	}
+	tf_libbpf_quiet();
+	E.skel = fastpath__open();
+	if (!E.skel) {
+		env_err = "cannot open the fastpath object";
+		return;
+	}
+	bpf_object__for_each_map(m, E.skel->obj)
+		bpf_map__set_pin_path(m, NULL);	/* private maps, never the pinned ones */
+	if (fastpath__load(E.skel)) {
+		env_err = "cannot load the fastpath object";
+		return;
+	}
+	E.tapb_fd = tap_open("tfub", &E.tapb);
+	E.tapu_fd = tap_open("tfuu", &E.tapu);
+	if (E.tapb_fd < 0 || E.tapu_fd < 0) {
+		env_err = "cannot create the target taps";
+		return;
+	}
+	k = v = E.tapb;
+	bpf_map_update_elem(bpf_map__fd(E.skel->maps.tx_ports), &k, &v, BPF_ANY);
+	k = v = E.tapu;
+	bpf_map_update_elem(bpf_map__fd(E.skel->maps.tx_ports), &k, &v, BPF_ANY);
+	put_port(E.tapb, 1, TF_FP_PORT_TAP, NULL, 0);
+	put_port(E.tapu, 2, TF_FP_PORT_UPLINK, NULL, 0);
+}
+
+/* ---- running a frame ----------------------------------------------------------------- */
+
+static int run(struct bpf_program *prog, const struct fspec *f, struct tf_fp_qstats *delta)
+{
+	int ncpu = libbpf_num_possible_cpus(), stride = (sizeof(struct tf_fp_qstats) + 7) & ~7;
+	struct xdp_md ctx = { .ingress_ifindex = LO, .rx_queue_index = 0 };
+	uint8_t frame[128], out[256];
+	char before[stride * ncpu], after[stride * ncpu];
+	int fd = bpf_map__fd(E.skel->maps.stats);
+	__u32 key = TF_FP_QKEY(SLOT_IN, 0);
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		.data_in = frame, .data_out = out, .data_size_out = sizeof(out),
+		.ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+	uint64_t *b = (void *)before, *a = (void *)after, *d = (void *)delta;
+
+	o.data_size_in = build(f, frame);
+	ctx.data_end = o.data_size_in;	/* the kernel takes the frame's end from ctx */
+	memset(before, 0, sizeof(before));
+	bpf_map_lookup_elem(fd, &key, before);
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o))
+		return -errno;
+	bpf_map_lookup_elem(fd, &key, after);
+	memset(delta, 0, sizeof(*delta));
+	for (int c = 0; c < ncpu; c++) {
+		b = (void *)(before + c * stride);
+		a = (void *)(after + c * stride);
+		for (size_t i = 0; i < sizeof(*delta) / 8; i++)
+			d[i] += a[i] - b[i];
+	}
+	return o.retval;
+}
+
+/* ---- the table -------------------------------------------------------------------------- */
+
+struct tcase {
+	const char *name;
+	bool uplink;		/* run tf_fp_uplink (lo is an uplink port) */
+	struct fspec f;
+	int verdict;
+	int action;		/* enum tf_fp_action counted once, -1: none */
+	int xsk_miss;
+};
+
+static void run_table(const struct tcase *t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct tf_fp_qstats d;
+		int r;
+
+		r = run(t[i].uplink ? E.skel->progs.tf_fp_uplink : E.skel->progs.tf_fp_tap, &t[i].f, &d);
+		ASSERT_EQ(r, t[i].verdict, t[i].name);
+		for (int a = 0; a < TF_FP_ACT__MAX; a++)
+			ASSERT_EQ(d.packets[a], a == t[i].action ? 1 : 0, t[i].name);
+		if (t[i].action >= 0) {
+			uint8_t tmp[128];
+
+			ASSERT_EQ(d.bytes[t[i].action], build(&t[i].f, tmp), t[i].name);
+		}
+		ASSERT_EQ(d.xsk_miss, t[i].xsk_miss, t[i].name);
+	}
+}
+
+#define UDP4(d, s, port) { .dst = (d), .src = (s), .proto = 0x0800, .ipproto = IPPROTO_UDP, .dport = (port) }
+
+static void test_tap_forwarding(void)
+{
+	static const struct tcase t[] = {
+		{ "to tap B", false, UDP4(MAC_B, MAC_A, 9), XDP_REDIRECT, TF_FP_REDIRECT_TAP, 0 },
+		{ "to uplink", false, UDP4(MAC_U, MAC_A, 9), XDP_REDIRECT, TF_FP_REDIRECT_UPLINK, 0 },
+		{ "static on B", false, UDP4(MAC_S, MAC_A, 9), XDP_REDIRECT, TF_FP_REDIRECT_TAP, 0 },
+		{ "broadcast", false, UDP4(BCAST, MAC_A, 9), XDP_PASS, TF_FP_PASS, 0 },
+		{ "multicast", false, UDP4(MCAST, MAC_A, 9), XDP_PASS, TF_FP_PASS, 0 },
+		{ "unknown unicast", false, UDP4(MAC_X, MAC_A, 9), XDP_PASS, TF_FP_PASS, 0 },
+		{ "arp", false, { .dst = BCAST, .src = MAC_A, .proto = 0x0806 }, XDP_PASS, TF_FP_PASS, 0 },
+		{ "hairpin to self", false, UDP4(MAC_A, MAC_B, 9), XDP_PASS, TF_FP_PASS, 0 },
+	};
+	struct tf_fp_fdb v;
+
+	env_setup();
+	if (env_err)
+		TEST_SKIP(env_err);
+	ASSERT_OK(put_port(LO, SLOT_IN, TF_FP_PORT_TAP, NULL, 0), "port");
+	put_fdb(MAC_B, E.tapb, TF_FP_FDB_LEARNED);
+	put_fdb(MAC_U, E.tapu, TF_FP_FDB_STATIC | TF_FP_FDB_UPLINK);
+	put_fdb(MAC_S, E.tapb, TF_FP_FDB_STATIC);
+	run_table(t, 7);
+	/* MAC_A was learned on lo by the first frame: a frame to it stays. */
+	ASSERT_OK(get_fdb(MAC_A, &v), "A learned");
+	ASSERT_EQ(v.ifindex, LO, "A on lo");
+	ASSERT_EQ(v.flags, TF_FP_FDB_LEARNED, "A learned flag");
+	/* the hairpin frame comes "from B's MAC" on lo: B's learned entry moves */
+	run_table(&t[7], 1);
+	ASSERT_OK(get_fdb(MAC_B, &v), "B");
+	ASSERT_EQ(v.ifindex, LO, "learned entry moved to lo");
+	put_fdb(MAC_B, E.tapb, TF_FP_FDB_LEARNED);
+}
+
+static void test_learning(void)
+{
+	struct fspec from_s = UDP4(BCAST, MAC_S, 9), from_c = UDP4(BCAST, MAC_X, 9);
+	struct fspec from_m = UDP4(BCAST, MCAST, 9), from_n = UDP4(BCAST, MAC_N, 9);
+	struct tf_fp_fdb_key k = { 0 };
+	struct tf_fp_qstats d;
+	struct tf_fp_fdb v;
+
+	env_setup();
+	if (env_err)
+		TEST_SKIP(env_err);
+	ASSERT_OK(put_port(LO, SLOT_IN, TF_FP_PORT_TAP, NULL, 0), "port");
+	put_fdb(MAC_S, E.tapb, TF_FP_FDB_STATIC);
+	run(E.skel->progs.tf_fp_tap, &from_s, &d);
+	ASSERT_OK(get_fdb(MAC_S, &v), "static kept");
+	ASSERT_EQ(v.ifindex, E.tapb, "static not relearned");
+	ASSERT_EQ(d.learned, 0, "no learning over static");
+	run(E.skel->progs.tf_fp_tap, &from_c, &d);
+	ASSERT_EQ(d.learned, 1, "new MAC learned");
+	run(E.skel->progs.tf_fp_tap, &from_c, &d);
+	ASSERT_EQ(d.learned, 0, "known MAC: no write");
+	run(E.skel->progs.tf_fp_tap, &from_m, &d);
+	ASSERT_EQ(d.learned, 0, "multicast source not learned");
+	ASSERT_ERR(get_fdb(MCAST, &v), "no multicast entry");
+	/* the uplink program never learns */
+	ASSERT_OK(put_port(LO, SLOT_IN, TF_FP_PORT_UPLINK, NULL, 0), "uplink port");
+	run(E.skel->progs.tf_fp_uplink, &from_n, &d);
+	ASSERT_EQ(d.learned, 0, "uplink does not learn");
+	ASSERT_ERR(get_fdb(MAC_N, &v), "no entry from the uplink");
+	memcpy(k.mac, MAC_X, 6);
+	bpf_map_delete_elem(bpf_map__fd(E.skel->maps.fdb), &k);	/* unknown again */
+}
+
+static void test_uplink(void)
+{
+	static const struct tcase t[] = {
+		{ "uplink to tap", true, UDP4(MAC_B, MAC_X, 9), XDP_REDIRECT, TF_FP_REDIRECT_TAP, 0 },
+		{ "uplink to uplink MAC", true, UDP4(MAC_U, MAC_X, 9), XDP_PASS, TF_FP_PASS, 0 },
+		{ "uplink broadcast", true, UDP4(BCAST, MAC_X, 9), XDP_PASS, TF_FP_PASS, 0 },
+		{ "uplink unknown", true, UDP4(MAC_X, MAC_B, 9), XDP_PASS, TF_FP_PASS, 0 },
+	};
+
+	env_setup();
+	if (env_err)
+		TEST_SKIP(env_err);
+	ASSERT_OK(put_port(LO, SLOT_IN, TF_FP_PORT_UPLINK, NULL, 0), "uplink port");
+	put_fdb(MAC_B, E.tapb, TF_FP_FDB_LEARNED);
+	put_fdb(MAC_U, E.tapu, TF_FP_FDB_STATIC | TF_FP_FDB_UPLINK);
+	run_table(t, ARRAY_SIZE_T(t));
+}
+
+static void test_not_a_port(void)
+{
+	struct fspec f = UDP4(MAC_B, MAC_A, 9);
+	struct tf_fp_qstats d;
+	__u32 k = LO;
+
+	env_setup();
+	if (env_err)
+		TEST_SKIP(env_err);
+	bpf_map_delete_elem(bpf_map__fd(E.skel->maps.ports), &k);
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "unknown ingress passes");
+	ASSERT_EQ(d.packets[TF_FP_PASS], 0, "and is not counted");
+}
+
+static void test_xsk_rules(void)
+{
+	static const struct tf_fp_rule rules[] = {
+		{ .kind = TF_FP_RULE_L4_DPORT, .ipproto = IPPROTO_UDP, .value = 4789 },
+		{ .kind = TF_FP_RULE_ETHERTYPE, .value = 0x0806 },
+		{ .kind = TF_FP_RULE_IPPROTO, .ipproto = IPPROTO_ICMP },
+	};
+	/* no socket in the slot: matching frames go on as if unmatched */
+	static const struct tcase miss[] = {
+		{ "udp 4789, no socket", false, UDP4(MAC_B, MAC_A, 4789), XDP_REDIRECT, TF_FP_REDIRECT_TAP, 1 },
+		{ "arp, no socket", false, { .dst = BCAST, .src = MAC_A, .proto = 0x0806 }, XDP_PASS, TF_FP_PASS, 1 },
+		{ "udp 53 unmatched", false, UDP4(BCAST, MAC_A, 53), XDP_PASS, TF_FP_PASS, 0 },
+	};
+	static const struct tcase hit[] = {
+		{ "udp 4789", false, UDP4(MAC_B, MAC_A, 4789), XDP_REDIRECT, TF_FP_XSK, 0 },
+		{ "udp 4789 in vlan", false, { .dst = MAC_B, .src = MAC_A, .proto = 0x0800, .vlan = 7,
+					      .ipproto = IPPROTO_UDP, .dport = 4789 }, XDP_REDIRECT, TF_FP_XSK, 0 },
+		{ "tcp 4789 unmatched", false, { .dst = BCAST, .src = MAC_A, .proto = 0x0800,
+						 .ipproto = IPPROTO_TCP, .dport = 4789 }, XDP_PASS, TF_FP_PASS, 0 },
+		{ "later fragment unmatched", false, { .dst = BCAST, .src = MAC_A, .proto = 0x0800,
+						       .ipproto = IPPROTO_UDP, .dport = 4789, .frag_off = 100 },
+		  XDP_PASS, TF_FP_PASS, 0 },
+		{ "arp", false, { .dst = BCAST, .src = MAC_A, .proto = 0x0806 }, XDP_REDIRECT, TF_FP_XSK, 0 },
+		{ "icmp", false, { .dst = MAC_X, .src = MAC_A, .proto = 0x0800, .ipproto = IPPROTO_ICMP },
+		  XDP_REDIRECT, TF_FP_XSK, 0 },
+		{ "udp 53 unmatched", false, UDP4(MAC_B, MAC_A, 53), XDP_REDIRECT, TF_FP_REDIRECT_TAP, 0 },
+	};
+	static const struct tf_fp_rule all = { .kind = TF_FP_RULE_ALL };
+	static const struct tcase whole[] = {
+		{ "whole tap: broadcast", false, UDP4(BCAST, MAC_A, 1), XDP_REDIRECT, TF_FP_XSK, 0 },
+		{ "whole tap: to B", false, UDP4(MAC_B, MAC_A, 1), XDP_REDIRECT, TF_FP_XSK, 0 },
+	};
+	__u32 key = TF_FP_QKEY(SLOT_IN, 0);
+	int fd;
+
+	env_setup();
+	if (env_err)
+		TEST_SKIP(env_err);
+	ASSERT_OK(put_port(LO, SLOT_IN, TF_FP_PORT_TAP, rules, 3), "port with rules");
+	put_fdb(MAC_B, E.tapb, TF_FP_FDB_LEARNED);
+	run_table(miss, ARRAY_SIZE_T(miss));
+	if (xsk_on_lo()) {
+		TEST_SKIP("cannot bind an AF_XDP socket to lo queue 0");
+	}
+	fd = xsk_socket__fd(E.xsk);
+	if (!ASSERT_OK(bpf_map_update_elem(bpf_map__fd(E.skel->maps.xsks), &key, &fd, BPF_ANY), "xskmap"))
+		return;
+	run_table(hit, ARRAY_SIZE_T(hit));
+	ASSERT_OK(put_port(LO, SLOT_IN, TF_FP_PORT_TAP, &all, 1), "whole-tap rule");
+	run_table(whole, ARRAY_SIZE_T(whole));
+	put_port(LO, SLOT_IN, TF_FP_PORT_TAP, NULL, 0);
+}
+
+TF_MAIN("fastpath_prog", TF_TEST(test_tap_forwarding), TF_TEST(test_learning),
+	TF_TEST(test_uplink), TF_TEST(test_xsk_rules), TF_TEST(test_not_a_port))
