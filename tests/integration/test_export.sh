@@ -1,0 +1,278 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# `tapflow export` against real tracing: real multiqueue taps in a fresh
+# namespace, traced by `tapflow trace start`, driven by tf-load (which holds
+# its queues attached with --hold-ms, since detached queues are not
+# exported). The output is checked by tools that share no code with tapflow:
+# promtool, a real Prometheus server scraping the exporter (its HTTP API
+# must report exactly the frames tf-load wrote), curl, and raw bytes through
+# bash's /dev/tcp for clients that misbehave. The exporter runs inside the
+# test's namespace on its loopback, so fixed ports never clash between runs.
+
+. "$(dirname "$0")/../lib.sh"
+
+PORT=10725		# the default, free inside a fresh namespace
+PROM_PORT=19090
+K=3000			# frames per queue
+
+need() {
+	command -v "$1" >/dev/null || { skip "$1 not installed (scripts/setup.sh installs it)"; return 77; }
+}
+
+# A traced tap with Q queues; its name in $TAP.
+traced_tap() {
+	TAP=$(uniq_name te)
+	expect_ok "create" tf create "$TAP" --queues "$1" || return 1
+	expect_ok "trace start" tf trace start "$TAP" || return 1
+	on_exit "tf trace stop $TAP"
+}
+
+# tf-load writing K frames per queue, then keeping the queues attached.
+load() {
+	nsrun "$TFLOAD" --dev "$TAP" "$@" > "$TMP/load.json" 2>&1 &
+}
+
+# Start the exporter in the namespace and wait until it answers.
+start_exporter() {
+	# nsenter execs tapflow, so $! is the exporter itself (signals reach it).
+	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" export "$@" > "$TMP/export.log" 2>&1 &
+	EXPORTER=$!
+	local i
+	for ((i = 0; i < 100; i++)); do
+		nsrun curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
+		sleep 0.05
+	done
+	fail "exporter did not come up: $(cat "$TMP/export.log")"
+}
+
+scrape() { nsrun curl -s --max-time 5 "http://127.0.0.1:$PORT/metrics"; }
+
+# value SERIES: the sample's value in $TMP/m (exact series text).
+value() { awk -v s="$1" 'index($0, s " ") == 1 { print $2 }' "$TMP/m"; }
+
+setup_tmp() {
+	TMP=$(mktemp -d)
+	on_exit "rm -rf $TMP"
+}
+
+# ---- the output, checked by promtool and against tf-load ---------------------
+
+test_real_output_promtool_and_counts() {
+	need promtool || return 77
+	setup_tmp
+	traced_tap 4 || return 1
+	load --queues 4 --count $K --hold-ms 20000
+	sleep 0.5
+	local q i
+	# tf-load is done writing when the counters stop moving at K.
+	for ((i = 0; i < 100; i++)); do
+		tf export --once > "$TMP/m" || { fail "export --once failed"; return 1; }
+		[ "$(value "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"3\"}")" = $K ] && break
+		sleep 0.1
+	done
+	local out
+	out=$(promtool check metrics < "$TMP/m" 2>&1) || { fail "promtool: $out"; return 1; }
+	for q in 0 1 2 3; do
+		expect_eq "$(value "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"$q\"}")" $K "rx_packets q$q" || return 1
+		expect_eq "$(value "tapflow_rx_bytes_total{tap=\"$TAP\",queue=\"$q\"}")" $((K * 64)) "rx_bytes q$q" || return 1
+		expect_eq "$(value "tapflow_tx_dropped_total{tap=\"$TAP\",queue=\"$q\",reason=\"ring_full\"}")" 0 "ring_full q$q" || return 1
+		# Histograms: +Inf equals _count for every series.
+		expect_eq "$(value "tapflow_ring_occupancy_bucket{tap=\"$TAP\",queue=\"$q\",le=\"+Inf\"}")" \
+			"$(value "tapflow_ring_occupancy_count{tap=\"$TAP\",queue=\"$q\"}")" "+Inf == _count q$q" || return 1
+	done
+	expect_eq "$(value "tapflow_queues_attached{tap=\"$TAP\"}")" 4 "queues_attached" || return 1
+	grep -q "^tapflow_info{tap=\"$TAP\",version=\"[^\"]*\",backend=\"\(tracepoint\|kprobe\|fentry\)\"} 1$" "$TMP/m" ||
+		{ fail "no tapflow_info for $TAP"; return 1; }
+	# HELP and TYPE exactly once per family.
+	out=$(grep '^# TYPE' "$TMP/m" | awk '{print $3}' | sort | uniq -d)
+	expect_eq "$out" "" "families declared twice" || return 1
+	# The tracepoint backend does not measure rx time: no family for it.
+	if grep -q 'backend="tracepoint"' "$TMP/m"; then
+		grep -q "tapflow_rx_seconds.*tap=\"$TAP\"" "$TMP/m" && { fail "rx_seconds on a tracepoint tap"; return 1; }
+	fi
+	return 0
+}
+
+test_detached_and_deleted_stop_being_exported() {
+	setup_tmp
+	traced_tap 2 || return 1
+	load --queues 2 --count 100 --hold-ms 1000
+	local pid=$! i
+	sleep 0.5
+	tf export --once > "$TMP/m"
+	expect_eq "$(value "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"1\"}")" 100 "while attached" || return 1
+	wait $pid
+	tf export --once > "$TMP/m"
+	expect_eq "$(grep -c "tap=\"$TAP\",queue=" "$TMP/m")" 0 "per-queue series once detached" || return 1
+	expect_eq "$(value "tapflow_queues_attached{tap=\"$TAP\"}")" 0 "queues_attached once detached" || return 1
+	ip -n "$NS" link del "$TAP"
+	tf export --once > "$TMP/m"
+	expect_eq "$(grep -c "tap=\"$TAP\"" "$TMP/m")" 0 "series of a deleted tap" || return 1
+}
+
+# ---- a real Prometheus --------------------------------------------------------
+
+test_prometheus_scrapes_exact_counts() {
+	need prometheus || return 77
+	need jq || return 77
+	setup_tmp
+	traced_tap 2 || return 1
+	start_exporter --listen 127.0.0.1:$PORT || return 1
+	cat > "$TMP/prom.yml" <<-EOF
+	global:
+	  scrape_interval: 1s
+	  scrape_timeout: 1s
+	scrape_configs:
+	  - job_name: tapflow
+	    static_configs:
+	      - targets: ['127.0.0.1:$PORT']
+	EOF
+	nsrun prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/tsdb" \
+		--web.listen-address=127.0.0.1:$PROM_PORT --log.level=warn > "$TMP/prom.log" 2>&1 &
+	local q1 up i
+	# Wait for Prometheus' first successful scrape, so it sees the ramp.
+	for ((i = 0; i < 200; i++)); do
+		up=$(nsrun curl -s --max-time 2 "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+			--data-urlencode 'query=up{job="tapflow"}' | jq -r '.data.result[0].value[1] // empty' 2>/dev/null)
+		[ "$up" = 1 ] && break
+		sleep 0.1
+	done
+	expect_eq "$up" 1 "Prometheus scraping tapflow" || { tail -3 "$TMP/prom.log" >&2; return 1; }
+	# Traffic at a known rate while Prometheus scrapes: 3000 frames/queue over 3 s.
+	load --queues 2 --count $K --rate 1000 --hold-ms 30000
+	for ((i = 0; i < 200; i++)); do
+		q1=$(nsrun curl -s --max-time 2 "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+			--data-urlencode "query=tapflow_rx_packets_total{tap=\"$TAP\",queue=\"1\"}" |
+			jq -r '.data.result[0].value[1] // empty' 2>/dev/null)
+		[ "$q1" = $K ] && break
+		sleep 0.1
+	done
+	expect_eq "$q1" $K "Prometheus' tapflow_rx_packets_total{queue=1}" || { tail -3 "$TMP/prom.log" >&2; return 1; }
+	# Prometheus saw the counter rise, not just its last value.
+	local rate
+	rate=$(nsrun curl -s "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+		--data-urlencode "query=max_over_time(tapflow_rx_packets_total{tap=\"$TAP\",queue=\"0\"}[1m]) - min_over_time(tapflow_rx_packets_total{tap=\"$TAP\",queue=\"0\"}[1m])" |
+		jq -r '.data.result[0].value[1]')
+	[ "${rate:-0}" -gt 0 ] || { fail "no increase seen by Prometheus (got '$rate')"; return 1; }
+}
+
+# ---- the endpoint holds up -----------------------------------------------------
+
+# raw BYTES: send BYTES on a fresh connection, print the status line or "closed".
+raw() {
+	nsrun timeout 5 bash -c '
+		exec 3<>/dev/tcp/127.0.0.1/'"$PORT"' || exit 1
+		printf "%b" "$1" >&3
+		line=$(head -1 <&3 | tr -d "\r")
+		echo "${line:-closed}"' _ "$1"
+}
+
+test_endpoint_holds_up() {
+	setup_tmp
+	traced_tap 4 || return 1
+	load --queues 4 --count 100 --hold-ms 60000
+	start_exporter --listen 127.0.0.1:$PORT || return 1
+	local i code s t0 t1
+
+	# Slow clients: one sends a header byte per second, one sends nothing.
+	nsrun timeout 20 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$PORT"'
+		for c in G E T " " / m e t r i c s; do printf "%s" "$c" >&3; sleep 1; done; sleep 30' &
+	nsrun timeout 20 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$PORT"'; sleep 30' &
+	sleep 0.3
+	t0=$(date +%s%N)
+	scrape > "$TMP/m" || { fail "scrape beside slow clients failed"; return 1; }
+	t1=$(date +%s%N)
+	[ $(((t1 - t0) / 1000000)) -lt 1000 ] || { fail "scrape beside slow clients took $(((t1 - t0) / 1000000)) ms"; return 1; }
+	grep -q "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"0\"} 100" "$TMP/m" || { fail "wrong body"; return 1; }
+
+	# 200 parallel scrapes: every one gets the whole text.
+	for ((i = 0; i < 200; i++)); do
+		nsrun curl -s --max-time 20 -o "$TMP/p$i" -w '%{http_code}\n' "http://127.0.0.1:$PORT/metrics" > "$TMP/c$i" &
+	done
+	wait_curls() { local j; for ((j = 0; j < 400; j++)); do [ "$(cat "$TMP"/c* 2>/dev/null | grep -c .)" -ge 200 ] && return 0; sleep 0.05; done; }
+	wait_curls
+	expect_eq "$(cat "$TMP"/c* | grep -c '^200$')" 200 "parallel scrapes answered 200" || return 1
+	expect_eq "$(grep -l "tapflow_scrape_duration_seconds" "$TMP"/p* | wc -l)" 200 "complete bodies" || return 1
+
+	# Methods, paths.
+	for m in POST PUT DELETE PATCH OPTIONS; do
+		code=$(nsrun curl -s -o /dev/null -w '%{http_code}' -X $m "http://127.0.0.1:$PORT/metrics")
+		expect_eq "$code" 405 "$m /metrics" || return 1
+	done
+	code=$(nsrun curl -s -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$PORT/metrics")
+	expect_eq "$code" 200 "HEAD /metrics" || return 1
+	for p in /nope /metrics/ /metricsx "/..%2f..%2fetc/passwd"; do
+		code=$(nsrun curl -s -o /dev/null -w '%{http_code}' --path-as-is "http://127.0.0.1:$PORT$p")
+		expect_eq "$code" 404 "GET $p" || return 1
+	done
+
+	# A 64 KB header: refused (431/413/400) or the connection closed.
+	code=$(nsrun curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 65536 /dev/zero | tr '\0' a)" \
+		"http://127.0.0.1:$PORT/metrics")
+	case $code in 431|413|400|000) ;; *) fail "64 KB header got $code"; return 1 ;; esac
+
+	# Garbage: an error status or a closed connection, never 200.
+	for g in '\x00\x01\x02\xff\xfe\r\n\r\n' 'GET\r\n\r\n' 'GET /metrics HTTP/9.9\r\n\r\n' \
+		 'GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n' \
+		 '\r\n\r\n\r\n' "$(head -c 4096 /dev/urandom | base64 -w0)\r\n\r\n"; do
+		s=$(raw "$g")
+		case $s in *" 200 "*) fail "garbage '${g:0:30}' got: $s"; return 1 ;; esac
+	done
+
+	# Good headers, junk body: a GET is answered from its headers alone, so
+	# any status will do; what matters is that nothing breaks afterwards.
+	raw 'GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n' > /dev/null
+
+	# Still alive and serving.
+	kill -0 "$EXPORTER" 2>/dev/null || { fail "exporter died: $(tail -3 "$TMP/export.log")"; return 1; }
+	scrape > "$TMP/m" || { fail "no scrape after abuse"; return 1; }
+	expect_eq "$(value "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"3\"}")" 100 "after abuse" || return 1
+	kill -TERM "$EXPORTER"
+	wait "$EXPORTER"
+	expect_eq $? 0 "exit status after SIGTERM" || return 1
+}
+
+# ---- textfile, CLI --------------------------------------------------------------
+
+test_textfile_atomic_0644() {
+	need promtool || return 77
+	setup_tmp
+	traced_tap 1 || return 1
+	load --queues 1 --count 10 --hold-ms 60000
+	sleep 0.3
+	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" export --textfile "$TMP/tapflow.prom" --interval 0.2 > "$TMP/export.log" 2>&1 &
+	local pid=$! i
+	for ((i = 0; i < 100; i++)); do [ -s "$TMP/tapflow.prom" ] && break; sleep 0.05; done
+	expect_eq "$(stat -c %a "$TMP/tapflow.prom")" 644 "mode" || return 1
+	local m1 m2
+	m1=$(stat -c %Y%i "$TMP/tapflow.prom")
+	sleep 0.7
+	m2=$(stat -c %Y%i "$TMP/tapflow.prom")
+	[ "$m1" != "$m2" ] || { fail "textfile not rewritten (same inode and mtime)"; return 1; }
+	cp "$TMP/tapflow.prom" "$TMP/m"
+	expect_eq "$(value "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"0\"}")" 10 "textfile value" || return 1
+	promtool check metrics < "$TMP/m" > /dev/null 2>&1 || { fail "promtool rejects the textfile"; return 1; }
+	# No port is opened unless asked.
+	nsrun curl -s -o /dev/null "http://127.0.0.1:$PORT/" && { fail "textfile mode listens"; return 1; }
+	kill -TERM $pid
+	wait $pid
+	expect_eq $? 0 "exit after SIGTERM" || return 1
+	expect_eq "$(ls "$TMP" | grep -c '\.tmp\.')" 0 "temporaries left" || return 1
+}
+
+test_cli_errors() {
+	setup_tmp
+	expect_fail "bare v6" "brackets" tf export --listen ::1:80 || return 1
+	expect_fail "no port" "no port" tf export --listen 127.0.0.1 || return 1
+	expect_fail "once+listen" "once" tf export --once --listen :1 || return 1
+	expect_fail "interval without textfile" "textfile" tf export --interval 1 || return 1
+	expect_fail "missing dir" "missing" tf export --once --textfile "$TMP/missing/x.prom" || return 1
+	# Port in use: one line that names it.
+	start_exporter --listen 127.0.0.1:$PORT || return 1
+	expect_fail "port in use" "127.0.0.1:$PORT is in use" tf export --listen 127.0.0.1:$PORT || return 1
+	# Not an address of this namespace.
+	expect_fail "foreign address" "not an address of this host" tf export --listen 192.0.2.1:$PORT || return 1
+}
+
+run_tests
