@@ -245,9 +245,13 @@ int tf_steer_parse_rule(const char *s, unsigned int nqueues, struct tf_steer_rul
 		return tf_err(-EINVAL, "--rule '%s': want PROTO:SRC:SPORT:DST:DPORT=QUEUE", s);
 	memcpy(body, s, eq - s);
 	body[eq - s] = '\0';
-	err = tf_parse_uint(eq + 1, "--rule queue", 0, nqueues - 1, &q);
-	if (err)
-		return tf_err(err, "--rule '%s': %s", s, tf_errmsg());
+	err = tf_parse_uint(eq + 1, "queue", 0, nqueues - 1, &q);
+	if (err) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", tf_errmsg());
+		return tf_err(err, "--rule '%s': %s", s, why);
+	}
 	rq->queue = q;
 	if (next_field(&p, proto, sizeof(proto), false, false) ||
 	    next_field(&p, src, sizeof(src), true, false) ||
