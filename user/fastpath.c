@@ -345,9 +345,13 @@ static void fp_forget(struct fp *s, int ifindex, const struct tf_fp_port *port)
 	bpf_map_delete_elem(s->ports, &key);
 }
 
+static void fp_gc(struct fp *s);
+
 /* Remove everything when no port is left. Call last; closes s. */
 static void fp_release(struct fp *s)
 {
+	if (s->ports >= 0)
+		fp_gc(s);
 	if (s->ports >= 0 && fp_nports(s) == 0) {
 		for (size_t i = 0; i < ARRAY_SIZE(pins); i++)
 			unlink(pins[i]);
@@ -504,6 +508,19 @@ out:
 	return err;
 }
 
+/* How the XDP program on ifindex is attached (XDP_MODE_UNSPEC: none). */
+static enum xdp_attach_mode attached_mode(int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	enum xdp_attach_mode m = XDP_MODE_UNSPEC;
+
+	if (mp && !libxdp_get_error(mp)) {
+		m = xdp_multiprog__attach_mode(mp);
+		xdp_multiprog__close(mp);
+	}
+	return m;
+}
+
 /* Detach our program (by name) from ifindex; anything else there stays. */
 static int prog_detach(int ifindex, const char *prog_name)
 {
@@ -586,15 +603,15 @@ static int port_remove(int ifindex, const char *name, enum tf_fp_port_kind kind)
 	int err;
 
 	err = fp_open(&s, false);
+	if (!err && (!fp_same_netns(&s) || !fp_port(&s, ifindex, &port) || port.kind != kind)) {
+		fp_close(&s);
+		err = -ENOENT;
+	}
 	if (err == -ENOENT)
-		return tf_err(-ENOENT, "the fast path is not on for '%s'", name);
+		return tf_err(-ENOENT, "'%s' is not a fast path %s", name,
+			      kind == TF_FP_PORT_TAP ? "port (tapflow fastpath on)" : "uplink (tapflow uplink add)");
 	if (err)
 		return err;
-	if (!fp_same_netns(&s) || !fp_port(&s, ifindex, &port) || port.kind != kind) {
-		err = tf_err(-ENOENT, "%s '%s' is not a fast path %s", kind == TF_FP_PORT_TAP ? "tap" : "device",
-			     name, kind == TF_FP_PORT_TAP ? "port (tapflow fastpath on)" : "uplink");
-		goto out;
-	}
 	err = prog_detach(ifindex, kind == TF_FP_PORT_TAP ? PROG_TAP : PROG_UPLINK);
 	if (err)
 		goto out;
@@ -654,6 +671,8 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 	if (fp_port(&s, ifindex, &port)) {
 		if (port.kind != TF_FP_PORT_UPLINK)
 			err = tf_err(-EEXIST, "'%s' is an accelerated tap, not an uplink", dev);
+		else if (mode)
+			*mode = attached_mode(ifindex) == XDP_MODE_SKB ? TF_XDP_SKB : TF_XDP_NATIVE;
 		goto out;
 	}
 	err = fp_add_port(&s, ifindex, dev, TF_FP_PORT_UPLINK);

@@ -1,0 +1,359 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# The XDP fast path on real taps: two accelerated taps (A, B) and a veth
+# uplink (up0, its peer up1) in a fresh namespace, tf-load as the VM
+# backends. What is checked, and by what:
+#   - frames A's backend writes for B's MAC reach B's backend (tf-load
+#     --read), the fast-path counters equal what was sent, and the host stack
+#     saw none of them (an AF_PACKET socket on A, which sees every skb A
+#     receives and no XDP-redirected frame, counts 0);
+#   - broadcast and unknown unicast still take the slow path: that socket
+#     counts exactly that many, and a bridge floods the broadcasts to B;
+#   - tap -> uplink (static fdb entry; up1 counts them) and uplink -> tap
+#     (frames injected on up1 with a packet socket reach B's backend);
+#   - AF_XDP rules: matching frames are counted as xsk_miss and go on along
+#     the normal path while no socket sits in the XSKMAP slot;
+#   - `fastpath off`, `uplink del` and `tapflow delete` leave no program, map
+#     or pin; bad input fails in one line and leaves nothing.
+#
+#   tf-load (A) ─write─▶ A [tf_fp_tap] ──DEVMAP──▶ B ─read─▶ tf-load (B)
+#                                       └────────▶ up0 ═veth═ up1 (xsk_def_prog, counts rx)
+#   python (up1) ═veth═▶ up0 [tf_fp_uplink] ──DEVMAP──▶ B
+
+. "$(dirname "$0")/../lib.sh"
+
+MAC_A=02:00:00:00:0a:01
+MAC_B=02:00:00:00:0b:01
+MAC_R=02:00:00:00:0c:01		# a host behind the uplink
+MAC_X=02:00:00:00:0e:01		# nobody
+K=2000				# frames per case
+RATE=40000			# per queue, well below what B's reader drains
+PASS_PROG=/usr/lib/x86_64-linux-gnu/bpf/xsk_def_xdp_prog.o	# XDP_PASS without a socket
+PIN_DIR=/sys/fs/bpf/tapflow/fastpath
+
+need_root_bits() {
+	[ -e /dev/net/tun ] || { skip "no /dev/net/tun"; return 77; }
+	mountpoint -q /sys/fs/bpf || { skip "bpffs is not mounted at /sys/fs/bpf"; return 77; }
+	[ -x "$TFLOAD" ] || { skip "tf-load is not built"; return 77; }
+	command -v jq >/dev/null || { skip "jq not installed"; return 77; }
+	# Another namespace's fast path (a run in progress) would refuse ours.
+	[ -d "$PIN_DIR" ] && tf fdb list >/dev/null 2>&1
+	return 0
+}
+
+setup_tmp() {
+	TMP=$(mktemp -d)
+	on_exit "rm -rf $TMP"
+}
+
+# A tapflow tap with the fast path on; big rings so no test frame is tail-dropped.
+fast_tap() {
+	expect_ok "create $1" tf create "$1" --queues 2 --txqueuelen 8192 || return 1
+	on_exit "tf fastpath off $1"
+	expect_ok "fastpath on $1" tf fastpath on "$1" || return 1
+}
+
+rx_packets() { nsx ip -s -j link show dev "$1" | jq '.[0].stats64.rx.packets'; }
+
+# Frames the host stack saw on DEV: an AF_PACKET (ETH_P_ALL) socket sees every
+# skb received there and nothing XDP redirected. sniff_start DEV; ...; sniff_stop
+sniff_start() {
+	rm -f "$TMP/sniff.ready"
+	# nsenter, not the nsrun function: $! must be python itself
+	nsenter --net="/run/netns/$NS" -- python3 - "$1" "$TMP/sniff.ready" > "$TMP/sniff.out" 2>&1 <<'EOF' &
+import signal, socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+s.settimeout(0.1)
+n = 0
+def done(*_):
+    print(n)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, done)
+open(sys.argv[2], "w").close()
+while True:
+    try:
+        _, addr = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    if addr[2] != socket.PACKET_OUTGOING:
+        n += 1
+EOF
+	SNIFFER=$!
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ -e "$TMP/sniff.ready" ] && return 0
+		sleep 0.05
+	done
+	fail "packet socket on $1 did not start: $(cat "$TMP/sniff.out")"
+}
+# sniff_stop: sets SEEN
+sniff_stop() {
+	sleep 0.2
+	kill -TERM "$SNIFFER" 2>/dev/null
+	wait "$SNIFFER" 2>/dev/null
+	SEEN=$(tail -1 "$TMP/sniff.out")
+}
+
+# fp_stat DEV FIELD: a total from `tapflow fastpath stats --json`.
+fp_stat() { tf fastpath stats "$1" --json | jq ".total.$2"; }
+
+# B's backend: reads on both queues until idle; result in $TMP/b.json.
+reader_b() {
+	nsrun "$TFLOAD" --dev B"$SFX" --queues 2 --read --idle-ms 700 > "$TMP/b.json" 2>&1 &
+	READER=$!
+	sleep 0.3
+}
+# reader_wait: sets GOT (not in $(...): a subshell cannot wait for our child)
+reader_wait() { wait "$READER"; GOT=$(jq '.rx_frames' "$TMP/b.json"); }
+
+# write_a ARGS...: A's backend writes K frames per queue at RATE.
+write_a() {
+	nsrun "$TFLOAD" --dev A"$SFX" --count "$K" --rate "$RATE" "$@" > "$TMP/a.json" 2>&1 ||
+		{ fail "tf-load on A: $(tail -1 "$TMP/a.json")"; return 1; }
+	jq '.tx_frames' "$TMP/a.json"
+}
+
+# B learns its MAC from one frame its backend writes.
+learn_b() {
+	nsrun "$TFLOAD" --dev B"$SFX" --count 1 --src-mac "$MAC_B" --dst-mac ff:ff:ff:ff:ff:ff >/dev/null 2>&1 ||
+		{ fail "tf-load on B"; return 1; }
+}
+
+two_taps() {
+	SFX=$(printf '%x' $((RANDOM % 4096)))
+	fast_tap A"$SFX" || return 1
+	fast_tap B"$SFX" || return 1
+	A=A$SFX B=B$SFX
+	learn_b || return 1
+}
+
+# program and map ids the fast path holds right now
+fp_ids() {
+	local id
+	for id in $(nsx ip -j link show | jq -r '.[] | select(.xdp.prog.name? // "" | startswith("tf_fp")) | .xdp.prog.id'); do
+		echo "prog $id"
+		bpftool -j prog show id "$id" | jq -r '.map_ids[]? | "map \(.)"'
+	done
+}
+
+# nothing of IDS ("prog N" / "map N" lines) is left, nor the pin directory
+expect_gone() {
+	local kind id i
+	while read -r kind id; do
+		[ -n "$id" ] || continue
+		# the kernel frees a map after an RCU grace period and a work item
+		for ((i = 0; i < 40; i++)); do
+			bpftool "$kind" show id "$id" >/dev/null 2>&1 || break
+			sleep 0.05
+		done
+		if bpftool "$kind" show id "$id" >/dev/null 2>&1; then
+			fail "$kind $id is still loaded: $(bpftool "$kind" show id "$id" | head -1)"
+			return 1
+		fi
+	done <<< "$1"
+	[ -e "$PIN_DIR" ] && { fail "$PIN_DIR is still there: $(ls "$PIN_DIR" | tr '\n' ' ')"; return 1; }
+	return 0
+}
+
+# ---- tap -> tap ---------------------------------------------------------------
+
+test_tap_to_tap() {
+	need_root_bits || return $?
+	setup_tmp
+	two_taps || return 1
+	expect_ok "show" tf show "$A" || return 1
+	tf show "$A" | grep -q "fastpath: on" || { fail "tapflow show $A does not say the fast path is on"; return 1; }
+	tf fdb list --json | jq -e --arg m "$MAC_B" --arg b "$B" \
+		'.[] | select(.mac == $m and .port == $b and .type == "learned")' >/dev/null ||
+		{ fail "B's MAC was not learned: $(tf fdb list)"; return 1; }
+
+	reader_b
+	sniff_start "$A" || return 1
+	local sent
+	sent=$(write_a --queues 2 --dst-mac "$MAC_B") || return 1
+	reader_wait
+	sniff_stop
+	expect_eq "$sent" $((2 * K)) "frames A wrote" || return 1
+	expect_eq "$GOT" "$sent" "frames B's backend read" || return 1
+	expect_eq "$(fp_stat "$A" redirect_tap_packets)" "$sent" "redirect_tap counter" || return 1
+	expect_eq "$(fp_stat "$A" redirect_tap_bytes)" $((sent * 64)) "redirect_tap bytes" || return 1
+	expect_eq "$(fp_stat "$A" pass_packets)" 0 "pass counter" || return 1
+	expect_eq "$SEEN" 0 "frames the host stack saw on A" || return 1
+	# per queue: K on each of A's two queues
+	expect_eq "$(tf fastpath stats "$A" --json | jq -c '[.queues[] | .redirect_tap_packets]')" "[$K,$K]" \
+		"per-queue redirect_tap" || return 1
+}
+
+# ---- the slow path stays --------------------------------------------------------
+
+test_slow_path() {
+	need_root_bits || return $?
+	setup_tmp
+	two_taps || return 1
+	local br=br$SFX
+	nsx ip link add "$br" type bridge && nsx ip link set "$br" up &&
+		nsx ip link set "$A" master "$br" && nsx ip link set "$B" master "$br" ||
+		{ fail "bridge"; return 1; }
+	nsx ip link set "$br" type bridge ageing_time 0 2>/dev/null	# flood unknown unicast too
+
+	reader_b
+	sniff_start "$A" || return 1
+	write_a --dst-mac ff:ff:ff:ff:ff:ff >/dev/null || return 1
+	write_a --dst-mac "$MAC_X" >/dev/null || return 1
+	reader_wait
+	sniff_stop
+	expect_eq "$(fp_stat "$A" pass_packets)" $((2 * K)) "pass counter" || return 1
+	expect_eq "$(fp_stat "$A" redirect_tap_packets)" 0 "redirect_tap counter" || return 1
+	expect_eq "$SEEN" $((2 * K)) "frames the host stack saw on A" || return 1
+	[ "$GOT" -ge "$K" ] || { fail "the bridge flooded $GOT frames to B, expected at least $K broadcasts"; return 1; }
+}
+
+# ---- uplink ----------------------------------------------------------------------
+
+test_uplink() {
+	need_root_bits || return $?
+	[ -r "$PASS_PROG" ] || { skip "$PASS_PROG (xdp-tools) missing: the veth peer needs an XDP program"; return 77; }
+	setup_tmp
+	two_taps || return 1
+	nsx ip link add up0 type veth peer name up1 && nsx ip link set up0 up && nsx ip link set up1 up ||
+		{ fail "veth"; return 1; }
+	# A veth takes XDP-redirected frames only if its peer runs XDP (or has GRO on).
+	nsx ip link set dev up1 xdpdrv obj "$PASS_PROG" sec xdp || { fail "XDP_PASS program on up1"; return 1; }
+	tf uplink add up0 > "$TMP/up.out" 2>&1 || { fail "uplink add: $(tail -1 "$TMP/up.out")"; return 1; }
+	on_exit "tf uplink del up0"
+	grep -q "native" "$TMP/up.out" || { fail "uplink not in native mode: $(cat "$TMP/up.out")"; return 1; }
+	expect_ok "fdb add" tf fdb add up0 "$MAC_R" || return 1
+
+	# tap -> uplink
+	local before sent
+	before=$(rx_packets up1)
+	sniff_start "$A" || return 1
+	sent=$(write_a --dst-mac "$MAC_R") || return 1
+	sniff_stop
+	expect_eq "$SEEN" 0 "frames the host stack saw on A" || return 1
+	expect_eq "$(fp_stat "$A" redirect_uplink_packets)" "$sent" "redirect_uplink counter" || return 1
+	expect_eq "$(( $(rx_packets up1) - before ))" "$sent" "frames up1 received" || return 1
+
+	# uplink -> tap: frames for B's MAC injected on up1
+	reader_b
+	nsrun python3 - "$MAC_B" "$MAC_R" "$K" <<'EOF' || { fail "packet socket on up1"; return 1; }
+import socket, sys, time
+dst, src, n = bytes.fromhex(sys.argv[1].replace(":", "")), bytes.fromhex(sys.argv[2].replace(":", "")), int(sys.argv[3])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("up1", 0))
+frame = dst + src + b"\x08\x00" + bytes(46)
+for i in range(n):
+    s.send(frame)
+    if i % 256 == 255:
+        time.sleep(0.002)
+EOF
+	reader_wait
+	expect_eq "$GOT" "$K" "frames B's backend read from the uplink" || return 1
+	expect_eq "$(fp_stat up0 redirect_tap_packets)" "$K" "uplink redirect_tap counter" || return 1
+
+	# the uplink's entries go with it
+	expect_ok "uplink del" tf uplink del up0 || return 1
+	tf fdb list --json | jq -e '.[] | select(.port == "up0")' >/dev/null &&
+		{ fail "up0's fdb entries outlived it"; return 1; }
+	nsx ip link show up0 | grep -q xdp && { fail "up0 still has XDP"; return 1; }
+	return 0
+}
+
+# ---- AF_XDP rules without a socket -------------------------------------------------
+
+test_xsk_rule_fallback() {
+	need_root_bits || return $?
+	setup_tmp
+	two_taps || return 1
+	expect_ok "rule add" tf fastpath rule add "$A" --udp-dport 4789 || return 1
+	expect_eq "$(tf fastpath rule list "$A")" "udp dport 4789" "rule list" || return 1
+	expect_fail "duplicate rule" "already has" tf fastpath rule add "$A" --udp-dport 4789 || return 1
+
+	reader_b
+	local sent
+	sent=$(write_a --dst-mac "$MAC_B" --dport 4789) || return 1
+	write_a --dst-mac "$MAC_B" --dport 53 >/dev/null || return 1
+	reader_wait
+	expect_eq "$GOT" $((2 * K)) "frames B read" || return 1
+	expect_eq "$(fp_stat "$A" xsk_miss)" "$sent" "xsk_miss (matched, no socket)" || return 1
+	expect_eq "$(fp_stat "$A" xsk_packets)" 0 "xsk counter" || return 1
+	expect_eq "$(fp_stat "$A" redirect_tap_packets)" $((2 * K)) "fell through to the fdb" || return 1
+	expect_ok "rule del" tf fastpath rule del "$A" || return 1
+	expect_eq "$(tf fastpath rule list "$A")" "" "rules after del" || return 1
+}
+
+# ---- nothing left behind -------------------------------------------------------------
+
+test_off_leaves_nothing() {
+	need_root_bits || return $?
+	setup_tmp
+	two_taps || return 1
+	local ids
+	ids=$(fp_ids)
+	[ "$(echo "$ids" | grep -c '^prog')" = 2 ] || { fail "expected 2 programs, got: $ids"; return 1; }
+	[ -d "$PIN_DIR" ] || { fail "no $PIN_DIR while on"; return 1; }
+	[ "$(stat -c %a "$PIN_DIR")" = 700 ] || { fail "$PIN_DIR mode $(stat -c %a "$PIN_DIR")"; return 1; }
+	[ -z "$(find "$PIN_DIR" -type f ! -perm 600)" ] || { fail "pins not 0600"; return 1; }
+	expect_ok "off A" tf fastpath off "$A" || return 1
+	nsx ip link show "$A" | grep -q xdp && { fail "A still has XDP"; return 1; }
+	[ -d "$PIN_DIR" ] || { fail "state gone while B is still on"; return 1; }
+	tf fdb list --json | jq -e --arg a "$A" '.[] | select(.port == $a)' >/dev/null &&
+		{ fail "A's learned entries outlived it"; return 1; }
+	expect_ok "off B" tf fastpath off "$B" || return 1
+	expect_gone "$ids" || return 1
+	expect_fail "off twice" "not a fast path" tf fastpath off "$B" || return 1
+}
+
+test_delete_leaves_nothing() {
+	need_root_bits || return $?
+	setup_tmp
+	two_taps || return 1
+	local ids
+	ids=$(fp_ids)
+	expect_ok "delete A" tf delete "$A" || return 1
+	[ -d "$PIN_DIR" ] || { fail "state gone while B is still on"; return 1; }
+	expect_ok "delete B" tf delete "$B" || return 1
+	expect_gone "$ids" || return 1
+}
+
+# ---- bad input -----------------------------------------------------------------------
+
+test_bad_input() {
+	need_root_bits || return $?
+	setup_tmp
+	local t=T$(printf '%x' $((RANDOM % 4096)))
+	expect_fail "no such tap" "no device" tf fastpath on nosuchtap0 || return 1
+	expect_fail "bad name" "15" tf fastpath on abcdefghijklmnopq || return 1
+	nsx ip link add v0 type veth peer name v1 || return 1
+	expect_fail "not a tap" "not a tun/tap|not a tap" tf fastpath on v0 || return 1
+	expect_ok "create" tf create "$t" || return 1
+	expect_fail "tap as uplink" "tun/tap" tf uplink add "$t" || return 1
+	expect_fail "uplink lo" "loopback" tf uplink add lo || return 1
+	expect_fail "fdb on a non-port" "not a fast path port" tf fdb add "$t" "$MAC_B" || return 1
+	expect_fail "off when off" "not a fast path" tf fastpath off "$t" || return 1
+	expect_fail "stats when off" "not a fast path port" tf fastpath stats "$t" || return 1
+	expect_fail "no subcommand" "unknown subcommand" tf fastpath sideways "$t" || return 1
+	expect_ok "on" tf fastpath on "$t" || return 1
+	on_exit "tf fastpath off $t"
+	expect_ok "on twice" tf fastpath on "$t" || return 1
+	expect_fail "bad mac" "malformed" tf fdb add "$t" 02:00:00:00:0b || return 1
+	expect_fail "multicast mac" "multicast" tf fdb add "$t" 01:00:5e:00:00:01 || return 1
+	expect_fail "two selectors" "one of" tf fastpath rule add "$t" --all --udp-dport 1 || return 1
+	expect_fail "no selector" "one of" tf fastpath rule add "$t" || return 1
+	expect_fail "bad ethertype" "EtherType" tf fastpath rule add "$t" --ethertype 12 || return 1
+	expect_fail "bad port" "out of range" tf fastpath rule add "$t" --udp-dport 70000 || return 1
+	expect_ok "fdb add" tf fdb add "$t" "$MAC_B" || return 1
+	expect_fail "fdb del wrong mac" "not in the fdb" tf fdb del "$t" "$MAC_X" || return 1
+	expect_ok "fdb del" tf fdb del "$t" "$MAC_B" || return 1
+	local ids
+	ids=$(fp_ids)
+	expect_ok "off" tf fastpath off "$t" || return 1
+	expect_gone "$ids" || return 1
+	expect_fail "fdb add after off" "not a fast path port" tf fdb add "$t" "$MAC_B" || return 1
+	[ -e "$PIN_DIR" ] && { fail "a failed command left $PIN_DIR"; return 1; }
+	return 0
+}
+
+run_tests
