@@ -77,5 +77,6 @@ int tf_require_cap(int cap, const char *capname, const char *what);
 #include "tf_export.h"
 #include "tf_steer.h"
 #include "tf_fastpath.h"
+#include "tf_xsk.h"
 
 #endif /* TAPFLOW_H */

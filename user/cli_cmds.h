@@ -22,5 +22,6 @@ int cmd_uplink(int argc, char **argv);
 int cmd_fdb(int argc, char **argv);
 /* steering, AF_XDP (cli_steer.c, cli_xsk.c) */
 int cmd_steer(int argc, char **argv);
+int cmd_xsk_fwd(int argc, char **argv);
 
 #endif

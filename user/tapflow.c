@@ -30,6 +30,7 @@ static const struct cli_cmd cmds[] = {
 	{ "uplink", cmd_uplink, "add or remove an uplink of the fast path" },
 	{ "fdb", cmd_fdb, "the fast path's MAC -> port entries: add, del, list" },
 	{ "steer", cmd_steer, "steer the host's packets into a tap's queues" },
+	{ "xsk-fwd", cmd_xsk_fwd, "forward between two taps through AF_XDP sockets" },
 	{ "version", cmd_version, "print tapflow's version" },
 };
 
