@@ -1,0 +1,179 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# bench-fastpath.sh: tap -> tap throughput through the Linux bridge (as
+# shipped, and with bridge-nf-call-* off), through the tapflow XDP fast path,
+# against the floor (write() into a tap whose XDP program drops everything),
+# with 1 and 2 writer queues, all in ONE run (this machine is noisy: only
+# numbers from the same run compare). Prints a markdown table with ratios.
+#
+#   tf-load (A, writes) ─▶ A ─┬─ bridge ────────────▶ B ─▶ tf-load (B, reads)
+#                             ├─ [tf_fp_tap] DEVMAP ─▶ B ─▶ tf-load (B, reads)
+#                             └─ XDP_DROP (the floor: nothing downstream)
+#
+# "offered" is what A's backend wrote per second, "delivered" what B's
+# backend read per second of writing: a frame the path accepted but B's
+# ring had no room for counts in the first only. 64-byte frames.
+#
+# Usage: scripts/bench-fastpath.sh [--duration S] [--perf]
+#   --perf  also record `perf record -a -g` during the 1-queue fast path run
+#           and print the top symbols (if perf works here).
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+TAPFLOW=${TAPFLOW:-$TOP/build/tapflow}
+TFLOAD=${TFLOAD:-$TOP/build/tests/tf-load}
+DUR=3
+PERF=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--duration) DUR=$2; shift ;;
+	--perf) PERF=1 ;;
+	*) echo "bench-fastpath: unknown option '$1'" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ "$(id -u)" = 0 ] || { echo "bench-fastpath: needs root" >&2; exit 2; }
+for f in "$TAPFLOW" "$TFLOAD"; do
+	[ -x "$f" ] || { echo "bench-fastpath: $f is not built (make all)" >&2; exit 2; }
+done
+
+NS=tfbf$$
+SFX=$(printf '%x' $((RANDOM % 4096)))
+A=fa$SFX B=fb$SFX F=ff$SFX BR=fbr$SFX
+MAC_B=02:00:00:00:0b:01
+TMP=$(mktemp -d)
+NCPU=$(nproc)
+
+cleanup() {
+	jobs -p | xargs -r kill 2>/dev/null
+	wait 2>/dev/null
+	for d in $A $B $F; do
+		nsenter --net="/run/netns/$NS" -- "$TAPFLOW" fastpath off "$d" >/dev/null 2>&1
+		ip -n "$NS" link del "$d" 2>/dev/null
+	done
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+tf()  { nsenter --net="/run/netns/$NS" -- "$TAPFLOW" "$@"; }
+nsx() { ip netns exec "$NS" "$@"; }
+# load CPUS ARGS...: tf-load in the namespace on the given CPUs (taskset list)
+load() { local cpus=$1; shift; nsenter --net="/run/netns/$NS" -- taskset -c "$cpus" "$TFLOAD" "$@"; }
+
+ip netns add "$NS" || exit 1
+ip -n "$NS" link set lo up
+nsx sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
+
+# The floor's program: a bare XDP_DROP, built here so nothing else runs in it.
+cat > "$TMP/drop.c" <<'EOF'
+/* no headers: XDP_DROP is 1 in enum xdp_action */
+__attribute__((section("xdp"), used)) int xdp_drop_all(void *ctx) { (void)ctx; return 1; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+EOF
+clang -O2 -target bpf -c "$TMP/drop.c" -o "$TMP/drop.o" || { echo "bench-fastpath: cannot build the XDP_DROP program" >&2; exit 1; }
+
+for d in $A $B $F; do
+	tf create "$d" --queues 2 >/dev/null || exit 1
+done
+
+# cpus for Q writer queues and for B's reader: apart when there is room
+writer_cpus() { [ "$1" = 1 ] && echo 0 || echo "0-$((NCPU - 1))"; }
+reader_cpus() { [ "$1" = 1 ] && [ "$NCPU" -ge 2 ] && echo 1 || echo "0-$((NCPU - 1))"; }
+
+# run_pair Q: B reads, A writes for DUR seconds to B's MAC; prints "offered delivered" in Mpps
+run_pair() {
+	local q=$1 sec rx
+	load "$(reader_cpus "$q")" --dev "$B" --queues "$q" --read --idle-ms 700 > "$TMP/b.json" 2>&1 &
+	local reader=$!
+	sleep 0.3
+	load "$(writer_cpus "$q")" --dev "$A" --queues "$q" --duration "$DUR" --dst-mac "$MAC_B" > "$TMP/a.json" 2>&1 ||
+		{ echo "bench-fastpath: writer failed: $(tail -1 "$TMP/a.json")" >&2; kill $reader; return 1; }
+	wait $reader
+	sec=$(jq .seconds "$TMP/a.json")
+	rx=$(jq .rx_frames "$TMP/b.json")
+	printf '%s %s\n' "$(jq '.tx_pps / 1e6' "$TMP/a.json")" "$(echo "$rx / $sec / 1000000" | bc -l)"
+}
+
+# B's MAC is learned (by the bridge or the fast path) from one frame its backend writes.
+learn_b() { load 0 --dev "$B" --count 1 --src-mac "$MAC_B" --dst-mac ff:ff:ff:ff:ff:ff >/dev/null 2>&1; }
+
+nf_sysctls="net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.bridge.bridge-nf-call-arptables"
+nf_state() { nsx sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo "absent"; }
+
+declare -A OFF DEL
+NOTES=()
+
+for q in 1 2; do
+	# floor
+	nsx ip link set dev "$F" xdpdrv obj "$TMP/drop.o" sec xdp || exit 1
+	load "$(writer_cpus "$q")" --dev "$F" --queues "$q" --duration "$DUR" > "$TMP/f.json" 2>&1 || exit 1
+	OFF[floor,$q]=$(jq '.tx_pps / 1e6' "$TMP/f.json")
+	DEL[floor,$q]=${OFF[floor,$q]}
+	nsx ip link set dev "$F" xdpdrv off
+
+	# bridge, as shipped
+	nsx ip link add "$BR" type bridge 2>/dev/null
+	nsx ip link set "$BR" up; nsx ip link set "$A" master "$BR"; nsx ip link set "$B" master "$BR"
+	[ $q = 1 ] && NOTES+=("bridge-nf-call-iptables in the namespace: $(nf_state) (default)")
+	learn_b
+	read -r OFF[bridge,$q] DEL[bridge,$q] < <(run_pair $q) || exit 1
+
+	# bridge, netfilter hooks off
+	if [ "$(nf_state)" = absent ]; then
+		[ $q = 1 ] && NOTES+=("net.bridge.bridge-nf-call-* do not exist (br_netfilter not loaded): the bridge has no netfilter hooks to turn off")
+		OFF[bridge_nf_off,$q]=; DEL[bridge_nf_off,$q]=
+	else
+		for s in $nf_sysctls; do nsx sysctl -qw "$s=0" 2>/dev/null; done
+		learn_b
+		read -r OFF[bridge_nf_off,$q] DEL[bridge_nf_off,$q] < <(run_pair $q) || exit 1
+		for s in $nf_sysctls; do nsx sysctl -qw "$s=1" 2>/dev/null; done
+	fi
+	nsx ip link del "$BR"
+
+	# the fast path
+	tf fastpath on "$A" >/dev/null && tf fastpath on "$B" >/dev/null || exit 1
+	learn_b
+	if [ "$PERF" = 1 ] && [ $q = 1 ]; then
+		(sleep 1; perf record -a -g -o "$TMP/perf.data" -- sleep 1 >/dev/null 2>&1) &
+	fi
+	read -r OFF[fastpath,$q] DEL[fastpath,$q] < <(run_pair $q) || exit 1
+	wait 2>/dev/null
+	tf fastpath stats "$A" --json > "$TMP/stats.$q.json"
+	tf fastpath off "$A" >/dev/null; tf fastpath off "$B" >/dev/null
+done
+
+ratio() { [ -n "$1" ] && [ -n "$2" ] && echo "$1 / $2" | bc -l | xargs printf '%.2f' || echo "n/a"; }
+mpps() { [ -n "$1" ] && printf '%.3f' "$1" || echo "n/a"; }
+
+echo
+echo "tap -> tap, 64-byte frames, ${DUR} s per case, $(uname -r), $NCPU CPUs, one run"
+echo
+echo "| path | writer queues | offered Mpps | delivered Mpps | delivered / bridge default | delivered / floor |"
+echo "|---|---|---|---|---|---|"
+for q in 1 2; do
+	for p in floor bridge bridge_nf_off fastpath; do
+		case $p in
+		floor) name="XDP_DROP on the tap (floor)" ;;
+		bridge) name="Linux bridge, default" ;;
+		bridge_nf_off) name="Linux bridge, bridge-nf-call-* off" ;;
+		fastpath) name="tapflow fast path (XDP DEVMAP)" ;;
+		esac
+		echo "| $name | $q | $(mpps "${OFF[$p,$q]}") | $(mpps "${DEL[$p,$q]}") | $(ratio "${DEL[$p,$q]}" "${DEL[bridge,$q]}") | $(ratio "${DEL[$p,$q]}" "${DEL[floor,$q]}") |"
+	done
+done
+echo
+echo "Scaling, 2 queues / 1 queue (delivered): fast path $(ratio "${DEL[fastpath,2]}" "${DEL[fastpath,1]}"), floor $(ratio "${DEL[floor,2]}" "${DEL[floor,1]}"), bridge $(ratio "${DEL[bridge,2]}" "${DEL[bridge,1]}")"
+echo "Goal: fast path >= 3x bridge default and >= 0.8x floor; 2 queues >= 1.8x one."
+for n in "${NOTES[@]}"; do echo "Note: $n"; done
+echo "Fast path counters of A (1 queue run): $(jq -c '.total | {redirect_tap_packets, pass_packets}' "$TMP/stats.1.json")"
+if [ "$PERF" = 1 ]; then
+	if [ -s "$TMP/perf.data" ]; then
+		echo; echo "perf, 1-queue fast path run, top symbols:"
+		perf report -i "$TMP/perf.data" --no-children --sort sym --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -25
+	else
+		echo "perf record did not work here"
+	fi
+fi
