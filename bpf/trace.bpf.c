@@ -50,18 +50,16 @@ struct {
 } qcount SEC(".maps");
 
 /*
- * Inner map value types are reached only through pointers inside type
- * definitions, where clang emits them as forward declarations; these
- * anchors make their full BTF available to libbpf.
+ * Inner maps are declared by size, not by BTF type: user space creates one
+ * per traced tap without BTF, and before v6.2 ("bpf: Refactor map->off_arr
+ * handling") the kernel refused an inner map whose BTF-derived metadata
+ * (timer_off, spin_lock_off) differed from the template's.
  */
-struct tf_qhist qhist_btf_anchor;
-struct tf_ring_rec ring_rec_btf_anchor;
-
 struct hist_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TF_TRACE_QUEUES);
-	__type(key, __u32);
-	__type(value, struct tf_qhist);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct tf_qhist));
 };
 
 struct {
@@ -75,8 +73,8 @@ struct ring_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_INNER_MAP);	/* sized per tap: queues x ring */
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct tf_ring_rec);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct tf_ring_rec));
 };
 
 struct {

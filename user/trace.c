@@ -425,9 +425,12 @@ static int add_tap(const struct pins *p, const struct tf_tap_info *ti, uint32_t 
 	err = zero_counters(p, slot);
 	if (err)
 		goto out;
-	if (bpf_map_update_elem(p->hists, &slot, &hfd, BPF_ANY) ||
-	    bpf_map_update_elem(p->rings, &slot, &rfd, BPF_ANY)) {
-		err = tf_err(-errno, "cannot install maps for %s: %s", ti->name, strerror(errno));
+	if (bpf_map_update_elem(p->hists, &slot, &hfd, BPF_ANY)) {
+		err = tf_err(-errno, "cannot install the histogram map for %s: %s", ti->name, strerror(errno));
+		goto out;
+	}
+	if (bpf_map_update_elem(p->rings, &slot, &rfd, BPF_ANY)) {
+		err = tf_err(-errno, "cannot install the ring-record map for %s: %s", ti->name, strerror(errno));
 		drop_slot_maps(p, slot);
 		goto out;
 	}
