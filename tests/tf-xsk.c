@@ -279,7 +279,21 @@ int main(int argc, char **argv)
 		printf("},\"other\":%llu}", cnt[q].other);
 		total += cnt[q].rx;
 	}
-	printf("],\"rx\":%llu,\"seconds\":%.6f,\"rx_pps\":%.1f}\n", total, t0, t0 > 0 ? total / t0 : 0);
+	{
+		unsigned long long ring_full = 0, fill_empty = 0, dropped = 0;
+
+		for (unsigned int q = 0; x && q < nq; q++) {
+			struct xdp_statistics st = { 0 };
+
+			tf_xsk_kernel_stats(&x->q[q], &st);
+			ring_full += st.rx_ring_full;
+			fill_empty += st.rx_fill_ring_empty_descs;
+			dropped += st.rx_dropped;
+		}
+		printf("],\"rx\":%llu,\"seconds\":%.6f,\"rx_pps\":%.1f,\"rx_ring_full\":%llu,"
+		       "\"rx_fill_empty\":%llu,\"rx_dropped\":%llu}\n", total, t0,
+		       t0 > 0 ? total / t0 : 0, ring_full, fill_empty, dropped);
+	}
 	ret = 0;
 out:
 	tf_xsk_close(x);
