@@ -382,6 +382,63 @@ static void drop_slot_maps(const struct pins *p, uint32_t slot)
 	bpf_map_delete_elem(p->rings, &slot);
 }
 
+static bool netns_alive(uint32_t ino)
+{
+	const char *dirs[] = { "/proc", "/run/netns", "/var/run/netns" };
+	char path[300];
+	struct dirent *de;
+	struct stat st;
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		DIR *d = opendir(dirs[i]);
+
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			if (i == 0 && (de->d_name[0] < '0' || de->d_name[0] > '9'))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s%s", dirs[i], de->d_name,
+				 i == 0 ? "/ns/net" : "");
+			if (!stat(path, &st) && st.st_ino == ino) {
+				closedir(d);
+				return true;
+			}
+		}
+		closedir(d);
+	}
+	return false;
+}
+
+/*
+ * Taps of a network namespace that was deleted are gone, and nobody can
+ * name them any more to stop tracing: give their slots back. A namespace
+ * is alive while a process is in it or it is bind-mounted (ip netns).
+ */
+static void reclaim_dead_netns(const struct pins *p, uint32_t my_ns)
+{
+	struct tf_traced_key key, next, dead[TF_TRACE_MAX_TAPS];
+	struct tf_traced val, dv[TF_TRACE_MAX_TAPS];
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(p->traced, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.netns == my_ns || bpf_map_lookup_elem(p->traced, &key, &val))
+			continue;
+		if (n < TF_TRACE_MAX_TAPS && !netns_alive(key.netns)) {
+			dead[n] = key;
+			dv[n++] = val;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		pr_debug("trace: %s (netns %u) is gone with its namespace; slot %u freed",
+			 dv[i].name, dead[i].netns, dv[i].slot);
+		bpf_map_delete_elem(p->traced, &dead[i]);
+		drop_slot_maps(p, dv[i].slot);
+	}
+}
+
 static int add_tap(const struct pins *p, const struct tf_tap_info *ti, uint32_t netns)
 {
 	struct tf_traced_key key = { .netns = netns, .ifindex = ti->ifindex };
@@ -516,6 +573,7 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 			     tf_backend_name(m.backend), tf_backend_name(backend_req));
 		goto out;
 	}
+	reclaim_dead_netns(&p, netns);
 	for (i = 0; i < n; i++) {
 		err = add_tap(&p, &infos[i], netns);
 		if (err)
@@ -680,10 +738,10 @@ static bool qcount_zero(const struct tf_qcount *c)
 }
 
 static int read_tap(const struct pins *p, int ncpu, void *percpu, uint32_t my_ns,
+		    const struct tf_tap_info *local, size_t nlocal,
 		    const struct tf_traced_key *key, const struct tf_traced *val,
 		    const struct tf_trace_meta *m, struct tf_tap_stats *ts)
 {
-	char ifname[IF_NAMESIZE];
 	uint32_t limit, hid = 0;
 	int hfd = -1;
 
@@ -696,12 +754,15 @@ static int read_tap(const struct pins *p, int ncpu, void *percpu, uint32_t my_ns
 	ts->since_ns = val->since_ns;
 	ts->local = key->netns == my_ns;
 	if (ts->local) {
-		struct tf_tap_info ti;
+		const struct tf_tap_info *ti = NULL;
 
-		if (!if_indextoname(key->ifindex, ifname) || strcmp(ifname, val->name))
+		for (size_t i = 0; i < nlocal; i++)
+			if (local[i].ifindex == (int)key->ifindex && !strcmp(local[i].name, val->name))
+				ti = &local[i];
+		if (ti)
+			ts->queues_attached = ti->queues_attached;
+		else
 			ts->gone = true;
-		else if (!tf_tap_get(val->name, &ti))
-			ts->queues_attached = ti.queues_attached;
 	}
 	limit = val->queues_seen;
 	if (ts->queues_attached > limit)
@@ -752,7 +813,8 @@ int tf_trace_read(const char *name, struct tf_tap_stats **taps, size_t *n)
 	struct pins p;
 	uint32_t my_ns = my_netns();
 	void *prev = NULL, *percpu = NULL;
-	size_t cnt = 0, cap = 0;
+	struct tf_tap_info *local = NULL;
+	size_t cnt = 0, cap = 0, nlocal = 0;
 	int ncpu, err;
 
 	*taps = NULL;
@@ -765,6 +827,11 @@ int tf_trace_read(const char *name, struct tf_tap_stats **taps, size_t *n)
 	err = read_meta(&p, &m);
 	if (err)
 		goto out;
+	/* One netlink dump for every tap of this netns, not a request per tap. */
+	if (tf_tap_list(&local, &nlocal)) {
+		local = NULL;
+		nlocal = 0;
+	}
 	ncpu = libbpf_num_possible_cpus();
 	percpu = calloc(ncpu > 0 ? ncpu : 1, sizeof(struct tf_qcount));
 	if (!percpu) {
@@ -789,7 +856,7 @@ int tf_trace_read(const char *name, struct tf_tap_stats **taps, size_t *n)
 			}
 			out = nt;
 		}
-		err = read_tap(&p, ncpu, percpu, my_ns, &key, &val, &m, &out[cnt]);
+		err = read_tap(&p, ncpu, percpu, my_ns, local, nlocal, &key, &val, &m, &out[cnt]);
 		if (err)
 			goto out;
 		cnt++;
@@ -805,6 +872,7 @@ int tf_trace_read(const char *name, struct tf_tap_stats **taps, size_t *n)
 out:
 	tf_trace_stats_free(out, cnt);
 	free(percpu);
+	tf_tap_list_free(local);
 	close_pins(&p);
 	return err;
 }
