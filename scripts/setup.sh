@@ -31,6 +31,8 @@ pkgs=(
 	iproute2 util-linux jq     # tests: ip netns, setpriv/nsenter, JSON checks
 	bpftrace                   # benchmark peer for tracing
 	prometheus                 # promtool + a real server for exporter tests
+	curl bc python3            # exporter tests and benchmarks; fast-path tests sniff with a packet socket
+	prometheus-node-exporter   # the exporter benchmark's peer (netdev collector)
 )
 vm_pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio)
 [ "$want_vm" = 1 ] && pkgs+=("${vm_pkgs[@]}")
