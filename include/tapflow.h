@@ -68,6 +68,21 @@ int tf_have_cap(int cap);
 /* Fail with a message naming the capability when it is missing. */
 int tf_require_cap(int cap, const char *capname, const char *what);
 
+/* ---- state shared by the modules (under TF_PIN_ROOT) ------------------- */
+
+/* Inode number of the caller's network namespace: what BPF programs see as
+ * dev_net(dev)->ns.inum, and how pinned state tells namespaces apart. */
+int tf_netns_self(uint32_t *ino);
+/* Is that namespace still alive (a process in it, or bind-mounted by
+ * `ip netns`)? State kept for a dead one can be reclaimed. */
+bool tf_netns_alive(uint32_t ino);
+/* Create a directory for pins (the root and dir), mode 0700, mounting bpffs
+ * on /sys/fs/bpf first when it is not there. */
+int tf_pin_mkdir(const char *dir);
+/* Remove a module's pin directory once its last pin is gone (no-op while
+ * anything is left in it). */
+void tf_pin_rmdir(const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

@@ -58,8 +58,16 @@ for t in "$TOP"/build/tests/unit/*; do
 	"$t" 2>&1 | relay
 done
 
+# Pins and test namespaces, to show a suite that leaks them (a leak breaks
+# the next run). What was there before the run is not counted.
+leftovers() {
+	find /sys/fs/bpf/tapflow -mindepth 1 2>/dev/null | sort
+	ip netns list 2>/dev/null | awk '$1 ~ /^tfn/ {print "netns " $1}' | sort
+}
+
 if [ "$unit_only" = 0 ]; then
 	echo "== integration tests"
+	before_leaks=$(leftovers)
 	for s in "$TOP"/tests/integration/*.sh; do
 		[ -e "$s" ] || continue
 		name=$(basename "$s" .sh)
@@ -82,6 +90,15 @@ if [ "$unit_only" = 0 ]; then
 			fi
 		done
 	done
+
+	if [ "$(id -u)" = 0 ]; then
+		leaked=$(comm -13 <(echo "$before_leaks") <(leftovers) | grep . | tr '\n' ' ')
+		if [ -n "$leaked" ]; then
+			echo "FAIL leftovers: the integration suites left behind: $leaked" | relay
+		else
+			echo "PASS leftovers" | relay
+		fi
+	fi
 
 	if [ "$vm" = 1 ]; then
 		echo "== second kernel (qemu)"

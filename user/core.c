@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * libtapflow core: the thread-local error message every call leaves behind,
- * the log sink (ours and libbpf's, one level apart), capability checks.
+ * the log sink (ours and libbpf's, one level apart), capability checks, and
+ * what every module's pinned state relies on: bpffs, pin directories and
+ * network namespace identity.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
@@ -109,4 +115,65 @@ int tf_require_cap(int cap, const char *capname, const char *what)
 		return 0;
 	return tf_err(-EPERM, "%s needs %s (run as root or grant the capability)",
 		      what, capname);
+}
+
+#define BPF_FS_MAGIC_NUM 0xcafe4a11
+
+int tf_netns_self(uint32_t *ino)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return tf_err(-errno, "cannot stat /proc/self/ns/net: %s", strerror(errno));
+	*ino = (uint32_t)st.st_ino;
+	return 0;
+}
+
+bool tf_netns_alive(uint32_t ino)
+{
+	static const char *const dirs[] = { "/proc", "/run/netns", "/var/run/netns" };
+	char path[300];
+	struct dirent *de;
+	struct stat st;
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		DIR *d = opendir(dirs[i]);
+
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			if (i == 0 && (de->d_name[0] < '0' || de->d_name[0] > '9'))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s%s", dirs[i], de->d_name,
+				 i == 0 ? "/ns/net" : "");
+			if (!stat(path, &st) && (uint32_t)st.st_ino == ino) {
+				closedir(d);
+				return true;
+			}
+		}
+		closedir(d);
+	}
+	return false;
+}
+
+int tf_pin_mkdir(const char *dir)
+{
+	struct statfs sfs;
+
+	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC_NUM) {
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+			return tf_err(-errno, "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s "
+				      "(run scripts/setup.sh or mount -t bpf bpf /sys/fs/bpf)", strerror(errno));
+	}
+	if (mkdir(TF_PIN_ROOT, 0700) && errno != EEXIST)
+		return tf_err(-errno, "cannot create %s: %s", TF_PIN_ROOT, strerror(errno));
+	if (strcmp(dir, TF_PIN_ROOT) && mkdir(dir, 0700) && errno != EEXIST)
+		return tf_err(-errno, "cannot create %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+void tf_pin_rmdir(const char *dir)
+{
+	if (rmdir(dir) && errno != ENOENT && errno != ENOTEMPTY)
+		pr_debug("cannot remove %s: %s", dir, strerror(errno));
 }

@@ -64,16 +64,6 @@ struct fp {
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static int netns_ino(__u32 *ino)
-{
-	struct stat st;
-
-	if (stat("/proc/self/ns/net", &st))
-		return tf_err(-errno, "cannot stat /proc/self/ns/net: %s", strerror(errno));
-	*ino = st.st_ino;
-	return 0;
-}
-
 static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
 	char buf[512];
@@ -174,12 +164,10 @@ static int lock_dir(struct fp *s, bool create)
 
 	for (int tries = 0; tries < 5; tries++) {
 		if (create) {
-			if (mkdir(TF_PIN_ROOT, 0700) && errno != EEXIST)
-				return tf_err(-errno, "cannot create %s: %s (is bpffs mounted?)",
-					      TF_PIN_ROOT, strerror(errno));
-			if (mkdir(TF_FP_PIN_DIR, 0700) && errno != EEXIST)
-				return tf_err(-errno, "cannot create %s: %s", TF_FP_PIN_DIR,
-					      strerror(errno));
+			int err = tf_pin_mkdir(TF_FP_PIN_DIR);
+
+			if (err)
+				return err;
 		}
 		s->dirfd = open(TF_FP_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (s->dirfd < 0) {
@@ -390,7 +378,7 @@ static int fp_claim_netns(struct fp *s)
 {
 	struct tf_fp_meta m = { 0 };
 	__u32 zero = 0, ns;
-	int err = netns_ino(&ns);
+	int err = tf_netns_self(&ns);
 
 	if (err)
 		return err;
@@ -412,7 +400,7 @@ static int fp_same_netns(struct fp *s)
 	struct tf_fp_meta m = { 0 };
 	__u32 zero = 0, ns = 0;
 
-	if (netns_ino(&ns) || bpf_map_lookup_elem(s->meta, &zero, &m) || m.netns != ns)
+	if (tf_netns_self(&ns) || bpf_map_lookup_elem(s->meta, &zero, &m) || m.netns != ns)
 		return 0;
 	return 1;
 }

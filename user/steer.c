@@ -8,8 +8,10 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
@@ -277,35 +279,18 @@ int tf_steer_parse_rule(const char *s, unsigned int nqueues, struct tf_steer_rul
 
 /* ---- pins ---------------------------------------------------------------------- */
 
-static int netns_ino(unsigned long *ino)
-{
-	struct stat st;
-
-	if (stat("/proc/self/ns/net", &st))
-		return tf_err(-errno, "/proc/self/ns/net: %s", strerror(errno));
-	*ino = st.st_ino;
-	return 0;
-}
-
 static int pin_dir(int ifindex, char *buf, size_t len)
 {
-	unsigned long ino = 0;
-	int err = netns_ino(&ino);
+	uint32_t ino = 0;
+	int err = tf_netns_self(&ino);
 
 	if (err)
 		return err;
-	snprintf(buf, len, "%s/%lu-%d", TF_STEER_PIN_DIR, ino, ifindex);
+	snprintf(buf, len, "%s/%u-%d", TF_STEER_PIN_DIR, ino, ifindex);
 	return 0;
 }
 
-static int mkdir_0700(const char *path)
-{
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return tf_err(-errno, "mkdir %s: %s%s", path, strerror(errno),
-			      errno == ENOENT ? " (is bpffs mounted on /sys/fs/bpf?)" : "");
-	return 0;
-}
-
+/* Remove one tap's pins, and the steer directory with the last of them. */
 static void unpin_dir(const char *dir)
 {
 	char path[192];
@@ -315,6 +300,7 @@ static void unpin_dir(const char *dir)
 	snprintf(path, sizeof(path), "%s/rules", dir);
 	unlink(path);
 	rmdir(dir);
+	tf_pin_rmdir(TF_STEER_PIN_DIR);
 }
 
 static void unpin(int ifindex)
@@ -323,6 +309,39 @@ static void unpin(int ifindex)
 
 	if (!pin_dir(ifindex, dir, sizeof(dir)))
 		unpin_dir(dir);
+}
+
+/*
+ * The kernel drops a steering program with its device, but pins outlive
+ * it when the tap goes without `tapflow delete` (ip link del, or its
+ * namespace deleted). Forget pins of devices that no longer exist.
+ */
+static void reclaim_stale_pins(void)
+{
+	char dir[300], ifname[IF_NAMESIZE];
+	struct dirent *de;
+	uint32_t self = 0;
+	DIR *d;
+
+	if (tf_netns_self(&self) || !(d = opendir(TF_STEER_PIN_DIR)))
+		return;
+	while ((de = readdir(d))) {
+		unsigned int ino, ifindex;
+		bool stale;
+
+		if (sscanf(de->d_name, "%u-%u", &ino, &ifindex) != 2)
+			continue;
+		if (ino == self)
+			stale = !if_indextoname(ifindex, ifname);
+		else
+			stale = !tf_netns_alive(ino);
+		if (!stale)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", TF_STEER_PIN_DIR, de->d_name);
+		pr_debug("steer: %s: its device is gone, removing its pins", dir);
+		unpin_dir(dir);
+	}
+	closedir(d);
 }
 
 /* Pin the maps into "<dir>-new"; commit_pins() puts them in place. */
@@ -335,10 +354,9 @@ static int pin_maps(int ifindex, struct steer *skel)
 	if (err)
 		return err;
 	strcat(dir, "-new");
-	if ((err = mkdir_0700(TF_PIN_ROOT)) || (err = mkdir_0700(TF_STEER_PIN_DIR)))
-		return err;
+	reclaim_stale_pins();
 	unpin_dir(dir);
-	if ((err = mkdir_0700(dir)))
+	if ((err = tf_pin_mkdir(TF_STEER_PIN_DIR)) || (err = tf_pin_mkdir(dir)))
 		return err;
 	snprintf(path, sizeof(path), "%s/conf", dir);
 	err = bpf_map__pin(skel->maps.conf, path);

@@ -18,9 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -33,7 +31,6 @@
 #include "log.h"
 #include "trace.skel.h"
 
-#define BPF_FS_MAGIC_NUM 0xcafe4a11
 #define PIN_MAPS_N 5
 
 static const char *const pin_maps[PIN_MAPS_N] = { "traced", "qcount", "hists", "rings", "meta" };
@@ -85,11 +82,10 @@ uint64_t tf_hist_quantile(const __u64 *b, int n, double q)
 
 static uint32_t my_netns(void)
 {
-	struct stat st;
+	uint32_t ino = 0;
 
-	if (stat("/proc/self/ns/net", &st))
-		return 0;
-	return (uint32_t)st.st_ino;
+	tf_netns_self(&ino);
+	return ino;
 }
 
 static int need_caps(const char *what)
@@ -106,16 +102,11 @@ static int need_caps(const char *what)
 /* Make sure bpffs is there (mount it if we may) and take tapflow's lock. */
 static int lock_root(void)
 {
-	struct statfs sfs;
-	int fd;
+	int fd, err;
 
-	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC_NUM) {
-		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
-			return tf_err(-errno, "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s "
-				      "(run scripts/setup.sh or mount -t bpf bpf /sys/fs/bpf)", strerror(errno));
-	}
-	if (mkdir(TF_PIN_ROOT, 0700) && errno != EEXIST)
-		return tf_err(-errno, "cannot create %s: %s", TF_PIN_ROOT, strerror(errno));
+	err = tf_pin_mkdir(TF_PIN_ROOT);
+	if (err)
+		return err;
 	fd = open(TF_PIN_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return tf_err(-errno, "cannot open %s: %s", TF_PIN_ROOT, strerror(errno));
@@ -193,7 +184,7 @@ static void unpin_all(void)
 			pr_warn("cannot remove %s: %s", path, strerror(errno));
 	}
 	closedir(d);
-	rmdir(TF_TRACE_PIN_DIR);
+	tf_pin_rmdir(TF_TRACE_PIN_DIR);
 }
 
 static int rung_of(const char *prog)
@@ -258,9 +249,9 @@ static int load_rung(int backend, char *why, size_t whylen)
 		snprintf(why, whylen, "writing metadata failed (%s)", strerror(errno));
 		goto out;
 	}
-	if (mkdir(TF_TRACE_PIN_DIR, 0700) && errno != EEXIST) {
-		err = -errno;
-		snprintf(why, whylen, "cannot create %s (%s)", TF_TRACE_PIN_DIR, strerror(errno));
+	err = tf_pin_mkdir(TF_TRACE_PIN_DIR);
+	if (err) {
+		snprintf(why, whylen, "%s", tf_errmsg());
 		goto out;
 	}
 	for (i = 0; i < PIN_MAPS_N; i++) {
@@ -382,33 +373,6 @@ static void drop_slot_maps(const struct pins *p, uint32_t slot)
 	bpf_map_delete_elem(p->rings, &slot);
 }
 
-static bool netns_alive(uint32_t ino)
-{
-	const char *dirs[] = { "/proc", "/run/netns", "/var/run/netns" };
-	char path[300];
-	struct dirent *de;
-	struct stat st;
-
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		DIR *d = opendir(dirs[i]);
-
-		if (!d)
-			continue;
-		while ((de = readdir(d))) {
-			if (i == 0 && (de->d_name[0] < '0' || de->d_name[0] > '9'))
-				continue;
-			snprintf(path, sizeof(path), "%s/%s%s", dirs[i], de->d_name,
-				 i == 0 ? "/ns/net" : "");
-			if (!stat(path, &st) && st.st_ino == ino) {
-				closedir(d);
-				return true;
-			}
-		}
-		closedir(d);
-	}
-	return false;
-}
-
 /*
  * Taps of a network namespace that was deleted are gone, and nobody can
  * name them any more to stop tracing: give their slots back. A namespace
@@ -426,7 +390,7 @@ static void reclaim_dead_netns(const struct pins *p, uint32_t my_ns)
 		prev = &key;
 		if (key.netns == my_ns || bpf_map_lookup_elem(p->traced, &key, &val))
 			continue;
-		if (n < TF_TRACE_MAX_TAPS && !netns_alive(key.netns)) {
+		if (n < TF_TRACE_MAX_TAPS && !tf_netns_alive(key.netns)) {
 			dead[n] = key;
 			dv[n++] = val;
 		}
