@@ -135,14 +135,24 @@ struct {
 	__type(value, struct rx_state);
 } rx_tid SEC(".maps");
 
-static __always_inline struct tf_traced *lookup_dev(const struct net_device *dev)
+/*
+ * fentry and BTF-tracepoint programs get typed kernel pointers that the
+ * verifier lets them load from directly (CO-RE relocates those loads just
+ * the same); kprobes must copy every field with bpf_probe_read_kernel, a
+ * helper call each, which costs hundreds of ns a packet with retpolines.
+ * Each entry point passes `direct` as a constant: after inlining, the
+ * compiler keeps only that entry point's variant.
+ */
+#define RD(direct, ptr, field) ((direct) ? (ptr)->field : BPF_CORE_READ(ptr, field))
+
+static __always_inline struct tf_traced *lookup_dev(const struct net_device *dev, bool direct)
 {
 	struct tf_traced_key key;
 
 	if (!dev)
 		return NULL;
-	key.netns = tf_dev_netns(dev);
-	key.ifindex = BPF_CORE_READ(dev, ifindex);
+	key.netns = direct ? dev->nd_net.net->ns.inum : tf_dev_netns(dev);
+	key.ifindex = RD(direct, dev, ifindex);
 	return bpf_map_lookup_elem(&traced, &key);
 }
 
@@ -224,9 +234,10 @@ static __always_inline __u32 drop_cause(__u32 reason)
  * free (the kernel's own "full" test: queue[producer] != NULL), put the
  * in-flight record there before the packet can be seen by a reader.
  */
-static __always_inline void tx_start(const struct sk_buff *skb, const struct net_device *dev)
+static __always_inline void tx_start(const struct sk_buff *skb, const struct net_device *dev,
+				     bool direct)
 {
-	struct tf_traced *t = lookup_dev(dev);
+	struct tf_traced *t = lookup_dev(dev, direct);
 	struct tf_ring_rec *rec;
 	struct xmit_state *st;
 	struct tun_file *tfile;
@@ -243,8 +254,8 @@ static __always_inline void tx_start(const struct sk_buff *skb, const struct net
 	st->skb = (__u64)skb;
 	st->ts = bpf_ktime_get_ns();
 	st->slot = t->slot;
-	st->queue = BPF_CORE_READ(skb, queue_mapping);
-	st->len = BPF_CORE_READ(skb, len);
+	st->queue = RD(direct, skb, queue_mapping);
+	st->len = RD(direct, skb, len);
 	st->cause = TF_DROP__MAX;
 	st->has_rec = 0;
 	st->occ = 0;
@@ -325,7 +336,8 @@ static __always_inline void tx_end(__u64 skb, int rc)
  */
 static __always_inline void ring_dequeue(const struct sk_buff *skb, bool consumed)
 {
-	const struct net_device *dev = BPF_CORE_READ(skb, dev);
+	/* Only BTF tracepoints call this: direct loads. */
+	const struct net_device *dev = skb->dev;
 	struct tf_ring_rec *rec;
 	struct tf_traced *t;
 	struct tun_file *tfile;
@@ -334,10 +346,20 @@ static __always_inline void ring_dequeue(const struct sk_buff *skb, bool consume
 	int head, size;
 	__u64 wait;
 
-	t = lookup_dev(dev);
+	if (!dev)
+		return;
+	/*
+	 * Most skbs freed with a tap as skb->dev entered the stack from that
+	 * tap (rx): they never sat in its ring. Ring skbs were made locally
+	 * (skb_iif 0) or forwarded from another device. Two loads spare the
+	 * rx path the lookups below.
+	 */
+	if (skb->skb_iif == dev->ifindex)
+		return;
+	t = lookup_dev(dev, true);
 	if (!t)
 		return;
-	q = BPF_CORE_READ(skb, queue_mapping);
+	q = skb->queue_mapping;
 	if (q >= t->ring_queues)
 		return;
 	tfile = tun_queue(dev, q);
@@ -363,13 +385,13 @@ static __always_inline void ring_dequeue(const struct sk_buff *skb, bool consume
 }
 
 /* Bytes of vnet header (and packet info) in front of each frame. */
-static __always_inline __u32 rx_hdr_len(const struct tun_struct *tun)
+static __always_inline __u32 rx_hdr_len(const struct tun_struct *tun, bool direct)
 {
-	__u32 flags = BPF_CORE_READ(tun, flags);
+	__u32 flags = RD(direct, tun, flags);
 	__u32 n = 0;
 
 	if (flags & 0x4000 /* IFF_VNET_HDR */)
-		n += BPF_CORE_READ(tun, vnet_hdr_sz);
+		n += RD(direct, tun, vnet_hdr_sz);
 	if (!(flags & 0x1000 /* IFF_NO_PI */))
 		n += 4;	/* struct tun_pi */
 	return n;
@@ -396,16 +418,16 @@ static __always_inline void rx_account(__u32 slot, __u32 queue, long ret, __u32 
 }
 
 static __always_inline bool rx_begin(struct rx_state *s, const struct tun_struct *tun,
-				     const struct tun_file *tfile)
+				     const struct tun_file *tfile, bool direct)
 {
-	struct tf_traced *t = lookup_dev(BPF_CORE_READ(tun, dev));
+	struct tf_traced *t = lookup_dev(RD(direct, tun, dev), direct);
 
 	if (!t)
 		return false;
 	s->ts = bpf_ktime_get_ns();
 	s->slot = t->slot;
-	s->queue = BPF_CORE_READ(tfile, queue_index);
-	s->hdr = rx_hdr_len(tun);
+	s->queue = RD(direct, tfile, queue_index);
+	s->hdr = rx_hdr_len(tun, direct);
 	saw_queue(t, s->queue);
 	s->valid = 1;
 	return true;
@@ -416,7 +438,7 @@ static __always_inline bool rx_begin(struct rx_state *s, const struct tun_struct
 SEC("fentry/tun_net_xmit")
 int BPF_PROG(fentry_tun_net_xmit, struct sk_buff *skb, struct net_device *dev)
 {
-	tx_start(skb, dev);
+	tx_start(skb, dev, true);
 	return 0;
 }
 
@@ -436,7 +458,7 @@ int BPF_PROG(fentry_tun_get_user, struct tun_struct *tun, struct tun_file *tfile
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s)
 		return 0;
-	if (!rx_begin(s, tun, tfile))
+	if (!rx_begin(s, tun, tfile, true))
 		s->valid = 0;
 	return 0;
 }
@@ -460,7 +482,7 @@ int BPF_PROG(fexit_tun_get_user, struct tun_struct *tun, struct tun_file *tfile,
 SEC("kprobe/tun_net_xmit")
 int BPF_KPROBE(kprobe_tun_net_xmit, struct sk_buff *skb, struct net_device *dev)
 {
-	tx_start(skb, dev);
+	tx_start(skb, dev, false);
 	return 0;
 }
 
@@ -482,7 +504,7 @@ int BPF_KPROBE(kprobe_tun_get_user, struct tun_struct *tun, struct tun_file *tfi
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct rx_state s = {};
 
-	if (rx_begin(&s, tun, tfile))
+	if (rx_begin(&s, tun, tfile, false))
 		bpf_map_update_elem(&rx_tid, &tid, &s, BPF_ANY);
 	return 0;
 }
@@ -505,7 +527,7 @@ int BPF_KRETPROBE(kretprobe_tun_get_user, long ret)
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(tp_net_dev_start_xmit, const struct sk_buff *skb, const struct net_device *dev)
 {
-	tx_start(skb, dev);
+	tx_start(skb, dev, true);
 	return 0;
 }
 
@@ -524,26 +546,26 @@ int BPF_PROG(tp_net_dev_xmit, struct sk_buff *skb, int rc)
  */
 static __always_inline void rx_skb(const struct sk_buff *skb)
 {
-	const struct net_device *dev = BPF_CORE_READ(skb, dev);
-	struct tf_traced *t = lookup_dev(dev);
+	const struct net_device *dev = skb->dev;	/* BTF tracepoints only: direct */
+	struct tf_traced *t = lookup_dev(dev, true);
 	struct tf_qcount *c;
 	__u16 q, mac;
 	unsigned char *head, *data;
 
 	if (!t)
 		return;
-	q = BPF_CORE_READ(skb, queue_mapping);
+	q = skb->queue_mapping;
 	q = q ? q - 1 : 0;
 	saw_queue(t, q);
 	c = qcount_of(t->slot, q);
 	if (!c)
 		return;
 	/* eth_type_trans has pulled the link header: count the whole frame. */
-	head = BPF_CORE_READ(skb, head);
-	data = BPF_CORE_READ(skb, data);
-	mac = BPF_CORE_READ(skb, mac_header);
+	head = skb->head;
+	data = skb->data;
+	mac = skb->mac_header;
 	c->rx_packets++;
-	c->rx_bytes += BPF_CORE_READ(skb, len) + (data - (head + mac));
+	c->rx_bytes += skb->len + (data - (head + mac));
 }
 
 SEC("tp_btf/netif_receive_skb_entry")

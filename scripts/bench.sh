@@ -13,7 +13,8 @@
 #     writes into a tap without XDP) and on tap -> Linux bridge -> tap;
 # then runs scripts/bench-fastpath.sh, bench-xsk.sh and bench-export.sh when
 # present (300 s each; a failure is a line in the output). Prints markdown
-# on stdout and writes the same to docs/bench.md.
+# on stdout and writes the same to docs/bench.md and into the README
+# (between its <!-- bench:begin --> and <!-- bench:end --> markers).
 #
 # Usage: scripts/bench.sh [--duration S] [--no-sub] [--no-doc]
 set -euo pipefail
@@ -230,5 +231,12 @@ figures come from one run; only ratios within a run compare.
 "
 { echo "$HDR"; cat "$OUT"; } > "$TMP/full.md"
 cat "$TMP/full.md"
-[ "$DOC" = 1 ] && cp "$TMP/full.md" "$TOP/docs/bench.md"
+if [ "$DOC" = 1 ]; then
+	cp "$TMP/full.md" "$TOP/docs/bench.md"
+	# The README shows the same tables between its bench markers.
+	awk -v body="$TMP/full.md" '
+		/<!-- bench:begin -->/ { print; while ((getline l < body) > 0) if (l !~ /^# Benchmark results/) print l; skip = 1; next }
+		/<!-- bench:end -->/ { skip = 0 }
+		!skip' "$TOP/README.md" > "$TMP/README.md" && cp "$TMP/README.md" "$TOP/README.md"
+fi
 exit 0
