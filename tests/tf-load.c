@@ -29,6 +29,8 @@
 #include <limits.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
+
+#include "tf_backend.h"
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -493,18 +495,6 @@ static void parse_args(int argc, char **argv)
 	}
 }
 
-static uint16_t ip_checksum(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum & 0xffff;
-}
-
 static inline void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = v >> 8;
@@ -542,7 +532,7 @@ static void build_frame(uint8_t *buf, unsigned int queue, unsigned int flow)
 	ip[9] = 17;
 	memcpy(ip + 12, &cfg.src_ip, 4);
 	memcpy(ip + 16, &cfg.dst_ip, 4);
-	put16(ip + 10, ip_checksum(ip, IP_HLEN));
+	put16(ip + 10, tf_ip_checksum(ip, IP_HLEN));
 
 	put16(udp, cfg.sport + queue * cfg.flows + flow);
 	put16(udp + 2, cfg.dport);
@@ -807,34 +797,20 @@ static void on_signal(int sig)
 
 static int open_queue(unsigned int i)
 {
-	struct ifreq ifr;
+	int flags = cfg.vnet_len ? IFF_VNET_HDR : 0;
 	int fd;
 
-	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		sys_fail(errno, "open /dev/net/tun");
-	memset(&ifr, 0, sizeof(ifr));
-	strncpy(ifr.ifr_name, cfg.dev, IFNAMSIZ - 1);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
-	if (cfg.vnet_len)
-		ifr.ifr_flags |= IFF_VNET_HDR;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int err = errno;
-
-		/* A single queue can still back a tap made without multi_queue. */
-		if (err == EINVAL && cfg.nqueues == 1) {
-			ifr.ifr_flags &= ~IFF_MULTI_QUEUE;
-			if (ioctl(fd, TUNSETIFF, &ifr) == 0)
-				goto attached;
-		}
-		if (err == EINVAL) {
-			fprintf(stderr, "tf-load: TUNSETIFF %s queue %u: %s (is it a tap? made with `ip tuntap add ... mode tap multi_queue`?)\n",
-				cfg.dev, i, strerror(err));
-			exit(1);
-		}
-		sys_fail(err, "TUNSETIFF %s queue %u", cfg.dev, i);
+	fd = tf_backend_attach(cfg.dev, flags | IFF_MULTI_QUEUE, true);
+	/* A single queue can still back a tap made without multi_queue. */
+	if (fd == -EINVAL && cfg.nqueues == 1)
+		fd = tf_backend_attach(cfg.dev, flags, true);
+	if (fd == -EINVAL) {
+		fprintf(stderr, "tf-load: TUNSETIFF %s queue %u: %s (is it a tap? made with `ip tuntap add ... mode tap multi_queue`?)\n",
+			cfg.dev, i, strerror(EINVAL));
+		exit(1);
 	}
-attached:
+	if (fd < 0)
+		sys_fail(-fd, "attaching queue %u of %s", i, cfg.dev);
 	if (cfg.vnet_len) {
 		int len = cfg.vnet_len;
 

@@ -28,8 +28,10 @@
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/if.h>
+#include <net/if.h>
 #include <linux/if_tun.h>
+
+#include "tf_backend.h"
 
 #define MAXQ 256
 
@@ -41,36 +43,6 @@ static void msleep(long ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
-}
-
-static int open_queue(const char *dev)
-{
-	struct ifreq ifr;
-	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-static unsigned short csum(const unsigned char *p, int n)
-{
-	unsigned long s = 0;
-
-	for (int i = 0; i < n; i += 2)
-		s += (p[i] << 8) | p[i + 1];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return ~s & 0xffff;
 }
 
 /* 64-byte frame 02:00:00:00:01:FD -> 02:00:00:00:00:01, 198.18.0.2 -> .1 */
@@ -88,7 +60,7 @@ static int frame(unsigned char *f, int q)
 	f[22] = 64;
 	f[23] = 17;
 	memcpy(f + 26, "\xc6\x12\x00\x02\xc6\x12\x00\x01", 8);
-	c = csum(f + 14, 20);
+	c = tf_ip_checksum(f + 14, 20);
 	f[24] = c >> 8;
 	f[25] = c & 0xff;
 	f[34] = sport >> 8;
@@ -115,7 +87,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (i = 0; i < n; i++) {
-		fds[i] = open_queue(argv[1]);
+		fds[i] = tf_backend_attach(argv[1], IFF_MULTI_QUEUE, true);
 		if (fds[i] < 0) {
 			fprintf(stderr, "tf-qscript: attaching queue %d of %s: %s\n", i, argv[1],
 				strerror(-fds[i]));

@@ -26,6 +26,8 @@
 #include <net/if.h>
 #include <linux/if_tun.h>
 
+#include "tf_backend.h"
+
 static volatile sig_atomic_t wakeups;
 static int consumed;
 
@@ -133,19 +135,10 @@ int main(int argc, char **argv)
 
 	/* Phase 1: every queue attaches, as qemu's queues=N does. */
 	for (; opened < n; opened++) {
-		struct ifreq ifr;
-		int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		int fd = tf_backend_attach(name, IFF_MULTI_QUEUE | (vnet_hdr ? IFF_VNET_HDR : 0), false);
 
 		if (fd < 0) {
-			snprintf(err, sizeof(err), "/dev/net/tun: %s", strerror(errno));
-			goto fail_open;
-		}
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE | (vnet_hdr ? IFF_VNET_HDR : 0);
-		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-			snprintf(err, sizeof(err), "TUNSETIFF queue %d: %s", opened, strerror(errno));
-			close(fd);
+			snprintf(err, sizeof(err), "attaching queue %d: %s", opened, strerror(-fd));
 			goto fail_open;
 		}
 		fds[opened] = fd;

@@ -34,6 +34,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "tf_backend.h"
 #include "tapflow.h"
 #include "xsk_all.skel.h"
 
@@ -65,15 +66,10 @@ static double now_s(void)
 
 static int attach_queue(const char *dev)
 {
-	struct ifreq ifr = { 0 };
-	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int fd = tf_backend_attach(dev, IFF_MULTI_QUEUE, true);
 
-	if (fd < 0)
-		return -1;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
-	if (ioctl(fd, TUNSETIFF, &ifr)) {
-		close(fd);
+	if (fd < 0) {
+		errno = -fd;
 		return -1;
 	}
 	return fd;
