@@ -8,8 +8,9 @@
  *   anything not known ─▶ XDP_PASS ─▶ host stack, bridge
  *
  * A "port" is an accelerated tap or an uplink. The state (ports, fdb, the
- * DEVMAP, the XSKMAP, per-queue counters) is pinned under TF_FP_PIN_DIR and
- * outlives the process; it is removed with the last port. All calls need
+ * DEVMAP, the XSKMAP, per-queue counters) is pinned, one set per network
+ * namespace, under TF_FP_PIN_ROOT/<netns inode>, and outlives the process;
+ * it is removed with the namespace's last port. All calls need
  * CAP_NET_ADMIN and CAP_BPF (root), act on the calling thread's network
  * namespace, and return 0 or a negative errno with tf_errmsg() set.
  */
@@ -38,6 +39,12 @@ int tf_fastpath_enable(const char *name, bool *changed, bool *legacy);
 int tf_fastpath_disable(const char *name);
 /* 1 if the fast path serves ifindex (a tap or an uplink), 0 if not. */
 int tf_fastpath_is_port(int ifindex, struct tf_fp_port *port);
+/*
+ * The pin path of one of the fast path's maps (TF_FP_MAP_*; NULL: its
+ * directory) for the calling thread's network namespace, whether or not it
+ * exists.
+ */
+int tf_fastpath_pin_path(const char *map, char *buf, size_t len);
 
 enum tf_xdp_mode {
 	TF_XDP_NATIVE = 0,

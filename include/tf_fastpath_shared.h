@@ -10,9 +10,11 @@
  *                                          └─ XDP_PASS ─> host stack / bridge (slow path)
  *   uplink NIC/veth rx ──────────────> [tf_fp_uplink] ── fdb hit on a tap ──> tx_ports ─> tap
  *
- * Every map lives in ONE set pinned under TF_FP_PIN_DIR (0700 directory,
- * 0600 pins) and serves the taps and uplinks of one network namespace (the
- * one in meta.netns). A port (accelerated tap or uplink) owns a slot in
+ * Every network namespace with accelerated taps has its own set of these
+ * maps, pinned in its own directory under TF_FP_PIN_ROOT (0700 directories,
+ * 0600 pins), serving the taps and uplinks of that namespace only (the one
+ * in meta.netns): ifindexes mean nothing across namespaces. A port
+ * (accelerated tap or uplink) owns a slot in
  * [0, TF_FP_MAX_PORTS); per-queue state is indexed by TF_FP_QKEY(slot, queue).
  *
  *   ports     HASH      __u32 ifindex -> struct tf_fp_port (slot, kind, rules)
@@ -24,8 +26,8 @@
  *   meta      ARRAY     [0] -> struct tf_fp_meta
  *
  * To hand a tap queue's traffic to an AF_XDP socket: look the tap's ifindex
- * up in TF_FP_PIN_PORTS for its slot, then bpf_map_update_elem() the socket
- * fd into TF_FP_PIN_XSKS at TF_FP_QKEY(slot, queue). Frames matching one of
+ * up in the namespace's "ports" pin for its slot, then bpf_map_update_elem()
+ * the socket fd into its "xsks" pin at TF_FP_QKEY(slot, queue). Frames matching one of
  * the port's rules (struct tf_fp_rule) that arrive on that queue go to the
  * socket; with no socket in the slot they take the normal path (fdb or
  * XDP_PASS), counted as xsk_miss.
@@ -33,13 +35,18 @@
 #ifndef TF_FASTPATH_SHARED_H
 #define TF_FASTPATH_SHARED_H
 
-#define TF_FP_PIN_DIR		"/sys/fs/bpf/tapflow/fastpath"
-#define TF_FP_PIN_PORTS		TF_FP_PIN_DIR "/ports"
-#define TF_FP_PIN_FDB		TF_FP_PIN_DIR "/fdb"
-#define TF_FP_PIN_TX_PORTS	TF_FP_PIN_DIR "/tx_ports"
-#define TF_FP_PIN_XSKS		TF_FP_PIN_DIR "/xsks"
-#define TF_FP_PIN_STATS		TF_FP_PIN_DIR "/stats"
-#define TF_FP_PIN_META		TF_FP_PIN_DIR "/meta"
+/*
+ * One directory per network namespace, named by the namespace's inode
+ * number (stat -L -c %i /proc/self/ns/net): TF_FP_PIN_ROOT "/<inode>/ports".
+ */
+#define TF_FP_PIN_ROOT		"/sys/fs/bpf/tapflow/fastpath"
+#define TF_FP_PIN_FMT		TF_FP_PIN_ROOT "/%u"
+#define TF_FP_MAP_PORTS		"ports"
+#define TF_FP_MAP_FDB		"fdb"
+#define TF_FP_MAP_TX_PORTS	"tx_ports"
+#define TF_FP_MAP_XSKS		"xsks"
+#define TF_FP_MAP_STATS		"stats"
+#define TF_FP_MAP_META		"meta"
 
 #define TF_FP_MAX_PORTS		64	/* accelerated taps + uplinks */
 #define TF_FP_QUEUES		256	/* MAX_TAP_QUEUES */

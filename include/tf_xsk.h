@@ -10,7 +10,7 @@
  *
  * tf_xsk_open() creates one UMEM and one socket per queue in XDP_COPY mode
  * (tun has no zero-copy), bound to queue q, and puts each socket into an
- * XSKMAP: by default the fast path's pinned one (TF_FP_PIN_XSKS) at the tap's
+ * XSKMAP: by default the fast path's pinned one (its "xsks" map) at the tap's
  * port slot, so frames matching the tap's AF_XDP rules (`tapflow fastpath
  * rule add`) reach the socket of the queue they were written on. No XDP
  * program is loaded here (XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD). A caller

@@ -30,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -52,14 +53,15 @@
 #define PROG_UPLINK	"tf_fp_uplink"
 
 static const char *const pins[] = {
-	TF_FP_PIN_PORTS, TF_FP_PIN_FDB, TF_FP_PIN_TX_PORTS,
-	TF_FP_PIN_XSKS, TF_FP_PIN_STATS, TF_FP_PIN_META,
+	TF_FP_MAP_PORTS, TF_FP_MAP_FDB, TF_FP_MAP_TX_PORTS,
+	TF_FP_MAP_XSKS, TF_FP_MAP_STATS, TF_FP_MAP_META,
 };
 
-/* The pinned state, locked. */
+/* The pinned state of one network namespace, locked. */
 struct fp {
 	int dirfd;
 	int ports, fdb, tx_ports, xsks, stats, meta;
+	char dir[64];		/* TF_FP_PIN_ROOT/<netns inode> */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -158,56 +160,91 @@ static void fp_close(struct fp *s)
 	s->dirfd = -1;
 }
 
+/* The pin of MAP (NULL: the directory) of the namespace with inode ns. */
+static void pin_path(char *buf, size_t len, uint32_t ns, const char *map)
+{
+	snprintf(buf, len, TF_FP_PIN_FMT "%s%s", ns, map ? "/" : "", map ? map : "");
+}
+
+int tf_fastpath_pin_path(const char *map, char *buf, size_t len)
+{
+	uint32_t ns;
+	int err = tf_netns_self(&ns);
+
+	if (err)
+		return err;
+	pin_path(buf, len, ns, map);
+	return 0;
+}
+
+/* Path of one of s's pins. */
+static const char *spin(const struct fp *s, const char *map, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", s->dir, map);
+	return buf;
+}
+
+/* Lock the state directory s->dir, creating it (and its parents) with create. */
 static int lock_dir(struct fp *s, bool create)
 {
 	struct stat a, b;
 
 	for (int tries = 0; tries < 5; tries++) {
 		if (create) {
-			int err = tf_pin_mkdir(TF_FP_PIN_DIR);
+			int err = tf_pin_mkdir(TF_FP_PIN_ROOT);
 
+			/* a last port elsewhere may remove the parent between the two */
+			if (!err && mkdir(s->dir, 0700) && errno != EEXIST)
+				err = errno == ENOENT ? -EAGAIN
+						      : tf_err(-errno, "cannot create %s: %s", s->dir, strerror(errno));
+			if (err == -EAGAIN)
+				continue;
 			if (err)
 				return err;
 		}
-		s->dirfd = open(TF_FP_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (s->dirfd < 0) {
 			if (errno == ENOENT && !create)
-				return tf_err(-ENOENT, "the fast path is not on anywhere");
-			return tf_err(-errno, "cannot open %s: %s", TF_FP_PIN_DIR, strerror(errno));
+				return tf_err(-ENOENT, "the fast path is not on in this network namespace");
+			if (errno == ENOENT)
+				continue;
+			return tf_err(-errno, "cannot open %s: %s", s->dir, strerror(errno));
 		}
 		if (flock(s->dirfd, LOCK_EX))
-			return tf_err(-errno, "cannot lock %s: %s", TF_FP_PIN_DIR, strerror(errno));
+			return tf_err(-errno, "cannot lock %s: %s", s->dir, strerror(errno));
 		/* The last port's owner may have removed the directory meanwhile. */
-		if (!fstat(s->dirfd, &a) && !stat(TF_FP_PIN_DIR, &b) && a.st_ino == b.st_ino)
+		if (!fstat(s->dirfd, &a) && !stat(s->dir, &b) && a.st_ino == b.st_ino)
 			return 0;
 		close(s->dirfd);
 		s->dirfd = -1;
 		if (!create)
-			return tf_err(-ENOENT, "the fast path is not on anywhere");
+			return tf_err(-ENOENT, "the fast path is not on in this network namespace");
 	}
-	return tf_err(-EAGAIN, "%s keeps changing under us", TF_FP_PIN_DIR);
+	return tf_err(-EAGAIN, "%s keeps changing under us", s->dir);
 }
 
 /*
  * tx_ports is pinned by hand (see bpf/fastpath.bpf.c). Before load: reuse
  * the pinned map if there is one. After load: pin it if it was new.
  */
-static int reuse_tx_ports(struct fastpath *skel, bool before_load)
+static int reuse_tx_ports(const struct fp *s, struct fastpath *skel, bool before_load)
 {
 	struct bpf_map *m = skel->maps.tx_ports;
+	char path[96];
 	int fd, err;
 
+	spin(s, TF_FP_MAP_TX_PORTS, path, sizeof(path));
 	if (before_load) {
-		fd = bpf_obj_get(TF_FP_PIN_TX_PORTS);
+		fd = bpf_obj_get(path);
 		if (fd < 0)
 			return errno == ENOENT ? 0 : -errno;
 		err = bpf_map__reuse_fd(m, fd);
 		close(fd);
 		return err;
 	}
-	if (!access(TF_FP_PIN_TX_PORTS, F_OK))
+	if (!access(path, F_OK))
 		return 0;
-	return bpf_map__pin(m, TF_FP_PIN_TX_PORTS);
+	return bpf_map__pin(m, path);
 }
 
 /*
@@ -215,17 +252,33 @@ static int reuse_tx_ports(struct fastpath *skel, bool before_load)
  * pinned) by loading the object with no program; without, a missing state
  * is -ENOENT.
  */
+static int fp_open_dir(struct fp *s, bool create);
+
 static int fp_open(struct fp *s, bool create)
 {
-	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta };
+	uint32_t ns;
 	int err;
 
 	memset(s, -1, sizeof(*s));
+	err = tf_netns_self(&ns);
+	if (err)
+		return err;
+	pin_path(s->dir, sizeof(s->dir), ns, NULL);
+	return fp_open_dir(s, create);
+}
+
+/* fp_open for the state in s->dir (set by the caller). */
+static int fp_open_dir(struct fp *s, bool create)
+{
+	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta };
+	char path[96];
+	int err;
+
 	err = lock_dir(s, create);
 	if (err)
 		goto fail;
 	if (create) {
-		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = TF_FP_PIN_DIR);
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->dir);
 		struct fastpath *skel = fastpath__open_opts(&oo);
 		struct bpf_map *maps[6];
 
@@ -235,15 +288,15 @@ static int fp_open(struct fp *s, bool create)
 		}
 		bpf_program__set_autoload(skel->progs.tf_fp_tap, false);
 		bpf_program__set_autoload(skel->progs.tf_fp_uplink, false);
-		err = reuse_tx_ports(skel, true);
+		err = reuse_tx_ports(s, skel, true);
 		if (!err)
 			err = fastpath__load(skel);
 		if (!err)
-			err = reuse_tx_ports(skel, false);
+			err = reuse_tx_ports(s, skel, false);
 		if (err) {
 			fastpath__destroy(skel);
 			err = tf_err(err, "cannot create the fast path maps in %s: %s",
-				     TF_FP_PIN_DIR, strerror(-err));
+				     s->dir, strerror(-err));
 			goto fail;
 		}
 		maps[0] = skel->maps.ports;
@@ -263,10 +316,10 @@ static int fp_open(struct fp *s, bool create)
 		return 0;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
-		*fds[i] = bpf_obj_get(pins[i]);
+		*fds[i] = bpf_obj_get(spin(s, pins[i], path, sizeof(path)));
 		if (*fds[i] < 0) {
-			err = errno == ENOENT ? tf_err(-ENOENT, "the fast path is not on anywhere")
-					      : tf_err(-errno, "cannot open %s: %s", pins[i], strerror(errno));
+			err = errno == ENOENT ? tf_err(-ENOENT, "the fast path is not on in this network namespace")
+					      : tf_err(-errno, "cannot open %s: %s", path, strerror(errno));
 			goto fail;
 		}
 	}
@@ -341,12 +394,15 @@ static void fp_release(struct fp *s)
 	if (s->ports >= 0)
 		fp_gc(s);
 	if (s->ports >= 0 && fp_nports(s) == 0) {
+		char path[96];
+
 		for (size_t i = 0; i < ARRAY_SIZE(pins); i++)
-			unlink(pins[i]);
-		if (rmdir(TF_FP_PIN_DIR))
-			pr_debug("fastpath: cannot remove %s: %s", TF_FP_PIN_DIR, strerror(errno));
+			unlink(spin(s, pins[i], path, sizeof(path)));
+		if (rmdir(s->dir))
+			pr_debug("fastpath: cannot remove %s: %s", s->dir, strerror(errno));
 		else
-			pr_debug("fastpath: last port gone, state removed");
+			pr_debug("fastpath: last port gone, %s removed", s->dir);
+		tf_pin_rmdir(TF_FP_PIN_ROOT);	/* kept while another namespace uses it */
 	}
 	fp_close(s);
 }
@@ -371,8 +427,41 @@ static void fp_gc(struct fp *s)
 }
 
 /*
- * One namespace at a time: ifindexes mean nothing across namespaces. A
- * namespace whose ports are all gone (fp_gc emptied the table) is reclaimed.
+ * The state of a namespace that no process and no /run/netns name keeps
+ * alive: its devices went with it, so fp_gc forgets every port and the last
+ * one out removes the directory. Called before taking our own lock.
+ */
+static void fp_reclaim_dead(void)
+{
+	uint32_t self, ns;
+	struct dirent *de;
+	char *end;
+	DIR *d;
+
+	if (tf_netns_self(&self) || !(d = opendir(TF_FP_PIN_ROOT)))
+		return;
+	while ((de = readdir(d))) {
+		struct fp s;
+
+		errno = 0;
+		ns = strtoul(de->d_name, &end, 10);
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end || errno || ns == self ||
+		    tf_netns_alive(ns))
+			continue;
+		memset(&s, -1, sizeof(s));
+		pin_path(s.dir, sizeof(s.dir), ns, NULL);
+		if (!fp_open_dir(&s, false)) {
+			pr_debug("fastpath: reclaiming %s: its network namespace is gone", s.dir);
+			fp_release(&s);
+		}
+	}
+	closedir(d);
+}
+
+/*
+ * The directory is named after the namespace, and meta says so too: a new
+ * namespace that got a dead one's inode number finds that one's ports gone
+ * (fp_gc) and takes the state over.
  */
 static int fp_claim_netns(struct fp *s)
 {
@@ -385,8 +474,8 @@ static int fp_claim_netns(struct fp *s)
 	bpf_map_lookup_elem(s->meta, &zero, &m);
 	fp_gc(s);
 	if (m.version && m.netns != ns && fp_nports(s) > 0)
-		return tf_err(-EBUSY, "the fast path serves another network namespace (net:[%u], %d ports); one at a time",
-			      m.netns, fp_nports(s));
+		return tf_err(-EBUSY, "%s serves another network namespace (net:[%u], %d ports)",
+			      s->dir, m.netns, fp_nports(s));
 	m.version = TF_FP_VERSION;
 	m.netns = ns;
 	if (bpf_map_update_elem(s->meta, &zero, &m, BPF_ANY))
@@ -448,10 +537,10 @@ static int fp_add_port(struct fp *s, int ifindex, const char *name, enum tf_fp_p
 
 /* ---- programs, through libxdp ---------------------------------------------- */
 
-static int prog_attach(int ifindex, const char *name, const char *prog_name,
+static int prog_attach(const struct fp *s, int ifindex, const char *name, const char *prog_name,
 		       enum xdp_attach_mode mode, bool *legacy)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = TF_FP_PIN_DIR);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->dir);
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .prog_name = prog_name);
 	struct xdp_multiprog *mp;
 	struct fastpath *skel;
@@ -464,10 +553,10 @@ static int prog_attach(int ifindex, const char *name, const char *prog_name,
 		return tf_err(-errno, "cannot open the fast path object: %s", strerror(errno));
 	bpf_program__set_autoload(!strcmp(prog_name, PROG_TAP) ? skel->progs.tf_fp_uplink
 							       : skel->progs.tf_fp_tap, false);
-	err = reuse_tx_ports(skel, true);
+	err = reuse_tx_ports(s, skel, true);
 	if (err) {
 		fastpath__destroy(skel);
-		return tf_err(err, "cannot reuse %s: %s", TF_FP_PIN_TX_PORTS, strerror(-err));
+		return tf_err(err, "cannot reuse %s/%s: %s", s->dir, TF_FP_MAP_TX_PORTS, strerror(-err));
 	}
 	xo.obj = skel->obj;
 	xp = xdp_program__create(&xo);
@@ -556,6 +645,7 @@ int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 	err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", "the fast path");
 	if (err)
 		return err;
+	fp_reclaim_dead();
 	err = fp_open(&s, true);
 	if (err)
 		return err;
@@ -571,7 +661,7 @@ int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 	if (err)
 		goto out;
 	fp_port(&s, ifindex, &port);
-	err = prog_attach(ifindex, name, PROG_TAP, XDP_MODE_NATIVE, legacy);
+	err = prog_attach(&s, ifindex, name, PROG_TAP, XDP_MODE_NATIVE, legacy);
 	if (err) {
 		fp_forget(&s, ifindex, &port);
 		goto out;
@@ -621,9 +711,12 @@ int tf_fastpath_is_port(int ifindex, struct tf_fp_port *port)
 {
 	struct tf_fp_port p;
 	__u32 k = ifindex;
+	char path[96];
 	int fd, ret;
 
-	fd = bpf_obj_get(TF_FP_PIN_PORTS);
+	if (tf_fastpath_pin_path(TF_FP_MAP_PORTS, path, sizeof(path)))
+		return 0;
+	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
 	ret = !bpf_map_lookup_elem(fd, &k, &p);
@@ -650,6 +743,7 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 	err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", "an uplink");
 	if (err)
 		return err;
+	fp_reclaim_dead();
 	err = fp_open(&s, true);
 	if (err)
 		return err;
@@ -668,11 +762,11 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 		goto out;
 	if (mode)
 		*mode = TF_XDP_NATIVE;
-	err = prog_attach(ifindex, dev, PROG_UPLINK, XDP_MODE_NATIVE, NULL);
+	err = prog_attach(&s, ifindex, dev, PROG_UPLINK, XDP_MODE_NATIVE, NULL);
 	if (err && allow_skb && err != -EEXIST && err != -EBUSY) {
 		pr_warn("%s: native XDP refused (%s); using skb (generic) mode, which is slower",
 			dev, tf_errmsg());
-		err = prog_attach(ifindex, dev, PROG_UPLINK, XDP_MODE_SKB, NULL);
+		err = prog_attach(&s, ifindex, dev, PROG_UPLINK, XDP_MODE_SKB, NULL);
 		if (!err && mode)
 			*mode = TF_XDP_SKB;
 	}

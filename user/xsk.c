@@ -44,20 +44,26 @@ static int fastpath_map(const char *name, int ifindex, int *map_fd, uint32_t *ba
 {
 	struct tf_fp_port port;
 	__u32 key = ifindex;
+	char ports[96], xsks[96];
 	int fd, err;
 
-	fd = bpf_obj_get(TF_FP_PIN_PORTS);
+	err = tf_fastpath_pin_path(TF_FP_MAP_PORTS, ports, sizeof(ports));
+	if (!err)
+		err = tf_fastpath_pin_path(TF_FP_MAP_XSKS, xsks, sizeof(xsks));
+	if (err)
+		return err;
+	fd = bpf_obj_get(ports);
 	if (fd < 0)
 		return tf_err(errno == ENOENT ? -ENOENT : -errno,
-			      "%s: the fast path is not loaded (%s: %s); try tapflow fastpath on %s",
-			      name, TF_FP_PIN_PORTS, strerror(errno), name);
+			      "%s: the fast path is not on in this network namespace (%s: %s); try tapflow fastpath on %s",
+			      name, ports, strerror(errno), name);
 	err = bpf_map_lookup_elem(fd, &key, &port);
 	close(fd);
 	if (err)
 		return tf_err(-ENOENT, "%s: not a fast path port; try tapflow fastpath on %s", name, name);
-	fd = bpf_obj_get(TF_FP_PIN_XSKS);
+	fd = bpf_obj_get(xsks);
 	if (fd < 0)
-		return tf_err(-errno, "%s: %s", TF_FP_PIN_XSKS, strerror(errno));
+		return tf_err(-errno, "%s: %s", xsks, strerror(errno));
 	*map_fd = fd;
 	*base = TF_FP_QKEY(port.slot, 0);
 	return 0;
