@@ -5,6 +5,7 @@
  * library (user/tap.c) and prints; all policy (idempotency, what may be
  * deleted) lives in the library so that API callers get the same rules.
  */
+#include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -38,6 +39,7 @@ struct create_cfg {
 	uint8_t mac[6];
 	unsigned int txqueuelen;
 	bool vnet_hdr;
+	bool fastpath;
 };
 
 static const struct cli_opt create_opts[] = {
@@ -59,6 +61,8 @@ static const struct cli_opt create_opts[] = {
 	  .min = 1, .max = 1000000 },
 	{ .name = "vnet-hdr", .type = CLI_FLAG, .off = offsetof(struct create_cfg, vnet_hdr),
 	  .help = "open queues with IFF_VNET_HDR (a virtio-net header on every frame)" },
+	{ .name = "fastpath", .type = CLI_FLAG, .off = offsetof(struct create_cfg, fastpath),
+	  .help = "also turn the XDP fast path on (as tapflow fastpath on NAME)" },
 	{ 0 }
 };
 
@@ -67,7 +71,9 @@ static const struct cli_spec create_spec = {
 	.args = "NAME",
 	.doc = "Create a persistent multiqueue tap (IFF_TAP|IFF_NO_PI|IFF_MULTI_QUEUE) that a\n"
 	       "VM backend opens by name, and bring it up. Creating an existing tapflow tap\n"
-	       "with the same parameters changes nothing; different parameters fail.",
+	       "with the same parameters changes nothing; different parameters fail.\n"
+	       "With --fastpath the tap is accelerated too; if that fails, a tap this\n"
+	       "command created is deleted again.",
 	.opts = create_opts,
 	.min_args = 1,
 	.max_args = 1,
@@ -99,6 +105,38 @@ int cmd_create(int argc, char **argv)
 	if (err)
 		return cli_fail(&create_spec, err);
 	tf_tap_opts_resolve(&o);
+	if (cfg.fastpath) {
+		bool changed, legacy = false;
+
+		err = tf_fastpath_enable(o.name, &changed, &legacy);
+		if (err) {
+			/* keep the message: the undo below may set its own */
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s", tf_errmsg());
+			if (created && tf_tap_delete(o.name, false))
+				fprintf(stderr, "tapflow create: %s: could not delete the tap again: %s\n",
+					o.name, tf_errmsg());
+			fprintf(stderr, "tapflow create: %s: fast path: %s%s\n", o.name, msg,
+				created ? " (tap not created)" : "");
+			if (err == -EINVAL || err == -ENODEV || err == -EEXIST || err == -EBUSY)
+				return TF_EXIT_USAGE;
+			return err == -EPERM ? TF_EXIT_FAIL : TF_EXIT_BPF;
+		}
+		if (!created && !changed) {
+			printf("%s already exists with these parameters and the fast path on; nothing changed\n",
+			       o.name);
+			return TF_EXIT_OK;
+		}
+		if (created)
+			printf("created %s: %u queue%s, mtu %u, txqueuelen %u, fast path on (%s)\n",
+			       o.name, o.queues, o.queues == 1 ? "" : "s", o.mtu, o.txqueuelen,
+			       legacy ? "libxdp legacy mode" : "libxdp dispatcher");
+		else
+			printf("%s already exists with these parameters; fast path turned on (%s)\n",
+			       o.name, legacy ? "libxdp legacy mode" : "libxdp dispatcher");
+		return TF_EXIT_OK;
+	}
 	if (created)
 		printf("created %s: %u queue%s, mtu %u, txqueuelen %u\n", o.name, o.queues,
 		       o.queues == 1 ? "" : "s", o.mtu, o.txqueuelen);

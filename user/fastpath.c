@@ -137,6 +137,16 @@ static int resolve_tap(const char *name, int *ifindex)
 	return 0;
 }
 
+/* Loading XDP programs and maps: CAP_BPF (with CAP_NET_ADMIN) or CAP_SYS_ADMIN. */
+static int need_caps(const char *what)
+{
+	int err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", what);
+
+	if (err || tf_have_cap(CAP_SYS_ADMIN) || tf_have_cap(39 /* CAP_BPF */))
+		return err;
+	return tf_err(-EPERM, "%s needs CAP_BPF (with CAP_NET_ADMIN), or CAP_SYS_ADMIN", what);
+}
+
 static int stats_value_size(void)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -642,7 +652,7 @@ int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 	err = resolve_tap(name, &ifindex);
 	if (err)
 		return err;
-	err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", "the fast path");
+	err = need_caps("the fast path");
 	if (err)
 		return err;
 	fp_reclaim_dead();
@@ -740,7 +750,7 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 		return tf_err(-EINVAL, "'%s' is a tun/tap; accelerate it with tapflow fastpath on", dev);
 	if (ifindex == 1 || !strcmp(dev, "lo"))
 		return tf_err(-EINVAL, "the loopback device cannot be an uplink");
-	err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", "an uplink");
+	err = need_caps("an uplink");
 	if (err)
 		return err;
 	fp_reclaim_dead();

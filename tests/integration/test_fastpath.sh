@@ -286,6 +286,40 @@ test_xsk_rule_fallback() {
 	expect_eq "$(tf fastpath rule list "$A")" "" "rules after del" || return 1
 }
 
+# ---- create --fastpath ------------------------------------------------------------------
+
+# `create --fastpath` makes an accelerated tap in one step, is idempotent, turns
+# the fast path on for an existing tap, and when the fast path cannot be had
+# (no CAP_BPF nor CAP_SYS_ADMIN) deletes the tap it made, leaving nothing.
+test_create_fastpath() {
+	need_root_bits || return $?
+	local t=C$(printf '%x' $((RANDOM % 4096))) u=D$(printf '%x' $((RANDOM % 4096)))
+	on_exit "tf delete $t"
+	on_exit "tf delete $u"
+	expect_ok "create --fastpath" tf create "$t" --queues 2 --fastpath || return 1
+	tf show "$t" | grep -q "fastpath: on" || { fail "show does not say the fast path is on: $(tf show "$t")"; return 1; }
+	nsx ip -j link show "$t" | jq -e '.[0].xdp.prog.name == "tf_fp_tap"' >/dev/null ||
+		{ fail "no tf_fp_tap on $t"; return 1; }
+	expect_eq "$(tf create "$t" --queues 2 --fastpath)" \
+		"$t already exists with these parameters and the fast path on; nothing changed" "re-create" || return 1
+	expect_fail "different parameters" "queues=2, not 4" tf create "$t" --queues 4 --fastpath || return 1
+	tf show "$t" | grep -q "fastpath: on" || { fail "a refused re-create turned the fast path off"; return 1; }
+	# an existing plain tap gets the fast path
+	expect_ok "create plain" tf create "$u" || return 1
+	expect_ok "create --fastpath on existing" tf create "$u" --fastpath || return 1
+	tf show "$u" | grep -q "fastpath: on" || { fail "fast path not turned on for existing $u"; return 1; }
+	expect_ok "delete" tf delete "$t" || return 1
+	expect_ok "delete" tf delete "$u" || return 1
+	[ -e "$PIN_DIR" ] && { fail "$PIN_DIR outlived both taps"; return 1; }
+
+	# without CAP_BPF and CAP_SYS_ADMIN: one line naming the capability, no tap, no pins
+	expect_fail "no CAP_BPF" "CAP_BPF" \
+		nsrun setpriv --bounding-set -bpf,-sys_admin "$TAPFLOW" create "$t" --fastpath || return 1
+	nsx ip link show "$t" >/dev/null 2>&1 && { fail "a failed create --fastpath left $t"; return 1; }
+	[ -e "$PIN_DIR" ] && { fail "a failed create --fastpath left $PIN_DIR"; return 1; }
+	return 0
+}
+
 # ---- one fast path per network namespace ----------------------------------------------
 
 # Two namespaces, each with its own two accelerated taps (same names, same
