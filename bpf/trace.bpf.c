@@ -21,6 +21,14 @@
  * (packet pointer, time) lives in a per-tap array indexed by (queue, slot):
  * written by the transmitting CPU, cleared by the reading CPU, never
  * allocated or freed per packet, and bounded by the ring's own size.
+ *
+ * XDP frames redirected into a tap (the fast path: DEVMAP -> tun_xdp_xmit)
+ * enter the same ring as skbs, tagged with bit 0, and leave it through
+ * tun_do_read without any skb. fentry/kprobe on tun_xdp_xmit count them and
+ * put their records in the ring the same way; tun_do_read's entry takes the
+ * record of the frame it is about to read. The tracepoint rung has only
+ * xdp:xdp_devmap_xmit, after the fact: it counts them (and their bytes, from
+ * the ring) but cannot see them leave, so they give no ring-wait sample.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -111,6 +119,29 @@ struct {
 	__type(key, __u32);
 	__type(value, struct xmit_state);
 } xmit_pending SEC(".maps");
+
+/* tun_xdp_xmit in progress on this CPU (BH off, from the DEVMAP flush). */
+struct xdp_xmit_state {
+	__u64 dev;
+	__u64 ts;
+	__u32 slot;
+	__u32 queue;
+	__u32 n;
+	__u32 occ;
+	__u32 recs;		/* frames [0, recs) have ring records */
+	__u32 prod;
+	__u32 detached;		/* no queue: tun_xdp_xmit fails with -ENXIO */
+	__u32 pad;
+	__u32 len[TF_XDP_BULK];
+	__u32 ridx[TF_XDP_BULK];	/* record index of frame i, i < recs */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdp_xmit_state);
+} xdp_pending SEC(".maps");
 
 /* tun_get_user in progress in this thread: it may sleep and migrate. */
 struct rx_state {
@@ -384,6 +415,220 @@ static __always_inline void ring_dequeue(const struct sk_buff *skb, bool consume
 	__sync_fetch_and_add(&h->ring_wait_sum_ns, wait);
 }
 
+/* ---- XDP frames redirected into a tap ------------------------------------ */
+
+#define TUN_XDP_FLAG	1UL	/* tun's tag on xdp_frame pointers in the ring */
+
+/*
+ * The queue tun_xdp_xmit picks: tfiles[smp_processor_id() % numqueues]. The
+ * caller runs on the CPU the kernel will use. NULL when no queue is there.
+ */
+static __always_inline struct tun_file *xdp_queue(const struct net_device *dev, __u32 *q)
+{
+	struct tun_struct *tun = tf_netdev_priv(dev);
+	__u32 numq = BPF_CORE_READ(tun, numqueues);
+
+	if (!numq)
+		return NULL;
+	*q = bpf_get_smp_processor_id() % numq;
+	return tun_queue(dev, *q);
+}
+
+static __always_inline __u32 frame_len(__u64 frame)
+{
+	struct xdp_frame *f = (struct xdp_frame *)(frame & ~TUN_XDP_FLAG);
+
+	/* u16 before v6.2, u32 since: the probed-bitfield read sizes it by relocation */
+	return BPF_CORE_READ_BITFIELD_PROBED(f, len);
+}
+
+/*
+ * tun_xdp_xmit(dev, n, frames) is about to queue n frames at the ring's
+ * producer index, in order, until the ring is full. Note their lengths and
+ * give each one that will fit a record in its slot.
+ */
+static __always_inline void xdp_xmit_start(const struct net_device *dev, int n,
+					   struct xdp_frame **frames, bool direct)
+{
+	struct tf_traced *t = lookup_dev(dev, direct);
+	struct xdp_xmit_state *st;
+	struct tf_ring_rec *rec;
+	struct tun_file *tfile;
+	__u32 zero = 0, q = 0, idx;
+	int size, prod, head, occ;
+	void **ring;
+
+	if (!t)
+		return;
+	st = bpf_map_lookup_elem(&xdp_pending, &zero);
+	if (!st)
+		return;
+	st->dev = (__u64)dev;
+	st->ts = bpf_ktime_get_ns();
+	st->slot = t->slot;
+	st->n = n > 0 ? n : 0;
+	st->recs = 0;
+	st->occ = 0;
+	st->queue = 0;
+	st->detached = 0;
+	tfile = xdp_queue(dev, &q);
+	if (!tfile) {
+		st->detached = 1;
+		return;
+	}
+	st->queue = BPF_CORE_READ(tfile, queue_index);
+	saw_queue(t, st->queue);
+	for (int i = 0; i < TF_XDP_BULK; i++) {
+		__u64 f = 0;
+
+		if (i >= n)
+			break;
+		bpf_probe_read_kernel(&f, sizeof(f), &frames[i]);
+		st->len[i] = f ? frame_len(f) : 0;
+	}
+	size = BPF_CORE_READ(tfile, tx_ring.size);
+	prod = BPF_CORE_READ(tfile, tx_ring.producer);
+	head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
+	ring = BPF_CORE_READ(tfile, tx_ring.queue);
+	if (size <= 0 || prod < 0 || prod >= size || !ring)
+		return;
+	occ = prod - head;
+	if (occ < 0)
+		occ += size;
+	st->occ = occ;
+	st->prod = prod;
+	for (int i = 0; i < TF_XDP_BULK; i++) {
+		void *cur = NULL;
+		__u64 f = 0;
+		int pos = prod + i;
+
+		if (i >= n)
+			break;
+		if (pos >= size)
+			pos -= size;
+		bpf_probe_read_kernel(&cur, sizeof(cur), &ring[pos]);
+		if (cur || pos >= size)
+			break;	/* ring full from here on: the rest will be dropped */
+		bpf_probe_read_kernel(&f, sizeof(f), &frames[i]);
+		rec = ring_rec(t, st->queue, pos, &idx);
+		if (!rec)
+			break;
+		rec->ts = st->ts;
+		rec->pkt = f | TUN_XDP_FLAG;
+		st->ridx[i] = idx;
+		st->recs = i + 1;
+	}
+}
+
+static __always_inline void xdp_account(__u32 slot, __u32 queue, __u32 sent, __u64 bytes,
+					__u32 dropped, __u32 cause, __u32 untracked, __u32 occ)
+{
+	struct tf_qcount *c = qcount_of(slot, queue);
+	struct tf_qhist *h;
+
+	if (!c)
+		return;
+	c->tx_packets += sent;
+	c->tx_xdp_packets += sent;
+	c->tx_bytes += bytes;
+	c->ring_wait_untracked += untracked;
+	c->tx_drops[cause & (TF_DROP__MAX - 1)] += dropped;
+	h = qhist_of(slot, queue);
+	if (!h || !sent)
+		return;
+	/*
+	 * Frame i of the bulk found occ + i entries ahead of it; one bucket
+	 * (the first frame's) stands for the bulk, the sum is exact.
+	 */
+	__sync_fetch_and_add(&h->occupancy[tf_bucket(occ, TF_OCC_SLOTS)], sent);
+	__sync_fetch_and_add(&h->occupancy_sum, (__u64)sent * occ + (__u64)sent * (sent - 1) / 2);
+}
+
+/* tun_xdp_xmit returned ret: frames [0, ret) are in the ring, the rest dropped. */
+static __always_inline void xdp_xmit_end(long ret)
+{
+	struct xdp_xmit_state *st;
+	struct tf_ring_rec *rec;
+	__u32 zero = 0, sent, idx;
+	__u64 bytes = 0;
+	void *inner;
+
+	st = bpf_map_lookup_elem(&xdp_pending, &zero);
+	if (!st || !st->dev)
+		return;
+	st->dev = 0;
+	sent = ret > 0 ? ret : 0;
+	if (sent > st->n)
+		sent = st->n;
+	for (int i = 0; i < TF_XDP_BULK; i++) {
+		if (i >= sent)
+			break;
+		bytes += st->len[i];
+	}
+	xdp_account(st->slot, st->queue, sent, bytes, st->n - sent,
+		    st->detached || ret < 0 ? TF_DROP_DETACHED : TF_DROP_RING_FULL,
+		    sent > st->recs ? sent - st->recs : 0, st->occ);
+	if (st->recs <= sent)
+		return;
+	/* records of frames that did not make it: take them back */
+	inner = bpf_map_lookup_elem(&rings, &st->slot);
+	if (!inner)
+		return;
+	for (int i = 0; i < TF_XDP_BULK; i++) {
+		if (i < sent)
+			continue;
+		if (i >= st->recs)
+			break;
+		idx = st->ridx[i];
+		rec = bpf_map_lookup_elem(inner, &idx);
+		if (rec && (rec->pkt & TUN_XDP_FLAG) && rec->ts == st->ts)
+			rec->pkt = 0;
+	}
+}
+
+/*
+ * tun_do_read is about to take the entry at consumer_head (a read() with no
+ * ptr handed in). If it is an XDP frame with a record, its wait ends now.
+ */
+static __always_inline void xdp_read_start(const struct tun_struct *tun,
+					   const struct tun_file *tfile, void *ptr, bool direct)
+{
+	const struct net_device *dev;
+	struct tf_ring_rec *rec;
+	struct tf_traced *t;
+	struct tf_qhist *h;
+	int head, size;
+	void **ring;
+	__u64 cur = 0, wait;
+	__u32 q, idx;
+
+	if (ptr)
+		return;		/* vhost hands the entry in: not ours to peek */
+	dev = RD(direct, tun, dev);
+	t = lookup_dev(dev, direct);
+	if (!t)
+		return;
+	q = RD(direct, tfile, queue_index);
+	head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
+	size = BPF_CORE_READ(tfile, tx_ring.size);
+	ring = BPF_CORE_READ(tfile, tx_ring.queue);
+	if (size <= 0 || head < 0 || head >= size || !ring)
+		return;
+	bpf_probe_read_kernel(&cur, sizeof(cur), &ring[head]);
+	if (!(cur & TUN_XDP_FLAG))
+		return;		/* empty, or an skb: consume_skb takes those */
+	rec = ring_rec(t, q, head, &idx);
+	if (!rec || rec->pkt != cur)
+		return;
+	rec->pkt = 0;
+	wait = bpf_ktime_get_ns() - rec->ts;
+	h = qhist_of(t->slot, q);
+	if (!h)
+		return;
+	__sync_fetch_and_add(&h->ring_wait_ns[tf_bucket(wait, TF_HIST_SLOTS)], 1);
+	__sync_fetch_and_add(&h->ring_wait_sum_ns, wait);
+}
+
 /* Bytes of vnet header (and packet info) in front of each frame. */
 static __always_inline __u32 rx_hdr_len(const struct tun_struct *tun, bool direct)
 {
@@ -477,6 +722,40 @@ int BPF_PROG(fexit_tun_get_user, struct tun_struct *tun, struct tun_file *tfile,
 	return 0;
 }
 
+/*
+ * Before v6.3 the verifier refuses a direct read of an fentry argument that
+ * points to anything but a struct (frames, ptr): bpf_get_func_arg() it is.
+ */
+SEC("fentry/tun_xdp_xmit")
+int BPF_PROG(fentry_tun_xdp_xmit, struct net_device *dev, int n)
+{
+	__u64 frames = 0;
+
+	bpf_get_func_arg(ctx, 2, &frames);
+	xdp_xmit_start(dev, n, (struct xdp_frame **)frames, true);
+	return 0;
+}
+
+SEC("fexit/tun_xdp_xmit")
+int BPF_PROG(fexit_tun_xdp_xmit)
+{
+	__u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	xdp_xmit_end((int)ret);
+	return 0;
+}
+
+SEC("fentry/tun_do_read")
+int BPF_PROG(fentry_tun_do_read, struct tun_struct *tun, struct tun_file *tfile)
+{
+	__u64 ptr = 0;
+
+	bpf_get_func_arg(ctx, 4, &ptr);
+	xdp_read_start(tun, tfile, (void *)ptr, true);
+	return 0;
+}
+
 /* ---- kprobe/kretprobe ------------------------------------------------- */
 
 SEC("kprobe/tun_net_xmit")
@@ -519,6 +798,28 @@ int BPF_KRETPROBE(kretprobe_tun_get_user, long ret)
 		return 0;
 	rx_account(s->slot, s->queue, ret, s->hdr, bpf_ktime_get_ns() - s->ts);
 	bpf_map_delete_elem(&rx_tid, &tid);
+	return 0;
+}
+
+SEC("kprobe/tun_xdp_xmit")
+int BPF_KPROBE(kprobe_tun_xdp_xmit, struct net_device *dev, int n, struct xdp_frame **frames)
+{
+	xdp_xmit_start(dev, n, frames, false);
+	return 0;
+}
+
+SEC("kretprobe/tun_xdp_xmit")
+int BPF_KRETPROBE(kretprobe_tun_xdp_xmit, int ret)
+{
+	xdp_xmit_end(ret);
+	return 0;
+}
+
+SEC("kprobe/tun_do_read")
+int BPF_KPROBE(kprobe_tun_do_read, struct tun_struct *tun, struct tun_file *tfile,
+	       struct iov_iter *to, int noblock, void *ptr)
+{
+	xdp_read_start(tun, tfile, ptr, false);
 	return 0;
 }
 
@@ -579,6 +880,57 @@ SEC("tp_btf/netif_rx_entry")
 int BPF_PROG(tp_netif_rx_entry, const struct sk_buff *skb)
 {
 	rx_skb(skb);
+	return 0;
+}
+
+/*
+ * XDP frames redirected into a tap, after tun_xdp_xmit returned (sent queued,
+ * drops not). This rung sees no tun_do_read: the frames are counted, their
+ * bytes read from the ring slots they took (one a fast reader already took
+ * may be gone: counted without bytes), and they give no ring-wait sample.
+ */
+SEC("tp_btf/xdp_devmap_xmit")
+int BPF_PROG(tp_xdp_devmap_xmit, const struct net_device *from_dev,
+	     const struct net_device *to_dev, int sent, int drops, int err)
+{
+	struct tf_traced *t = lookup_dev(to_dev, true);
+	struct tun_file *tfile;
+	__u32 q = 0, queue = 0, occ = 0;
+	int size, prod, head;
+	__u64 bytes = 0;
+	void **ring;
+
+	if (!t)
+		return 0;
+	tfile = xdp_queue(to_dev, &q);
+	if (tfile) {
+		queue = BPF_CORE_READ(tfile, queue_index);
+		saw_queue(t, queue);
+		size = BPF_CORE_READ(tfile, tx_ring.size);
+		prod = BPF_CORE_READ(tfile, tx_ring.producer);
+		head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
+		ring = BPF_CORE_READ(tfile, tx_ring.queue);
+		if (size > 0 && prod >= 0 && prod < size && ring && sent > 0) {
+			int o = prod - head - sent;
+
+			occ = o < 0 ? o + size : o;
+			for (int i = 0; i < TF_XDP_BULK; i++) {
+				__u64 cur = 0;
+				int pos = prod - sent + i;
+
+				if (i >= sent)
+					break;
+				if (pos < 0)
+					pos += size;
+				bpf_probe_read_kernel(&cur, sizeof(cur), &ring[pos]);
+				if (cur & TUN_XDP_FLAG)
+					bytes += frame_len(cur);
+			}
+		}
+	}
+	xdp_account(t->slot, queue, sent > 0 ? sent : 0, bytes, drops > 0 ? drops : 0,
+		    !tfile || err == -6 /* -ENXIO */ ? TF_DROP_DETACHED : TF_DROP_RING_FULL,
+		    sent > 0 ? sent : 0, occ);
 	return 0;
 }
 

@@ -20,6 +20,8 @@
 #define TF_HIST_SLOTS		40	/* log2 buckets: [2^k, 2^(k+1)), 0 in bucket 0 */
 #define TF_OCC_SLOTS		24	/* log2 of ring occupancy (entries) */
 #define TF_RING_MAX		65536	/* ring records per queue, at most */
+#define TF_TRACE_LAYOUT		2	/* tf_trace_meta.version: bumped when a value changes size */
+#define TF_XDP_BULK		16	/* frames per tun_xdp_xmit call we account one by one */
 
 enum tf_backend {
 	TF_BACKEND_FENTRY = 1,
@@ -58,6 +60,7 @@ struct tf_qcount {
 	__u64 rx_bytes;
 	__u64 rx_drops;		/* tun_get_user refused the frame */
 	__u64 ring_wait_untracked; /* queued with no in-flight record: no ring-wait sample */
+	__u64 tx_xdp_packets;	/* of tx_packets, XDP frames redirected in (tun_xdp_xmit) */
 };
 
 struct tf_qhist {
@@ -70,8 +73,8 @@ struct tf_qhist {
 };
 
 struct tf_ring_rec {
-	__u64 pkt;		/* the skb (or xdp_frame) pointer queued in this slot */
-	__u64 ts;		/* when tun_net_xmit queued it */
+	__u64 pkt;		/* the skb (or xdp_frame | 1, as tun tags it) queued in this slot */
+	__u64 ts;		/* when tun_net_xmit (tun_xdp_xmit) queued it */
 };
 
 struct tf_trace_meta {

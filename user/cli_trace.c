@@ -241,6 +241,7 @@ static void stats_json(const struct tf_tap_stats *t)
 		tf_json_u64(&j, "queue", q->queue);
 		tf_json_bool(&j, "attached", q->attached);
 		tf_json_u64(&j, "tx_packets", q->c.tx_packets);
+		tf_json_u64(&j, "tx_xdp_packets", q->c.tx_xdp_packets);
 		tf_json_u64(&j, "tx_bytes", q->c.tx_bytes);
 		tf_json_u64(&j, "tx_drops", q->tx_drops);
 		tf_json_obj_begin(&j, "tx_drop_causes");
@@ -282,8 +283,8 @@ static void stats_text(const struct tf_tap_stats *t)
 {
 	printf("%s  backend %s%s, %u queue(s) attached\n", t->name, tf_backend_name(t->backend),
 	       t->gone ? "  (gone: deleted while traced)" : "", t->queues_attached);
-	printf("%5s %12s %14s %10s %12s %14s %9s %9s %9s\n", "queue", "tx_packets", "tx_bytes",
-	       "tx_drops", "rx_packets", "rx_bytes", "rx_drops", "wait_p50", "wait_p99");
+	printf("%5s %12s %10s %14s %10s %12s %14s %9s %9s %9s\n", "queue", "tx_packets", "tx_xdp",
+	       "tx_bytes", "tx_drops", "rx_packets", "rx_bytes", "rx_drops", "wait_p50", "wait_p99");
 	for (uint32_t i = 0; i < t->nqueues; i++) {
 		const struct tf_queue_stats *q = &t->q[i];
 		char p50[16], p99[16], rxd[24];
@@ -294,8 +295,9 @@ static void stats_text(const struct tf_tap_stats *t)
 			snprintf(rxd, sizeof(rxd), "%llu", (unsigned long long)q->c.rx_drops);
 		else
 			snprintf(rxd, sizeof(rxd), "n/a");
-		printf("%5u %12llu %14llu %10llu %12llu %14llu %9s %9s %9s%s\n", q->queue,
-		       (unsigned long long)q->c.tx_packets, (unsigned long long)q->c.tx_bytes,
+		printf("%5u %12llu %10llu %14llu %10llu %12llu %14llu %9s %9s %9s%s\n", q->queue,
+		       (unsigned long long)q->c.tx_packets, (unsigned long long)q->c.tx_xdp_packets,
+		       (unsigned long long)q->c.tx_bytes,
 		       (unsigned long long)q->tx_drops, (unsigned long long)q->c.rx_packets,
 		       (unsigned long long)q->c.rx_bytes, rxd, p50, p99,
 		       q->attached ? "" : "  (detached)");

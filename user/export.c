@@ -561,11 +561,14 @@ int tf_export_render(struct tf_export_buf *b, const struct tf_tap_stats *taps,
 
 	tap_families(&o, taps, n);
 	q_counter(&o, taps, n, "tapflow_tx_packets_total",
-		  "Packets tun_net_xmit queued into the queue's ring (host to backend).",
+		  "Packets queued into the queue's ring (host to backend): skbs by tun_net_xmit, XDP frames by tun_xdp_xmit.",
 		  QOFF(c.tx_packets), false);
 	q_counter(&o, taps, n, "tapflow_tx_bytes_total",
-		  "Bytes tun_net_xmit queued into the queue's ring (host to backend).",
+		  "Bytes queued into the queue's ring (host to backend), skbs and XDP frames.",
 		  QOFF(c.tx_bytes), false);
+	q_counter(&o, taps, n, "tapflow_tx_xdp_packets_total",
+		  "Of tapflow_tx_packets_total, XDP frames redirected into the queue's ring (tun_xdp_xmit: the fast path).",
+		  QOFF(c.tx_xdp_packets), false);
 	q_tx_dropped(&o, taps, n);
 	q_counter(&o, taps, n, "tapflow_rx_packets_total",
 		  "Frames the backend wrote into the queue (tun_get_user, backend to host).",

@@ -164,6 +164,9 @@ static int read_meta(const struct pins *p, struct tf_trace_meta *m)
 
 	if (bpf_map_lookup_elem(p->meta, &zero, m))
 		return tf_err(-errno, "cannot read tracing metadata: %s", strerror(errno));
+	if (m->version != TF_TRACE_LAYOUT)
+		return tf_err(-EPROTO, "tracing was started by a tapflow with another map layout (%u, this one reads %u): "
+			      "tapflow trace stop --all, then start again", m->version, TF_TRACE_LAYOUT);
 	return 0;
 }
 
@@ -205,7 +208,7 @@ static int rung_of(const char *prog)
 static int load_rung(int backend, char *why, size_t whylen)
 {
 	struct bpf_link *links[32] = {};
-	struct tf_trace_meta m = { .backend = backend, .version = 1,
+	struct tf_trace_meta m = { .backend = backend, .version = TF_TRACE_LAYOUT,
 				   .rx_ns = backend != TF_BACKEND_TRACEPOINT };
 	struct bpf_program *prog;
 	struct trace *skel;

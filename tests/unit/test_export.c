@@ -109,6 +109,7 @@ static void test_families(void)
 		{ "tapflow_queues_attached", "gauge" },
 		{ "tapflow_tx_packets_total", "counter" },
 		{ "tapflow_tx_bytes_total", "counter" },
+		{ "tapflow_tx_xdp_packets_total", "counter" },
 		{ "tapflow_tx_dropped_total", "counter" },
 		{ "tapflow_rx_packets_total", "counter" },
 		{ "tapflow_rx_bytes_total", "counter" },
