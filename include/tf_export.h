@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "tf_trace.h"
+#include "tf_fastpath.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,15 +49,29 @@ void tf_export_buf_free(struct tf_export_buf *b);
 int tf_export_render(struct tf_export_buf *b, const struct tf_tap_stats *taps,
 		     size_t n, uint64_t t0_ns);
 
-/* Where an exporter reads stats: the signatures of tf_trace_read/_free. */
+/*
+ * Append the fast path's per-queue counters of ports (tf_fastpath_ports())
+ * to a text tf_export_render() made: tapflow_fastpath_packets_total and
+ * _bytes_total by action, _xsk_miss_total, _learned_total. Nothing when n
+ * is 0. Returns 0 or -ENOMEM.
+ */
+int tf_export_render_fastpath(struct tf_export_buf *b, const struct tf_fp_port_stats *ports,
+			      size_t n);
+
+/*
+ * Where an exporter reads stats: the signatures of tf_trace_read/_free and
+ * of tf_fastpath_ports/_free (read_ports may be NULL: no fast path section).
+ */
 struct tf_export_source {
 	int (*read)(const char *name, struct tf_tap_stats **taps, size_t *n);
 	void (*release)(struct tf_tap_stats *taps, size_t n);
+	int (*read_ports)(struct tf_fp_port_stats **ports, size_t *n);
+	void (*release_ports)(struct tf_fp_port_stats *ports, size_t n);
 };
 
 struct tf_exporter;
 
-/* src NULL: tf_trace_read(). */
+/* src NULL: tf_trace_read() and tf_fastpath_ports(). */
 int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out);
 void tf_export_free(struct tf_exporter *e);	/* stops the server too */
 

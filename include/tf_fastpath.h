@@ -92,6 +92,18 @@ struct tf_fastpath_qstats {
  */
 int tf_fastpath_stats(const char *name, struct tf_fastpath_qstats **qs, size_t *n,
 		      struct tf_fastpath_qstats *total);
+/* Every port of this namespace's fast path, with its per-queue counters. */
+struct tf_fp_port_stats {
+	char name[16];		/* as it was named when it became a port */
+	int ifindex;
+	uint32_t kind;		/* enum tf_fp_port_kind */
+	size_t nqueues;		/* queues with any count */
+	struct tf_fastpath_qstats *q;
+};
+/* 0 with *n = 0 when the fast path is not on here; free with tf_fastpath_ports_free(). */
+int tf_fastpath_ports(struct tf_fp_port_stats **ports, size_t *n);
+void tf_fastpath_ports_free(struct tf_fp_port_stats *ports, size_t n);
+
 /* "redirect_tap", "redirect_uplink", "xsk", "pass", "drop". */
 const char *tf_fastpath_action_name(enum tf_fp_action act);
 

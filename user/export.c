@@ -597,6 +597,74 @@ int tf_export_render(struct tf_export_buf *b, const struct tf_tap_stats *taps,
 	return 0;
 }
 
+/* ---- the fast path's counters ---------------------------------------------- */
+
+/* port="NAME",queue="Q" */
+static size_t port_queue_label(char *dst, const struct tf_fp_port_stats *p, uint32_t q)
+{
+	char tl[TAPLBL_MAX];
+	size_t n;
+
+	memcpy(tl, "port=\"", 6);
+	n = 6 + esc_label(tl + 6, p->name, sizeof(p->name));
+	tl[n++] = '"';
+	return queue_label(dst, tl, n, q);
+}
+
+static void fp_family(struct out *o, const struct tf_fp_port_stats *ports, size_t n,
+		      const char *name, const char *help, int what)
+{
+	char ql[QLBL_MAX];
+
+	put_meta(o, name, "counter", help);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < ports[i].nqueues; j++) {
+			const struct tf_fastpath_qstats *q = &ports[i].q[j];
+			size_t qn = port_queue_label(ql, &ports[i], q->queue);
+
+			if (what >= 2) {
+				put_str(o, name);
+				put(o, "{", 1);
+				put(o, ql, qn);
+				PUTS(o, "} ");
+				put_u64(o, what == 2 ? q->xsk_miss : q->learned);
+				put(o, "\n", 1);
+				continue;
+			}
+			for (int a = 0; a < TF_FP_ACT__MAX; a++) {
+				put_str(o, name);
+				put(o, "{", 1);
+				put(o, ql, qn);
+				PUTS(o, ",action=\"");
+				put_str(o, tf_fastpath_action_name(a));
+				PUTS(o, "\"} ");
+				put_u64(o, what == 0 ? q->packets[a] : q->bytes[a]);
+				put(o, "\n", 1);
+			}
+		}
+	}
+}
+
+int tf_export_render_fastpath(struct tf_export_buf *b, const struct tf_fp_port_stats *ports,
+			      size_t n)
+{
+	struct out o = { .b = b };
+
+	if (!n)
+		return 0;
+	fp_family(&o, ports, n, "tapflow_fastpath_packets_total",
+		  "Frames the XDP fast path handled on the port's queue (rx queue of a tap or uplink), by action.", 0);
+	fp_family(&o, ports, n, "tapflow_fastpath_bytes_total",
+		  "Bytes of those frames, by action.", 1);
+	fp_family(&o, ports, n, "tapflow_fastpath_xsk_miss_total",
+		  "Frames that matched an AF_XDP rule with no socket on their queue, and went on along the normal path.", 2);
+	fp_family(&o, ports, n, "tapflow_fastpath_learned_total",
+		  "fdb entries the port's frames created or moved.", 3);
+	if (o.oom)
+		return tf_err(-ENOMEM, "export: out of memory rendering %zu fast path ports", n);
+	return 0;
+}
+
 /* ---- the exporter ---------------------------------------------------------
  * HTTP scrapes read the maps afresh each time (Prometheus wants the value at
  * scrape time, and its scrape_interval is the only clock that matters), but
@@ -646,6 +714,8 @@ int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out)
 	} else {
 		e->src.read = tf_trace_read;
 		e->src.release = tf_trace_stats_free;
+		e->src.read_ports = tf_fastpath_ports;
+		e->src.release_ports = tf_fastpath_ports_free;
 	}
 	pthread_mutex_init(&e->lock, NULL);
 	for (int i = 0; i < SNAP_MAX; i++)
@@ -673,22 +743,34 @@ void tf_export_free(struct tf_exporter *e)
 int tf_export_scrape(struct tf_exporter *e, struct tf_export_buf *b)
 {
 	uint64_t t0 = clock_ns(CLOCK_MONOTONIC), t1;
+	struct tf_fp_port_stats *ports = NULL;
 	struct tf_tap_stats *taps = NULL;
-	size_t n = 0;
+	size_t n = 0, nports = 0;
 	int err;
 
+	if (e->src.read_ports) {
+		err = e->src.read_ports(&ports, &nports);
+		if (err < 0)
+			return err;
+	}
 	err = e->src.read(NULL, &taps, &n);
 	if (err == -ENOENT) {
 		/* Tracing not loaded: nothing is traced, which is not an error. */
 		taps = NULL;
 		n = 0;
 	} else if (err < 0) {
+		if (ports)
+			e->src.release_ports(ports, nports);
 		return err;
 	}
 	t1 = clock_ns(CLOCK_MONOTONIC);
 	err = tf_export_render(b, taps, n, t0);
+	if (!err)
+		err = tf_export_render_fastpath(b, ports, nports);
 	if (taps)
 		e->src.release(taps, n);
+	if (ports)
+		e->src.release_ports(ports, nports);
 	/* The split matters when a scrape is slow: maps or formatting? */
 	pr_debug("export: read %zu taps in %.3f ms, rendered %zu bytes in %.3f ms",
 		 n, (t1 - t0) / 1e6, b->len, (clock_ns(CLOCK_MONOTONIC) - t1) / 1e6);

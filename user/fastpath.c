@@ -1045,15 +1045,16 @@ const char *tf_fastpath_action_name(enum tf_fp_action act)
 	return act < TF_FP_ACT__MAX ? names[act] : "?";
 }
 
-int tf_fastpath_stats(const char *name, struct tf_fastpath_qstats **out, size_t *n,
-		      struct tf_fastpath_qstats *total)
+/* Per-queue counters of one port: the queues with any count, and their total. */
+static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
+			   struct tf_fastpath_qstats **out, size_t *n,
+			   struct tf_fastpath_qstats *total)
 {
-	int ncpu = libbpf_num_possible_cpus(), vsz = stats_value_size(), ifindex, err;
+	int ncpu = libbpf_num_possible_cpus(), vsz = stats_value_size();
 	size_t stride = (sizeof(struct tf_fp_qstats) + 7) & ~7;
 	struct tf_fastpath_qstats *qs = NULL;
-	struct tf_fp_port port;
 	char *buf = NULL;
-	struct fp s;
+	int err = 0;
 
 	*out = NULL;
 	*n = 0;
@@ -1061,9 +1062,6 @@ int tf_fastpath_stats(const char *name, struct tf_fastpath_qstats **out, size_t 
 		memset(total, 0, sizeof(*total));
 	if (vsz < 0)
 		return tf_err(-EINVAL, "cannot count the possible CPUs");
-	err = open_port(&s, name, &ifindex, &port);
-	if (err)
-		return err;
 	buf = malloc(vsz);
 	qs = calloc(TF_FP_QUEUES, sizeof(*qs));
 	if (!buf || !qs) {
@@ -1072,10 +1070,10 @@ int tf_fastpath_stats(const char *name, struct tf_fastpath_qstats **out, size_t 
 	}
 	for (__u32 q = 0; q < TF_FP_QUEUES; q++) {
 		struct tf_fastpath_qstats *d = &qs[*n];
-		__u32 k = TF_FP_QKEY(port.slot, q);
+		__u32 k = TF_FP_QKEY(port->slot, q);
 		bool any = false;
 
-		if (bpf_map_lookup_elem(s.stats, &k, buf))
+		if (bpf_map_lookup_elem(s->stats, &k, buf))
 			continue;
 		memset(d, 0, sizeof(*d));
 		d->queue = q;
@@ -1111,6 +1109,76 @@ int tf_fastpath_stats(const char *name, struct tf_fastpath_qstats **out, size_t 
 out:
 	free(buf);
 	free(qs);
+	return err;
+}
+
+int tf_fastpath_stats(const char *name, struct tf_fastpath_qstats **out, size_t *n,
+		      struct tf_fastpath_qstats *total)
+{
+	struct tf_fp_port port;
+	int ifindex, err;
+	struct fp s;
+
+	*out = NULL;
+	*n = 0;
+	err = open_port(&s, name, &ifindex, &port);
+	if (err)
+		return err;
+	err = read_port_stats(&s, &port, out, n, total);
+	fp_close(&s);
+	return err;
+}
+
+void tf_fastpath_ports_free(struct tf_fp_port_stats *ports, size_t n)
+{
+	for (size_t i = 0; ports && i < n; i++)
+		free(ports[i].q);
+	free(ports);
+}
+
+int tf_fastpath_ports(struct tf_fp_port_stats **out, size_t *n)
+{
+	struct tf_fp_port_stats *ps = NULL;
+	__u32 k, next, *prev = NULL;
+	size_t cnt = 0;
+	struct fp s;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	err = fp_open(&s, false);
+	if (err == -ENOENT)
+		return 0;	/* not on in this namespace: no ports */
+	if (err)
+		return err;
+	if (!fp_same_netns(&s))
+		goto out;
+	ps = calloc(TF_FP_MAX_PORTS, sizeof(*ps));
+	if (!ps) {
+		err = tf_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	while (cnt < TF_FP_MAX_PORTS && !bpf_map_get_next_key(s.ports, prev, &next)) {
+		struct tf_fp_port port;
+		struct tf_fp_port_stats *p = &ps[cnt];
+
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(s.ports, &k, &port))
+			continue;
+		snprintf(p->name, sizeof(p->name), "%s", port.name);
+		p->ifindex = k;
+		p->kind = port.kind;
+		err = read_port_stats(&s, &port, &p->q, &p->nqueues, NULL);
+		if (err)
+			goto out;
+		cnt++;
+	}
+	*out = ps;
+	*n = cnt;
+	ps = NULL;
+out:
+	tf_fastpath_ports_free(ps, cnt);
 	fp_close(&s);
 	return err;
 }

@@ -111,6 +111,50 @@ test_detached_and_deleted_stop_being_exported() {
 	expect_eq "$(grep -c "tap=\"$TAP\"" "$TMP/m")" 0 "series of a deleted tap" || return 1
 }
 
+# ---- the fast path's counters --------------------------------------------------
+
+# Two accelerated taps, K frames A -> B through the fast path on A's queue 1:
+# the export has exactly them as redirect_tap on port A, queue 1, and the
+# text passes promtool; with the fast path off, the family is gone.
+test_fastpath_counters() {
+	need promtool || return 77
+	need jq || return 77
+	setup_tmp
+	local a b macb=02:00:00:00:0b:01 out
+	a=$(uniq_name ea) b=$(uniq_name eb)
+	expect_ok "create A" tf create "$a" --queues 2 --txqueuelen 4096 --fastpath || return 1
+	on_exit "tf delete $a"
+	expect_ok "create B" tf create "$b" --queues 1 --txqueuelen 4096 --fastpath || return 1
+	on_exit "tf delete $b"
+	nsrun "$TFLOAD" --dev "$b" --count 1 --src-mac "$macb" --dst-mac ff:ff:ff:ff:ff:ff >/dev/null ||
+		{ fail "tf-load on B"; return 1; }
+	nsrun "$TFLOAD" --dev "$b" --read --idle-ms 600 > "$TMP/b.json" 2>&1 &
+	local reader=$!
+	sleep 0.3
+	nsrun "$TFLOAD" --dev "$a" --queues 2 --queue-list 1 --count $K --rate 40000 --dst-mac "$macb" \
+		> "$TMP/a.json" 2>&1 || { fail "tf-load on A: $(tail -1 "$TMP/a.json")"; return 1; }
+	wait "$reader"
+	tf export --once > "$TMP/m" || { fail "export --once failed"; return 1; }
+	out=$(promtool check metrics < "$TMP/m" 2>&1) || { fail "promtool: $out"; return 1; }
+	expect_eq "$(value "tapflow_fastpath_packets_total{port=\"$a\",queue=\"1\",action=\"redirect_tap\"}")" $K \
+		"redirect_tap on A queue 1" || return 1
+	expect_eq "$(value "tapflow_fastpath_bytes_total{port=\"$a\",queue=\"1\",action=\"redirect_tap\"}")" \
+		$((K * 64)) "redirect_tap bytes" || return 1
+	expect_eq "$(value "tapflow_fastpath_packets_total{port=\"$a\",queue=\"1\",action=\"pass\"}")" 0 \
+		"pass on A queue 1" || return 1
+	expect_eq "$(grep -c "^tapflow_fastpath_packets_total{port=\"$a\",queue=\"0\"" "$TMP/m")" 0 \
+		"series for A's idle queue 0" || return 1
+	# B's one broadcast, passed to the host stack, and the MAC it taught
+	expect_eq "$(value "tapflow_fastpath_packets_total{port=\"$b\",queue=\"0\",action=\"pass\"}")" 1 \
+		"B's broadcast" || return 1
+	expect_eq "$(value "tapflow_fastpath_learned_total{port=\"$b\",queue=\"0\"}")" 1 "B learned" || return 1
+	expect_eq "$(jq .rx_frames "$TMP/b.json")" $K "frames B read" || return 1
+	expect_ok "fastpath off A" tf fastpath off "$a" || return 1
+	expect_ok "fastpath off B" tf fastpath off "$b" || return 1
+	tf export --once > "$TMP/m" || { fail "export --once failed"; return 1; }
+	expect_eq "$(grep -c '^tapflow_fastpath' "$TMP/m")" 0 "fast path series once off" || return 1
+}
+
 # ---- a real Prometheus --------------------------------------------------------
 
 test_prometheus_scrapes_exact_counts() {

@@ -317,6 +317,38 @@ static void test_render_64x16(void)
 
 /* ---- listen addresses ---------------------------------------------------- */
 
+/* The fast path's section: every action of every counted queue, escaped labels. */
+static void test_fastpath(void)
+{
+	struct tf_fastpath_qstats q[2] = {
+		{ .queue = 0, .packets = { [TF_FP_REDIRECT_TAP] = 7, [TF_FP_PASS] = 2 },
+		  .bytes = { [TF_FP_REDIRECT_TAP] = 448 }, .learned = 1 },
+		{ .queue = 3, .xsk_miss = 5 },
+	};
+	struct tf_fp_port_stats p = { .name = "vm\"0", .ifindex = 4, .kind = TF_FP_PORT_TAP,
+				      .nqueues = 2, .q = q };
+	struct tf_export_buf b = {};
+	char *s;
+
+	ASSERT_OK(tf_export_render_fastpath(&b, &p, 0), "no ports");
+	ASSERT_EQ(b.len, 0, "nothing for no ports");
+	if (!ASSERT_OK(tf_export_render_fastpath(&b, &p, 1), "render"))
+		return;
+	s = strndup(b.data, b.len);
+	ASSERT_EQ(sample(s, "tapflow_fastpath_packets_total{port=\"vm\\\"0\",queue=\"0\",action=\"redirect_tap\"}"), 7,
+		  "redirect_tap");
+	ASSERT_EQ(sample(s, "tapflow_fastpath_bytes_total{port=\"vm\\\"0\",queue=\"0\",action=\"redirect_tap\"}"), 448,
+		  "bytes");
+	ASSERT_EQ(sample(s, "tapflow_fastpath_packets_total{port=\"vm\\\"0\",queue=\"3\",action=\"pass\"}"), 0,
+		  "a zero action is there");
+	ASSERT_EQ(sample(s, "tapflow_fastpath_xsk_miss_total{port=\"vm\\\"0\",queue=\"3\"}"), 5, "xsk_miss");
+	ASSERT_EQ(sample(s, "tapflow_fastpath_learned_total{port=\"vm\\\"0\",queue=\"0\"}"), 1, "learned");
+	ASSERT_EQ(count_of(s, "# TYPE tapflow_fastpath_packets_total counter\n"), 1, "TYPE once");
+	ASSERT_EQ(count_of(s, "tapflow_fastpath_packets_total{"), 2 * TF_FP_ACT__MAX, "every action of both queues");
+	free(s);
+	tf_export_buf_free(&b);
+}
+
 static void test_parse_listen(void)
 {
 	struct sockaddr_storage ss;
@@ -484,6 +516,7 @@ TF_MAIN("export",
 	TF_TEST(test_boundaries),
 	TF_TEST(test_escaping),
 	TF_TEST(test_render_64x16),
+	TF_TEST(test_fastpath),
 	TF_TEST(test_parse_listen),
 	TF_TEST(test_http),
 	TF_TEST(test_textfile))
