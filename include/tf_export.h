@@ -26,7 +26,7 @@ extern "C" {
 /*
  * 9100-9999, the range of the Prometheus wiki's "default port allocations",
  * has been fully allocated since 2023 and the list goes on above 10000; see
- * docs/export.md for why this one.
+ * the README (Prometheus: tapflow export) for why this one.
  */
 #define TF_EXPORT_DEFAULT_PORT		10725
 #define TF_EXPORT_DEFAULT_LISTEN	"127.0.0.1:10725"
@@ -97,7 +97,7 @@ const char *tf_export_bound(const struct tf_exporter *e);
 /*
  * Scrape once and replace path atomically for node_exporter's textfile
  * collector: write path.tmp.PID, fsync, rename over path, fsync the
- * directory. The file is mode 0644 (see docs/export.md).
+ * directory. The file is mode 0644 (see the README, Prometheus: tapflow export).
  */
 int tf_export_write_textfile(struct tf_exporter *e, const char *path);
 

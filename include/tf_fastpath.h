@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The XDP fast path of accelerated taps (see docs/fastpath.md and
+ * The XDP fast path of accelerated taps (see the README, "Accelerated taps", and
  * bpf/fastpath.bpf.c). Included by tapflow.h.
  *
  *   tap A backend ─▶ [tf_fp_tap on A] ─▶ DEVMAP ─▶ tap B's ring / uplink
