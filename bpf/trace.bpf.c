@@ -239,6 +239,29 @@ static __always_inline struct tun_file *tun_queue(const struct net_device *dev, 
 	return tfile;
 }
 
+/* A queue's ptr_ring as it is now: its geometry and how full it is. */
+struct ring_view {
+	void **queue;
+	int size;
+	int prod;
+	int head;	/* consumer_head */
+	int occ;	/* entries between head and prod */
+};
+
+static __always_inline bool ring_view(const struct tun_file *tfile, struct ring_view *r)
+{
+	r->size = BPF_CORE_READ(tfile, tx_ring.size);
+	r->prod = BPF_CORE_READ(tfile, tx_ring.producer);
+	r->head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
+	r->queue = BPF_CORE_READ(tfile, tx_ring.queue);
+	if (r->size <= 0 || r->prod < 0 || r->prod >= r->size || !r->queue)
+		return false;
+	r->occ = r->prod - r->head;
+	if (r->occ < 0)
+		r->occ += r->size;
+	return true;
+}
+
 /* Map an skb drop reason from inside tun_net_xmit to a cause. */
 static __always_inline __u32 drop_cause(__u32 reason)
 {
@@ -272,9 +295,8 @@ static __always_inline void tx_start(const struct sk_buff *skb, const struct net
 	struct tf_ring_rec *rec;
 	struct xmit_state *st;
 	struct tun_file *tfile;
+	struct ring_view r;
 	__u32 zero = 0, idx;
-	int size, prod, head, occ;
-	void **ring;
 	void *cur = NULL;
 
 	if (!t)
@@ -295,20 +317,13 @@ static __always_inline void tx_start(const struct sk_buff *skb, const struct net
 	tfile = tun_queue(dev, st->queue);
 	if (!tfile)
 		return;		/* tun_net_xmit will drop it: queue detached */
-	size = BPF_CORE_READ(tfile, tx_ring.size);
-	prod = BPF_CORE_READ(tfile, tx_ring.producer);
-	head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
-	ring = BPF_CORE_READ(tfile, tx_ring.queue);
-	if (size <= 0 || prod < 0 || prod >= size || !ring)
+	if (!ring_view(tfile, &r))
 		return;
-	occ = prod - head;
-	if (occ < 0)
-		occ += size;
-	st->occ = occ;
-	bpf_probe_read_kernel(&cur, sizeof(cur), &ring[prod]);
+	st->occ = r.occ;
+	bpf_probe_read_kernel(&cur, sizeof(cur), &r.queue[r.prod]);
 	if (cur)
 		return;		/* ring full: it will be dropped, keep the old record */
-	rec = ring_rec(t, st->queue, prod, &idx);
+	rec = ring_rec(t, st->queue, r.prod, &idx);
 	if (!rec)
 		return;
 	rec->ts = st->ts;
@@ -455,8 +470,7 @@ static __always_inline void xdp_xmit_start(const struct net_device *dev, int n,
 	struct tf_ring_rec *rec;
 	struct tun_file *tfile;
 	__u32 zero = 0, q = 0, idx;
-	int size, prod, head, occ;
-	void **ring;
+	struct ring_view r;
 
 	if (!t)
 		return;
@@ -486,28 +500,21 @@ static __always_inline void xdp_xmit_start(const struct net_device *dev, int n,
 		bpf_probe_read_kernel(&f, sizeof(f), &frames[i]);
 		st->len[i] = f ? frame_len(f) : 0;
 	}
-	size = BPF_CORE_READ(tfile, tx_ring.size);
-	prod = BPF_CORE_READ(tfile, tx_ring.producer);
-	head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
-	ring = BPF_CORE_READ(tfile, tx_ring.queue);
-	if (size <= 0 || prod < 0 || prod >= size || !ring)
+	if (!ring_view(tfile, &r))
 		return;
-	occ = prod - head;
-	if (occ < 0)
-		occ += size;
-	st->occ = occ;
-	st->prod = prod;
+	st->occ = r.occ;
+	st->prod = r.prod;
 	for (int i = 0; i < TF_XDP_BULK; i++) {
 		void *cur = NULL;
 		__u64 f = 0;
-		int pos = prod + i;
+		int pos = r.prod + i;
 
 		if (i >= n)
 			break;
-		if (pos >= size)
-			pos -= size;
-		bpf_probe_read_kernel(&cur, sizeof(cur), &ring[pos]);
-		if (cur || pos >= size)
+		if (pos >= r.size)
+			pos -= r.size;
+		bpf_probe_read_kernel(&cur, sizeof(cur), &r.queue[pos]);
+		if (cur || pos >= r.size)
 			break;	/* ring full from here on: the rest will be dropped */
 		bpf_probe_read_kernel(&f, sizeof(f), &frames[i]);
 		rec = ring_rec(t, st->queue, pos, &idx);
@@ -896,9 +903,8 @@ int BPF_PROG(tp_xdp_devmap_xmit, const struct net_device *from_dev,
 	struct tf_traced *t = lookup_dev(to_dev, true);
 	struct tun_file *tfile;
 	__u32 q = 0, queue = 0, occ = 0;
-	int size, prod, head;
+	struct ring_view r;
 	__u64 bytes = 0;
-	void **ring;
 
 	if (!t)
 		return 0;
@@ -906,23 +912,19 @@ int BPF_PROG(tp_xdp_devmap_xmit, const struct net_device *from_dev,
 	if (tfile) {
 		queue = BPF_CORE_READ(tfile, queue_index);
 		saw_queue(t, queue);
-		size = BPF_CORE_READ(tfile, tx_ring.size);
-		prod = BPF_CORE_READ(tfile, tx_ring.producer);
-		head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
-		ring = BPF_CORE_READ(tfile, tx_ring.queue);
-		if (size > 0 && prod >= 0 && prod < size && ring && sent > 0) {
-			int o = prod - head - sent;
+		if (sent > 0 && ring_view(tfile, &r)) {
+			int o = r.occ - sent;
 
-			occ = o < 0 ? o + size : o;
+			occ = o < 0 ? o + r.size : o;
 			for (int i = 0; i < TF_XDP_BULK; i++) {
 				__u64 cur = 0;
-				int pos = prod - sent + i;
+				int pos = r.prod - sent + i;
 
 				if (i >= sent)
 					break;
 				if (pos < 0)
-					pos += size;
-				bpf_probe_read_kernel(&cur, sizeof(cur), &ring[pos]);
+					pos += r.size;
+				bpf_probe_read_kernel(&cur, sizeof(cur), &r.queue[pos]);
 				if (cur & TUN_XDP_FLAG)
 					bytes += frame_len(cur);
 			}
