@@ -704,13 +704,32 @@ static bool qcount_zero(const struct tf_qcount *c)
 	return !memcmp(c, &z, sizeof(z));
 }
 
+/*
+ * n consecutive entries of an array map from key start, in one syscall
+ * (values as the kernel lays them out: per-CPU maps give ncpu values per
+ * key, each rounded up to 8 bytes). false if the kernel could not.
+ */
+static bool batch_read(int fd, uint32_t start, uint32_t n, uint32_t *keys, void *values)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	uint32_t prev = start - 1, out = 0, count = n;
+	int err;
+
+	err = bpf_map_lookup_batch(fd, start ? &prev : NULL, &out, keys, values, &count, &o);
+	if (err && errno != ENOENT)
+		return false;
+	return count == n && keys[0] == start && keys[n - 1] == start + n - 1;
+}
+
 static int read_tap(const struct pins *p, int ncpu, void *percpu, uint32_t my_ns,
 		    const struct tf_tap_info *local, size_t nlocal,
 		    const struct tf_traced_key *key, const struct tf_traced *val,
 		    const struct tf_trace_meta *m, struct tf_tap_stats *ts)
 {
-	uint32_t limit, hid = 0;
-	int hfd = -1;
+	uint32_t limit, hid = 0, *keys = NULL;
+	void *counts = NULL, *hists = NULL;
+	bool have_counts = false, have_hists = false;
+	int hfd = -1, err = 0;
 
 	memset(ts, 0, sizeof(*ts));
 	snprintf(ts->name, sizeof(ts->name), "%.15s", val->name);
@@ -741,34 +760,64 @@ static int read_tap(const struct pins *p, int ncpu, void *percpu, uint32_t my_ns
 		return tf_err(-ENOMEM, "out of memory");
 	if (!bpf_map_lookup_elem(p->hists, &val->slot, &hid))
 		hfd = bpf_map_get_fd_by_id(hid);
+	/*
+	 * Two batch lookups per tap (its qcount rows, its histogram map)
+	 * instead of two syscalls per queue: what a scrape of many taps costs.
+	 */
+	counts = calloc((size_t)limit * ncpu, sizeof(struct tf_qcount));
+	hists = hfd >= 0 ? calloc(limit, sizeof(struct tf_qhist)) : NULL;
+	keys = calloc(limit, sizeof(*keys));
+	if (limit && (!counts || !keys || (hfd >= 0 && !hists))) {
+		err = tf_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	if (limit) {
+		uint32_t start = val->slot * TF_TRACE_QUEUES;
+
+		have_counts = batch_read(p->qcount, start, limit, keys, counts);
+		if (hfd >= 0)
+			have_hists = batch_read(hfd, 0, limit, keys, hists);
+	}
 	for (uint32_t q = 0; q < limit; q++) {
 		struct tf_queue_stats *qs = &ts->q[ts->nqueues];
 		uint32_t idx = val->slot * TF_TRACE_QUEUES + q;
+		const struct tf_qcount *row = NULL;
 
 		memset(qs, 0, sizeof(*qs));
 		qs->queue = q;
 		qs->attached = q < ts->queues_attached;
-		if (!bpf_map_lookup_elem(p->qcount, &idx, percpu)) {
-			for (int c = 0; c < ncpu; c++) {
-				const struct tf_qcount *pc = (const struct tf_qcount *)percpu + c;
-				const __u64 *src = (const __u64 *)pc;
-				__u64 *dst = (__u64 *)&qs->c;
+		if (have_counts)
+			row = (const struct tf_qcount *)counts + (size_t)q * ncpu;
+		else if (!bpf_map_lookup_elem(p->qcount, &idx, percpu))
+			row = percpu;
+		for (int c = 0; row && c < ncpu; c++) {
+			const __u64 *src = (const __u64 *)(row + c);
+			__u64 *dst = (__u64 *)&qs->c;
 
-				for (size_t k = 0; k < sizeof(*pc) / sizeof(__u64); k++)
-					dst[k] += src[k];
-			}
+			for (size_t k = 0; k < sizeof(*row) / sizeof(__u64); k++)
+				dst[k] += src[k];
 		}
 		for (int d = 0; d < TF_DROP__MAX; d++)
 			qs->tx_drops += qs->c.tx_drops[d];
 		if (!qs->attached && qcount_zero(&qs->c))
 			continue;
-		if (hfd >= 0)
+		if (have_hists)
+			qs->h = ((const struct tf_qhist *)hists)[q];
+		else if (hfd >= 0)
 			bpf_map_lookup_elem(hfd, &q, &qs->h);
 		ts->nqueues++;
 	}
+out:
+	free(counts);
+	free(hists);
+	free(keys);
 	if (hfd >= 0)
 		close(hfd);
-	return 0;
+	if (err) {
+		free(ts->q);
+		ts->q = NULL;
+	}
+	return err;
 }
 
 int tf_trace_read(const char *name, struct tf_tap_stats **taps, size_t *n)
