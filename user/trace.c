@@ -350,21 +350,24 @@ static int used_slots(const struct pins *p, bool used[TF_TRACE_MAX_TAPS], int *c
 
 static int zero_counters(const struct pins *p, uint32_t slot)
 {
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
 	int ncpu = libbpf_num_possible_cpus();
-	size_t sz = (size_t)ncpu * sizeof(struct tf_qcount);
+	uint32_t keys[TF_TRACE_QUEUES], count = TF_TRACE_QUEUES;
 	void *zeros;
 	int err = 0;
 
 	if (ncpu <= 0)
 		return tf_err(-EINVAL, "cannot count CPUs");
-	zeros = calloc(1, sz);
+	zeros = calloc((size_t)TF_TRACE_QUEUES * ncpu, sizeof(struct tf_qcount));
 	if (!zeros)
 		return tf_err(-ENOMEM, "out of memory");
-	for (uint32_t q = 0; q < TF_TRACE_QUEUES && !err; q++) {
-		uint32_t idx = slot * TF_TRACE_QUEUES + q;
-
-		if (bpf_map_update_elem(p->qcount, &idx, zeros, BPF_ANY))
-			err = tf_err(-errno, "cannot reset counters: %s", strerror(errno));
+	for (uint32_t q = 0; q < TF_TRACE_QUEUES; q++)
+		keys[q] = slot * TF_TRACE_QUEUES + q;
+	/* one syscall for the slot's 256 rows; one per row if batches are refused */
+	if (bpf_map_update_batch(p->qcount, keys, zeros, &count, &o) || count != TF_TRACE_QUEUES) {
+		for (uint32_t q = 0; q < TF_TRACE_QUEUES && !err; q++)
+			if (bpf_map_update_elem(p->qcount, &keys[q], zeros, BPF_ANY))
+				err = tf_err(-errno, "cannot reset counters: %s", strerror(errno));
 	}
 	free(zeros);
 	return err;

@@ -166,6 +166,25 @@ test_fastpath_frames() {
 	expect_eq "$(jq '[.queues[].ring_occupancy.count] | add' "$NSDIR/s.json")" "$K" "occupancy samples" || return 1
 }
 
+# A slot freed by `trace stop` (tracing stays loaded for another tap) and
+# taken by the next tap starts from zero: nothing of the old tap's counts.
+test_reused_slot_starts_at_zero() {
+	local t1 t2 t3 q out
+	t1=$(uniq_name ra) t2=$(uniq_name rb) t3=$(uniq_name rc)
+	mk_tap "$t1" 2 && mk_tap "$t2" 1 && mk_tap "$t3" 2 || return 1
+	trace_on "$t1" "$t2" || return $?
+	out=$(nsrun "$TFLOAD" --dev "$t1" --queues 2 --count 300) || { fail "tf-load: $out"; return 1; }
+	expect_eq "$(qstat "$t1" 1 rx_packets)" 300 "first tap's queue 1" || return 1
+	expect_ok "stop the first tap" tf trace stop "$t1" || return 1
+	trace_on "$t3" || return $?
+	expect_eq "$(tf stats "$t3" --json | jq '[.queues[] | .rx_packets + .tx_packets] | add // 0')" 0 \
+		"new tap's counts before traffic" || return 1
+	out=$(nsrun "$TFLOAD" --dev "$t3" --queues 2 --count 7) || { fail "tf-load: $out"; return 1; }
+	for q in 0 1; do
+		expect_eq "$(qstat "$t3" $q rx_packets)" 7 "new tap's queue $q" || return 1
+	done
+}
+
 test_queue_renumbering() {
 	local t=$(uniq_name tr) out
 	mk_tap "$t" 4 || return 1
