@@ -59,7 +59,7 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUTPUT)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp && \
 		$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
-$(OUTPUT)/tests/%.bpf.o: tests/progs/%.bpf.c $(BPF_HDRS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/%.bpf.o: tests/progs/%.bpf.c $(BPF_HDRS) $(wildcard tests/progs/*.h) | $(OUTPUT)/tests
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp && \
 		$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
@@ -80,7 +80,7 @@ $(OUTPUT)/tapflow: $(CLI_OBJS) $(OUTPUT)/libtapflow.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(CLI_OBJS) $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/%.c $(wildcard tests/*.h) $(OUTPUT)/libtapflow.a $(HDRS) $(TSKELS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/%.c $(wildcard tests/*.h tests/progs/*.h) $(OUTPUT)/libtapflow.a $(HDRS) $(TSKELS) | $(OUTPUT)/tests
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT)/tests $< $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
 
