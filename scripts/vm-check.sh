@@ -19,6 +19,10 @@
 #              VM_TIMEOUT=600             seconds before qemu is killed
 #              VM_MODULES="dummy ..."     extra modules to load in the guest
 #              VM_APPEND="..."            extra kernel command line
+#              TF_VM_SUITES=REGEX         integration suites to run
+#                                         (default ^test_(tap|trace|xdp_multi)$)
+#              TF_VM_PARALLEL=REGEX       of those, the ones run beside the
+#                                         others (default ^test_trace$; '' = none)
 #
 # stdout carries only the guest command's own output (CRs stripped), so a
 # caller can count its PASS/FAIL/SKIP lines; the whole serial console goes
@@ -40,16 +44,26 @@ die() {
 note() { echo "vm-check: $*" >&2; }
 
 # The lane proves what the host cannot: every tracing backend and CO-RE on
-# another kernel, plus the tap lifecycle. Suites that test nothing
+# another kernel, the fast path sharing a tap through libxdp's dispatcher
+# (which needs freplace), plus the tap lifecycle. Suites that test nothing
 # kernel-specific (exporter, steering maths) stay on the host lane.
-cmd='cd /tapflow && tests/run.sh --lane vm --filter "${TF_VM_SUITES:-^test_(tap|trace)$}"'
+#
+# Time: the guest CPU is emulated, so every program a test starts costs
+# 20-400 ms (jq the most) and the suites are bound by one vCPU each. The
+# tracing suite, run once per backend, is the longest chain; it runs beside
+# the others on the second vCPU (they share no state: each test has its own
+# namespace, and tracing and the fast path keep their pins per namespace or
+# per tap). tests/run.sh prints each suite's time as `-- NAME: S s`.
+suites=${TF_VM_SUITES:-'^test_(tap|trace|xdp_multi)$'}
+side=${TF_VM_PARALLEL-'^test_trace$'}
+printf -v cmd 'cd /tapflow && tests/run.sh --lane vm --filter %q --parallel %q' "$suites" "$side"
 keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--cmd) [ $# -ge 2 ] || { echo "vm-check: --cmd needs an argument" >&2; exit 2; }; cmd=$2; shift 2 ;;
 	--cmd=*) cmd=${1#--cmd=}; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "vm-check: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -128,7 +142,7 @@ copy_libs() {
 
 # Tools the test scripts run in the guest. busybox has applets of the same
 # names, but too limited for the tests (ip netns/-j, nsenter, setpriv caps).
-tools=(bash timeout ip tc jq setpriv nsenter unshare bpftool getent prlimit stat install)
+tools=(bash timeout ip tc jq setpriv nsenter unshare bpftool getent prlimit stat install mountpoint)
 for t in "${tools[@]}"; do
 	p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t" || true)
 	[ -n "$p" ] || die "host tool '$t' not found: run scripts/setup.sh"

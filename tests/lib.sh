@@ -66,56 +66,69 @@ nsrun() { nsenter --net="/run/netns/$NS" -- "$@"; }
 # A name unique to this run for a tap, bridge or namespace (<= 15 bytes).
 uniq_name() { printf '%s%x%x' "${1:-t}" $$ $((RANDOM % 4096)); }
 
+# Every process costs: in the VM lane (software-emulated CPU) a fork+exec is
+# 20-100 ms, so the per-test setup and teardown below use bash builtins
+# where they can and start as few programs as they may.
 _tf_ns_new() {
-	NSDIR=$(mktemp -d /tmp/tapflow-test.XXXXXX)	# scratch files of this test
+	NSDIR=$_TF_SUITE_DIR/${1#test_}	# scratch files of this test
+	mkdir "$NSDIR" || return 1
 	NS=$(uniq_name tfn)
 	ip netns add "$NS" || return 1
 	ip -n "$NS" link set lo up
-	# No IPv6 autoconf chatter: tests count packets exactly.
-	ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+	# No IPv6 autoconf chatter: tests count packets exactly. (nsenter, not
+	# ip netns exec: /proc/sys/net follows the network namespace only.)
+	nsenter --net="/run/netns/$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
 		net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
 }
 
 _tf_teardown() {
-	local i
+	local i line dev devs=()
 	for ((i = ${#_TF_CLEANUPS[@]} - 1; i >= 0; i--)); do
 		eval "${_TF_CLEANUPS[$i]}" >/dev/null 2>&1 || true
 	done
 	_TF_CLEANUPS=()
 	# Backends (tf-load) hold the namespace; stop them before deleting it.
-	jobs -p | xargs -r kill 2>/dev/null
+	i=$(jobs -p)
+	[ -n "$i" ] && kill $i 2>/dev/null
 	wait 2>/dev/null
 	if [ -n "$NS" ]; then
-		local dev
-		for dev in $(ip -n "$NS" -o link show type tun 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
-			ip -n "$NS" link del "$dev" 2>/dev/null
-		done
+		# "2: NAME: <...>" or "2: NAME@LINK: <...>"
+		while read -r _ line _; do
+			dev=${line%:}
+			devs+=("link del ${dev%@*}")
+		done < <(ip -n "$NS" -o link show type tun 2>/dev/null)
+		[ ${#devs[@]} = 0 ] || printf '%s\n' "${devs[@]}" | ip -n "$NS" -force -batch - 2>/dev/null
 		ip netns del "$NS" 2>/dev/null
 	fi
-	[ -n "${NSDIR:-}" ] && rm -rf "$NSDIR"
 }
 
 run_tests() {
 	local fn rc reason
+	# One scratch directory per suite run: each test's NSDIR and the file
+	# its subshell leaves its reason in are made in it; removed at the end.
+	_TF_SUITE_DIR=$(mktemp -d /tmp/tapflow-test.XXXXXX) || return 1
+	reason=$_TF_SUITE_DIR/.reason
 	for fn in $(declare -F | awk '{print $3}' | grep '^test_'); do
 		if [ -n "${TF_TEST_FILTER:-}" ] && ! [[ "$fn" =~ $TF_TEST_FILTER ]]; then
 			continue
 		fi
-		reason=$(mktemp)
+		: > "$reason"
 		(
 			trap '_tf_teardown' EXIT
-			_tf_ns_new || { echo "could not create a network namespace" > "$reason"; exit 1; }
+			_tf_ns_new "$fn" || { echo "could not create a network namespace" > "$reason"; exit 1; }
 			"$fn"
 			rc=$?
 			echo "$_TF_REASON" > "$reason"
 			exit $rc
 		)
 		rc=$?
+		r=""
+		read -r r < "$reason"
 		case $rc in
 		0) echo "PASS $SUITE/${fn#test_}" ;;
-		77) echo "SKIP $SUITE/${fn#test_}: $(cat "$reason")" ;;
-		*) r=$(head -1 "$reason"); echo "FAIL $SUITE/${fn#test_}: ${r:-exited $rc}" ;;
+		77) echo "SKIP $SUITE/${fn#test_}: $r" ;;
+		*) echo "FAIL $SUITE/${fn#test_}: ${r:-exited $rc}" ;;
 		esac
-		rm -f "$reason"
 	done
+	rm -rf "$_TF_SUITE_DIR"
 }

@@ -11,13 +11,18 @@
 #      Debian's stock kernel under qemu (TF_VM=0 leaves it out).
 #
 # Options: --unit-only, --no-vm, --lane NAME (prefix for result names, used
-# inside the VM), --filter REGEX (integration scripts whose name matches).
+# inside the VM), --filter REGEX (integration scripts whose name matches),
+# --parallel REGEX (scripts whose name matches run, in order, in a second
+# stream beside the others: for suites that share no state with them, where
+# a second CPU would otherwise idle). After each script run, a line
+# `-- NAME: S s` says how long it took.
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 unit_only=0
 lane=""
 filter=""
+parallel=""
 vm=${TF_VM:-1}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -25,6 +30,7 @@ while [ $# -gt 0 ]; do
 	--no-vm) vm=0 ;;
 	--lane) lane="$2"; shift ;;
 	--filter) filter="$2"; shift ;;
+	--parallel) parallel="$2"; shift ;;
 	*) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -62,34 +68,62 @@ done
 # the next run). What was there before the run is not counted.
 leftovers() {
 	find /sys/fs/bpf/tapflow -mindepth 1 2>/dev/null | sort
+	# libxdp's dispatchers (tests that share a tap between XDP programs)
+	find /sys/fs/bpf/xdp -mindepth 1 -maxdepth 1 -name 'dispatch-*' 2>/dev/null | sort
 	ip netns list 2>/dev/null | awk '$1 ~ /^tfn/ {print "netns " $1}' | sort
 }
 
-if [ "$unit_only" = 0 ]; then
-	echo "== integration tests"
-	before_leaks=$(leftovers)
+# One integration script, once per backend it runs with.
+run_script() {
+	local s=$1 name label b t0 t rc backends
+	name=$(basename "$s" .sh)
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP $name: needs root (network namespaces, taps, BPF)" | relay
+		return
+	fi
+	# The tracing suite runs once per backend asked for (the VM lane asks
+	# for all three); elsewhere once, with the backend probing picks.
+	backends=auto
+	[ "$name" = test_trace ] && backends=${TF_TRACE_BACKENDS:-auto}
+	for b in $backends; do
+		label=$name
+		[ "$b" = auto ] || label=$name-$b
+		t0=${EPOCHREALTIME/./}
+		TF_BACKEND=$b timeout --kill-after=10 600 bash "$s" 2>&1 | relay
+		rc=${PIPESTATUS[0]}
+		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+			echo "FAIL $label: timed out" | relay
+		fi
+		t=$(( (${EPOCHREALTIME/./} - t0) / 100000 ))
+		echo "-- $label: $((t / 10)).$((t % 10)) s"
+	done
+}
+
+# run_stream main|side: the selected scripts of that stream, in order.
+run_stream() {
+	local s name side
 	for s in "$TOP"/tests/integration/*.sh; do
 		[ -e "$s" ] || continue
 		name=$(basename "$s" .sh)
 		if [ -n "$filter" ] && ! [[ "$name" =~ $filter ]]; then
 			continue
 		fi
-		if [ "$(id -u)" != 0 ]; then
-			echo "SKIP $name: needs root (network namespaces, taps, BPF)" | relay
-			continue
-		fi
-		# The tracing suite runs once per backend asked for (the VM lane asks
-		# for all three); elsewhere once, with the backend probing picks.
-		backends=auto
-		[ "$name" = test_trace ] && backends=${TF_TRACE_BACKENDS:-auto}
-		for b in $backends; do
-			TF_BACKEND=$b timeout --kill-after=10 600 bash "$s" 2>&1 | relay
-			rc=${PIPESTATUS[0]}
-			if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-				echo "FAIL $name${b/#auto/}: timed out" | relay
-			fi
-		done
+		side=main
+		[ -n "$parallel" ] && [[ "$name" =~ $parallel ]] && side=side
+		[ "$side" = "$1" ] && run_script "$s"
 	done
+}
+
+if [ "$unit_only" = 0 ]; then
+	echo "== integration tests"
+	before_leaks=$(leftovers)
+	side_pid=""
+	if [ -n "$parallel" ]; then
+		run_stream side &
+		side_pid=$!
+	fi
+	run_stream main
+	[ -n "$side_pid" ] && wait "$side_pid"
 
 	if [ "$(id -u)" = 0 ]; then
 		# grep, not comm: the VM's busybox has no comm
