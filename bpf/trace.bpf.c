@@ -470,7 +470,8 @@ static __always_inline void xdp_xmit_start(const struct net_device *dev, int n,
 	struct tf_ring_rec *rec;
 	struct tun_file *tfile;
 	__u32 zero = 0, q = 0, idx;
-	struct ring_view r;
+	struct ring_view r = {};
+	bool room;
 
 	if (!t)
 		return;
@@ -492,18 +493,12 @@ static __always_inline void xdp_xmit_start(const struct net_device *dev, int n,
 	}
 	st->queue = BPF_CORE_READ(tfile, queue_index);
 	saw_queue(t, st->queue);
-	for (int i = 0; i < TF_XDP_BULK; i++) {
-		__u64 f = 0;
-
-		if (i >= n)
-			break;
-		bpf_probe_read_kernel(&f, sizeof(f), &frames[i]);
-		st->len[i] = f ? frame_len(f) : 0;
+	room = ring_view(tfile, &r);
+	if (room) {
+		st->occ = r.occ;
+		st->prod = r.prod;
 	}
-	if (!ring_view(tfile, &r))
-		return;
-	st->occ = r.occ;
-	st->prod = r.prod;
+	/* one pass: each frame's length, and its record while the ring has room */
 	for (int i = 0; i < TF_XDP_BULK; i++) {
 		void *cur = NULL;
 		__u64 f = 0;
@@ -511,15 +506,18 @@ static __always_inline void xdp_xmit_start(const struct net_device *dev, int n,
 
 		if (i >= n)
 			break;
+		bpf_probe_read_kernel(&f, sizeof(f), &frames[i]);
+		st->len[i] = f ? frame_len(f) : 0;
+		if (!room)
+			continue;
 		if (pos >= r.size)
 			pos -= r.size;
 		bpf_probe_read_kernel(&cur, sizeof(cur), &r.queue[pos]);
-		if (cur || pos >= r.size)
-			break;	/* ring full from here on: the rest will be dropped */
-		bpf_probe_read_kernel(&f, sizeof(f), &frames[i]);
-		rec = ring_rec(t, st->queue, pos, &idx);
-		if (!rec)
-			break;
+		rec = cur ? NULL : ring_rec(t, st->queue, pos, &idx);
+		if (!rec) {
+			room = false;	/* ring full from here on: the rest will be dropped */
+			continue;
+		}
 		rec->ts = st->ts;
 		rec->pkt = f | TUN_XDP_FLAG;
 		st->ridx[i] = idx;
@@ -600,7 +598,6 @@ static __always_inline void xdp_xmit_end(long ret)
 static __always_inline void xdp_read_start(const struct tun_struct *tun,
 					   const struct tun_file *tfile, void *ptr, bool direct)
 {
-	const struct net_device *dev;
 	struct tf_ring_rec *rec;
 	struct tf_traced *t;
 	struct tf_qhist *h;
@@ -611,19 +608,22 @@ static __always_inline void xdp_read_start(const struct tun_struct *tun,
 
 	if (ptr)
 		return;		/* vhost hands the entry in: not ours to peek */
-	dev = RD(direct, tun, dev);
-	t = lookup_dev(dev, direct);
-	if (!t)
-		return;
-	q = RD(direct, tfile, queue_index);
-	head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
-	size = BPF_CORE_READ(tfile, tx_ring.size);
-	ring = BPF_CORE_READ(tfile, tx_ring.queue);
+	/*
+	 * Every read of every tap comes here, and almost all take an skb: peek
+	 * at the entry first, look the tap up only for an XDP frame.
+	 */
+	head = RD(direct, tfile, tx_ring.consumer_head);
+	size = RD(direct, tfile, tx_ring.size);
+	ring = RD(direct, tfile, tx_ring.queue);
 	if (size <= 0 || head < 0 || head >= size || !ring)
 		return;
 	bpf_probe_read_kernel(&cur, sizeof(cur), &ring[head]);
 	if (!(cur & TUN_XDP_FLAG))
 		return;		/* empty, or an skb: consume_skb takes those */
+	t = lookup_dev(RD(direct, tun, dev), direct);
+	if (!t)
+		return;
+	q = RD(direct, tfile, queue_index);
 	rec = ring_rec(t, q, head, &idx);
 	if (!rec || rec->pkt != cur)
 		return;
