@@ -20,6 +20,8 @@ int cmd_export(int argc, char **argv);
 int cmd_fastpath(int argc, char **argv);
 int cmd_uplink(int argc, char **argv);
 int cmd_fdb(int argc, char **argv);
+/* exit status of a failed fast path attach; rc is cli_fail()'s */
+int fastpath_exit(int rc, int err);
 /* steering, AF_XDP (cli_steer.c, cli_xsk.c) */
 int cmd_steer(int argc, char **argv);
 int cmd_xsk_fwd(int argc, char **argv);

@@ -37,6 +37,18 @@ static int no_sub(const char *cmd, const char *sub, const char *subs)
 	return TF_EXIT_USAGE;
 }
 
+/*
+ * Exit status of a failed attach, after cli_fail() printed it (its status
+ * is rc): what the user can fix keeps cli_fail's; the kernel refusing the
+ * object or the program is TF_EXIT_BPF.
+ */
+int fastpath_exit(int rc, int err)
+{
+	if (err == -EINVAL || err == -ENODEV || err == -EEXIST || err == -EBUSY || err == -EPERM)
+		return rc;
+	return TF_EXIT_BPF;
+}
+
 /* ---- fastpath on / off -------------------------------------------------------- */
 
 static const struct cli_opt none_opts[] = { { 0 } };
@@ -70,8 +82,7 @@ static int fastpath_on(int argc, char **argv)
 		return TF_EXIT_USAGE;
 	err = tf_fastpath_enable(name, &changed, &legacy);
 	if (err)
-		return err == -EINVAL || err == -ENODEV || err == -EEXIST || err == -EBUSY ?
-			cli_fail(&on_spec, err) : (cli_fail(&on_spec, err), TF_EXIT_BPF);
+		return fastpath_exit(cli_fail(&on_spec, err), err);
 	if (!changed)
 		printf("%s: fast path already on; nothing changed\n", name);
 	else
@@ -419,8 +430,7 @@ int cmd_uplink(int argc, char **argv)
 	}
 	err = tf_uplink_add(name, !cfg.native_only, &mode);
 	if (err)
-		return err == -EINVAL || err == -ENODEV || err == -EEXIST || err == -EBUSY ?
-			cli_fail(spec, err) : (cli_fail(spec, err), TF_EXIT_BPF);
+		return fastpath_exit(cli_fail(spec, err), err);
 	printf("%s: uplink (%s XDP)\n", name, mode == TF_XDP_NATIVE ? "native" : "skb/generic");
 	return TF_EXIT_OK;
 }

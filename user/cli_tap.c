@@ -119,9 +119,8 @@ int cmd_create(int argc, char **argv)
 					o.name, tf_errmsg());
 			fprintf(stderr, "tapflow create: %s: fast path: %s%s\n", o.name, msg,
 				created ? " (tap not created)" : "");
-			if (err == -EINVAL || err == -ENODEV || err == -EEXIST || err == -EBUSY)
-				return TF_EXIT_USAGE;
-			return err == -EPERM ? TF_EXIT_FAIL : TF_EXIT_BPF;
+			return fastpath_exit(err == -EINVAL || err == -EEXIST || err == -ENODEV ?
+					     TF_EXIT_USAGE : TF_EXIT_FAIL, err);
 		}
 		if (!created && !changed) {
 			printf("%s already exists with these parameters and the fast path on; nothing changed\n",
