@@ -82,6 +82,13 @@ int tf_pin_mkdir(const char *dir);
 /* Remove a module's pin directory once its last pin is gone (no-op while
  * anything is left in it). */
 void tf_pin_rmdir(const char *dir);
+/*
+ * Entries [start, start + n) of an array map (per-CPU too) in one syscall,
+ * values as the kernel lays them out (per-CPU maps: each key's values for
+ * every possible CPU, each rounded up to 8 bytes). keys has room for n.
+ * false when the kernel could not: read them one by one instead.
+ */
+bool tf_map_read_range(int fd, uint32_t start, uint32_t n, uint32_t *keys, void *values);
 
 #ifdef __cplusplus
 }

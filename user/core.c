@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "tapflow.h"
@@ -176,4 +177,18 @@ void tf_pin_rmdir(const char *dir)
 {
 	if (rmdir(dir) && errno != ENOENT && errno != ENOTEMPTY)
 		pr_debug("cannot remove %s: %s", dir, strerror(errno));
+}
+
+bool tf_map_read_range(int fd, uint32_t start, uint32_t n, uint32_t *keys, void *values)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	uint32_t prev = start - 1, out = 0, count = n;
+
+	if (!n)
+		return true;
+	/* a batch starts after in_batch: the key before start, or the map's first */
+	if (bpf_map_lookup_batch(fd, start ? &prev : NULL, &out, keys, values, &count, &o) &&
+	    errno != ENOENT)
+		return false;
+	return count == n && keys[0] == start && keys[n - 1] == start + n - 1;
 }

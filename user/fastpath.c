@@ -1053,7 +1053,9 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 	int ncpu = libbpf_num_possible_cpus(), vsz = stats_value_size();
 	size_t stride = (sizeof(struct tf_fp_qstats) + 7) & ~7;
 	struct tf_fastpath_qstats *qs = NULL;
-	char *buf = NULL;
+	char *all = NULL, *buf;
+	uint32_t *keys = NULL;
+	bool batched;
 	int err = 0;
 
 	*out = NULL;
@@ -1062,18 +1064,22 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 		memset(total, 0, sizeof(*total));
 	if (vsz < 0)
 		return tf_err(-EINVAL, "cannot count the possible CPUs");
-	buf = malloc(vsz);
+	/* the port's 256 rows in one batch lookup (a scrape reads every port) */
+	all = malloc((size_t)vsz * TF_FP_QUEUES);
+	keys = calloc(TF_FP_QUEUES, sizeof(*keys));
 	qs = calloc(TF_FP_QUEUES, sizeof(*qs));
-	if (!buf || !qs) {
+	if (!all || !keys || !qs) {
 		err = tf_err(-ENOMEM, "out of memory");
 		goto out;
 	}
+	batched = tf_map_read_range(s->stats, TF_FP_QKEY(port->slot, 0), TF_FP_QUEUES, keys, all);
 	for (__u32 q = 0; q < TF_FP_QUEUES; q++) {
 		struct tf_fastpath_qstats *d = &qs[*n];
 		__u32 k = TF_FP_QKEY(port->slot, q);
 		bool any = false;
 
-		if (bpf_map_lookup_elem(s->stats, &k, buf))
+		buf = all + (size_t)vsz * (batched ? q : 0);
+		if (!batched && bpf_map_lookup_elem(s->stats, &k, buf))
 			continue;
 		memset(d, 0, sizeof(*d));
 		d->queue = q;
@@ -1107,7 +1113,8 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 	*out = qs;
 	qs = NULL;
 out:
-	free(buf);
+	free(all);
+	free(keys);
 	free(qs);
 	return err;
 }

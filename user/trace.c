@@ -707,23 +707,6 @@ static bool qcount_zero(const struct tf_qcount *c)
 	return !memcmp(c, &z, sizeof(z));
 }
 
-/*
- * n consecutive entries of an array map from key start, in one syscall
- * (values as the kernel lays them out: per-CPU maps give ncpu values per
- * key, each rounded up to 8 bytes). false if the kernel could not.
- */
-static bool batch_read(int fd, uint32_t start, uint32_t n, uint32_t *keys, void *values)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	uint32_t prev = start - 1, out = 0, count = n;
-	int err;
-
-	err = bpf_map_lookup_batch(fd, start ? &prev : NULL, &out, keys, values, &count, &o);
-	if (err && errno != ENOENT)
-		return false;
-	return count == n && keys[0] == start && keys[n - 1] == start + n - 1;
-}
-
 static int read_tap(const struct pins *p, int ncpu, void *percpu, uint32_t my_ns,
 		    const struct tf_tap_info *local, size_t nlocal,
 		    const struct tf_traced_key *key, const struct tf_traced *val,
@@ -777,9 +760,9 @@ static int read_tap(const struct pins *p, int ncpu, void *percpu, uint32_t my_ns
 	if (limit) {
 		uint32_t start = val->slot * TF_TRACE_QUEUES;
 
-		have_counts = batch_read(p->qcount, start, limit, keys, counts);
+		have_counts = tf_map_read_range(p->qcount, start, limit, keys, counts);
 		if (hfd >= 0)
-			have_hists = batch_read(hfd, 0, limit, keys, hists);
+			have_hists = tf_map_read_range(hfd, 0, limit, keys, hists);
 	}
 	for (uint32_t q = 0; q < limit; q++) {
 		struct tf_queue_stats *qs = &ts->q[ts->nqueues];
