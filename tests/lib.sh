@@ -59,6 +59,24 @@ expect_fail() {
 # Register a command to run when the current test ends (LIFO).
 on_exit() { _TF_CLEANUPS+=("$*"); }
 
+# expect_unloaded IDS: no BPF object of IDS ("prog N" / "map N" lines; 0 and
+# empty ids are ignored) is loaded any more. The kernel frees them after an
+# RCU grace period and a work item, so each gets up to 2 s.
+expect_unloaded() {
+	local kind id i
+	while read -r kind id; do
+		[ -n "$id" ] && [ "$id" != 0 ] || continue
+		for ((i = 0; i < 40; i++)); do
+			bpftool "$kind" show id "$id" >/dev/null 2>&1 || break
+			sleep 0.05
+		done
+		if bpftool "$kind" show id "$id" >/dev/null 2>&1; then
+			fail "$kind $id is still loaded: $(bpftool "$kind" show id "$id" | head -1)"
+			return 1
+		fi
+	done <<< "$1"
+}
+
 tf()  { nsenter --net="/run/netns/$NS" -- "$TAPFLOW" "$@"; }
 nsx() { ip netns exec "$NS" "$@"; }
 nsrun() { nsenter --net="/run/netns/$NS" -- "$@"; }

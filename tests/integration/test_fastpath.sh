@@ -66,21 +66,27 @@ sniff_start() {
 	nsenter --net="/run/netns/$NS" -- python3 - "$1" "$TMP/sniff.ready" > "$TMP/sniff.out" 2>&1 <<'EOF' &
 import signal, socket, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+# room for a whole test's frames: python reads slower than 80k frames/s
+s.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)	# SO_RCVBUFFORCE (root)
 s.bind((sys.argv[1], 0))
 s.settimeout(0.1)
 n = 0
-def done(*_):
-    print(n)
-    sys.exit(0)
-signal.signal(signal.SIGTERM, done)
+stopping = False
+def stop(*_):
+    global stopping
+    stopping = True
+signal.signal(signal.SIGTERM, stop)
 open(sys.argv[2], "w").close()
 while True:
     try:
         _, addr = s.recvfrom(65535)
     except socket.timeout:
+        if stopping:
+            break	# drained: nothing came for 0.1 s after the stop
         continue
     if addr[2] != socket.PACKET_OUTGOING:
         n += 1
+print(n)
 EOF
 	SNIFFER=$!
 	local i
@@ -142,19 +148,7 @@ fp_ids() {
 
 # nothing of IDS ("prog N" / "map N" lines) is left, nor the pin directory
 expect_gone() {
-	local kind id i
-	while read -r kind id; do
-		[ -n "$id" ] || continue
-		# the kernel frees a map after an RCU grace period and a work item
-		for ((i = 0; i < 40; i++)); do
-			bpftool "$kind" show id "$id" >/dev/null 2>&1 || break
-			sleep 0.05
-		done
-		if bpftool "$kind" show id "$id" >/dev/null 2>&1; then
-			fail "$kind $id is still loaded: $(bpftool "$kind" show id "$id" | head -1)"
-			return 1
-		fi
-	done <<< "$1"
+	expect_unloaded "$1" || return 1
 	[ -e "$PIN_DIR" ] && { fail "$PIN_DIR is still there: $(ls "$PIN_DIR" | tr '\n' ' ')"; return 1; }
 	return 0
 }

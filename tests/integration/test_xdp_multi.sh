@@ -86,23 +86,6 @@ write_a() {
 	expect_eq "$(jq .tx_frames "$NSDIR/a.json")" "$1" "frames A's backend wrote"
 }
 
-# expect_gone IDS: no "prog N"/"map N" of IDS is loaded any more.
-expect_gone() {
-	local kind id i
-	while read -r kind id; do
-		[ -n "$id" ] && [ "$id" != 0 ] || continue
-		# the kernel frees after an RCU grace period and a work item
-		for ((i = 0; i < 40; i++)); do
-			bpftool "$kind" show id "$id" >/dev/null 2>&1 || break
-			sleep 0.05
-		done
-		if bpftool "$kind" show id "$id" >/dev/null 2>&1; then
-			fail "$kind $id is still loaded: $(bpftool "$kind" show id "$id" | head -1)"
-			return 1
-		fi
-	done <<< "$1"
-}
-
 test_dispatcher_with_fast_path() {
 	need_bits || return $?
 	local sfx ifa ifb ids disp_ids="" got i
@@ -178,7 +161,7 @@ test_dispatcher_with_fast_path() {
 	for i in "$A" "$B"; do
 		[ -z "$(slot_prog "$i")" ] || { fail "$i still runs XDP: $(slot_prog "$i")"; return 1; }
 	done
-	expect_gone "$ids" || return 1
+	expect_unloaded "$ids" || return 1
 	for i in $disp_ids; do
 		if compgen -G "$XDP_PINS/dispatch-*-$i" >/dev/null; then
 			fail "libxdp pins left: $(compgen -G "$XDP_PINS/dispatch-*-$i" | tr '\n' ' ')"
