@@ -42,6 +42,15 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * Set before load: the port this copy of the program serves. Each
+ * `fastpath on` / `uplink add` loads its own copy, so the per-frame path
+ * needs no ifindex -> port lookup.
+ */
+const volatile __u32 tf_ifindex = 0;
+const volatile __u32 tf_slot = 0;
+
+/* User space's index of the ports (ifindex -> slot, kind, rules, name). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TF_FP_MAX_PORTS);
@@ -49,6 +58,14 @@ struct {
 	__type(value, struct tf_fp_port);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TF_FP_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct tf_fp_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -61,9 +78,11 @@ struct {
 /*
  * Pinned by user space, not by name: the kernel adds BPF_F_RDONLY_PROG to a
  * DEVMAP's flags, so libbpf would find the pinned map "incompatible".
+ * Keyed by slot: an array lookup inside bpf_redirect_map, where a
+ * DEVMAP_HASH keyed by ifindex costs a hash lookup per frame.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
 	__uint(max_entries, TF_FP_MAX_PORTS);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -89,9 +108,45 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} gen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
 	__type(value, struct tf_fp_meta);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } meta SEC(".maps");
+
+/*
+ * This copy's last fdb answers, per CPU (so queues on other CPUs never share
+ * the cache line), valid while gen[0] still has the value they were read
+ * under. A guest mostly talks to one or two MACs (its gateway, a peer), so
+ * the fdb is looked up again only when something changed. Not pinned: it
+ * lives and dies with the program.
+ */
+struct fp_cache {
+	__u64 gen;
+	__u8 src[ETH_ALEN];	/* last source MAC known to be learned here */
+	__u8 src_ok;
+	__u8 dst_ok;
+	__u8 dst[ETH_ALEN];	/* last destination MAC looked up */
+	__u8 dst_found;		/* 0: not in the fdb */
+	__u8 pad;
+	__u32 dst_ifindex;
+	__u32 dst_slot;
+	__u32 dst_flags;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fp_cache);
+} cache SEC(".maps");
 
 /* What the rules look at, parsed only when the port has rules. */
 struct tf_fp_l34 {
@@ -124,23 +179,34 @@ static __always_inline void count(struct tf_fp_qstats *qs, enum tf_fp_action act
 	qs->bytes[act] += len;
 }
 
+static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
+{
+	return *(const __u32 *)a == *(const __u32 *)b &&
+	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
+}
+
 /*
  * A tap's guest MAC is where its frames come from. Static entries win; an
- * entry already right costs one lookup and no write.
+ * entry already right costs one lookup and no write. A change bumps gen, so
+ * every copy's cache forgets what it knew about that MAC.
  */
-static __always_inline void learn(struct ethhdr *eth, __u32 ifindex, struct tf_fp_qstats *qs)
+static __always_inline void learn(struct ethhdr *eth, __u64 *g, struct tf_fp_qstats *qs)
 {
 	struct tf_fp_fdb_key k;
-	struct tf_fp_fdb *e, v = { .ifindex = ifindex, .flags = TF_FP_FDB_LEARNED };
+	struct tf_fp_fdb *e, v = { .ifindex = tf_ifindex, .flags = TF_FP_FDB_LEARNED,
+				   .slot = tf_slot };
 
 	if (mac_is_multicast(eth->h_source) || mac_is_zero(eth->h_source))
 		return;
 	mac_key(&k, eth->h_source);
 	e = bpf_map_lookup_elem(&fdb, &k);
-	if (e && (e->ifindex == ifindex || (e->flags & TF_FP_FDB_STATIC)))
+	if (e && (e->ifindex == tf_ifindex || (e->flags & TF_FP_FDB_STATIC)))
 		return;
-	if (!bpf_map_update_elem(&fdb, &k, &v, BPF_ANY) && qs)
-		qs->learned++;
+	if (!bpf_map_update_elem(&fdb, &k, &v, BPF_ANY)) {
+		__sync_fetch_and_add(g, 1);
+		if (qs)
+			qs->learned++;
+	}
 }
 
 static __always_inline void parse_l34(void *data, void *data_end, struct ethhdr *eth,
@@ -204,7 +270,7 @@ static __always_inline bool rule_match(const struct tf_fp_rule *r, const struct 
 	return false;
 }
 
-static __always_inline bool rules_match(const struct tf_fp_port *port, void *data,
+static __always_inline bool rules_match(const struct tf_fp_slot *port, void *data,
 					void *data_end, struct ethhdr *eth)
 {
 	struct tf_fp_l34 l;
@@ -228,28 +294,41 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u32 ifindex = ctx->ingress_ifindex, queue = ctx->rx_queue_index, key;
-	__u64 len = data_end - data;
+	__u32 queue = ctx->rx_queue_index, slot = tf_slot, key = 0, dst_slot, dst_flags;
+	__u64 len = data_end - data, *g, now;
 	struct tf_fp_qstats *qs = NULL;
-	struct tf_fp_port *port;
+	struct tf_fp_slot *port;
 	struct ethhdr *eth = data;
-	struct tf_fp_fdb_key k;
-	struct tf_fp_fdb *e;
+	struct fp_cache *c;
 	long act;
 
-	port = bpf_map_lookup_elem(&ports, &ifindex);
-	if (!port)
-		return XDP_PASS;	/* left behind on a device we no longer serve */
-	key = TF_FP_QKEY(port->slot, queue);
-	if (port->slot < TF_FP_MAX_PORTS && queue < TF_FP_QUEUES)
+	if (slot >= TF_FP_MAX_PORTS)
+		return XDP_PASS;
+	port = bpf_map_lookup_elem(&slots, &slot);
+	g = bpf_map_lookup_elem(&gen, &key);
+	c = bpf_map_lookup_elem(&cache, &key);
+	/* a slot that is not ours (any more): a copy left on a device we no longer serve */
+	if (!port || !g || !c || port->ifindex != tf_ifindex || ctx->ingress_ifindex != tf_ifindex)
+		return XDP_PASS;
+	key = TF_FP_QKEY(slot, queue);
+	if (queue < TF_FP_QUEUES)
 		qs = bpf_map_lookup_elem(&stats, &key);
 
 	if ((void *)(eth + 1) > data_end) {
 		count(qs, TF_FP_DROP, len);
 		return XDP_DROP;
 	}
-	if (from_tap)
-		learn(eth, ifindex, qs);
+	now = *g;
+	if (c->gen != now) {
+		c->gen = now;
+		c->src_ok = 0;
+		c->dst_ok = 0;
+	}
+	if (from_tap && !(c->src_ok && mac_eq(c->src, eth->h_source))) {
+		learn(eth, g, qs);
+		__builtin_memcpy(c->src, eth->h_source, ETH_ALEN);
+		c->src_ok = 1;
+	}
 
 	if (port->nrules && rules_match(port, data, data_end, eth)) {
 		act = bpf_redirect_map(&xsks, key, XDP_PASS);
@@ -263,15 +342,30 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 
 	if (mac_is_multicast(eth->h_dest))
 		goto pass;
-	mac_key(&k, eth->h_dest);
-	e = bpf_map_lookup_elem(&fdb, &k);
-	if (!e || e->ifindex == ifindex)
+	if (!(c->dst_ok && mac_eq(c->dst, eth->h_dest))) {
+		struct tf_fp_fdb_key k;
+		struct tf_fp_fdb *e;
+
+		mac_key(&k, eth->h_dest);
+		e = bpf_map_lookup_elem(&fdb, &k);
+		__builtin_memcpy(c->dst, eth->h_dest, ETH_ALEN);
+		c->dst_found = !!e;
+		if (e) {
+			c->dst_ifindex = e->ifindex;
+			c->dst_slot = e->slot;
+			c->dst_flags = e->flags;
+		}
+		c->dst_ok = 1;
+	}
+	if (!c->dst_found || c->dst_ifindex == tf_ifindex)
 		goto pass;
-	if (!from_tap && (e->flags & TF_FP_FDB_UPLINK))
+	dst_flags = c->dst_flags;
+	dst_slot = c->dst_slot;
+	if (!from_tap && (dst_flags & TF_FP_FDB_UPLINK))
 		goto pass;	/* uplink to uplink is not ours to switch */
-	act = bpf_redirect_map(&tx_ports, e->ifindex, XDP_PASS);
+	act = bpf_redirect_map(&tx_ports, dst_slot, XDP_PASS);
 	if (act == XDP_REDIRECT) {
-		count(qs, (e->flags & TF_FP_FDB_UPLINK) ? TF_FP_REDIRECT_UPLINK
+		count(qs, (dst_flags & TF_FP_FDB_UPLINK) ? TF_FP_REDIRECT_UPLINK
 							: TF_FP_REDIRECT_TAP, len);
 		return XDP_REDIRECT;
 	}

@@ -17,12 +17,18 @@
  * (accelerated tap or uplink) owns a slot in
  * [0, TF_FP_MAX_PORTS); per-queue state is indexed by TF_FP_QKEY(slot, queue).
  *
- *   ports     HASH      __u32 ifindex -> struct tf_fp_port (slot, kind, rules)
+ *   ports     HASH      __u32 ifindex -> struct tf_fp_port (slot, kind, rules):
+ *             user space's index of the ports
+ *   slots     ARRAY     slot -> struct tf_fp_slot (ifindex, rules): what the
+ *             programs read per frame, by the slot they were loaded for
  *   fdb       HASH      struct tf_fp_fdb_key (MAC) -> struct tf_fp_fdb
- *   tx_ports  DEVMAP_HASH __u32 ifindex -> ifindex (redirect targets; the
- *             kernel removes an entry when its device goes away)
+ *   tx_ports  DEVMAP    slot -> ifindex (redirect targets; the kernel
+ *             removes an entry when its device goes away)
  *   xsks      XSKMAP    TF_FP_QKEY(slot, rx queue) -> AF_XDP socket fd
  *   stats     PERCPU_ARRAY TF_FP_QKEY(slot, rx queue) -> struct tf_fp_qstats
+ *   gen       ARRAY (mmapable) [0] -> __u64, bumped (atomically) by whoever
+ *             changes the fdb or the ports: the programs keep a per-CPU copy
+ *             of their last fdb answers and trust it only while gen stands
  *   meta      ARRAY     [0] -> struct tf_fp_meta
  *
  * To hand a tap queue's traffic to an AF_XDP socket: look the tap's ifindex
@@ -46,6 +52,8 @@
 #define TF_FP_MAP_TX_PORTS	"tx_ports"
 #define TF_FP_MAP_XSKS		"xsks"
 #define TF_FP_MAP_STATS		"stats"
+#define TF_FP_MAP_SLOTS		"slots"
+#define TF_FP_MAP_GEN		"gen"
 #define TF_FP_MAP_META		"meta"
 
 #define TF_FP_MAX_PORTS		64	/* accelerated taps + uplinks */
@@ -54,7 +62,7 @@
 #define TF_FP_QKEYS		(TF_FP_MAX_PORTS * TF_FP_QUEUES)
 #define TF_FP_MAX_RULES		8	/* AF_XDP rules per port */
 #define TF_FP_FDB_SIZE		4096
-#define TF_FP_VERSION		1
+#define TF_FP_VERSION		2	/* 2: slots, gen, DEVMAP by slot, fdb slot */
 
 enum tf_fp_port_kind {
 	TF_FP_PORT_TAP = 1,	/* an accelerated tap: tf_fp_tap on it */
@@ -85,6 +93,13 @@ struct tf_fp_port {
 	char name[16];		/* for listings; the kernel never reads it */
 };
 
+/* A port as the programs see it; ifindex 0: a free slot. */
+struct tf_fp_slot {
+	__u32 ifindex;
+	__u32 nrules;		/* used rows of rules[], packed from 0 */
+	struct tf_fp_rule rules[TF_FP_MAX_RULES];
+};
+
 struct tf_fp_fdb_key {
 	__u8 mac[6];
 	__u16 pad;		/* always 0 */
@@ -99,6 +114,8 @@ enum tf_fp_fdb_flags {
 struct tf_fp_fdb {
 	__u32 ifindex;		/* the port the MAC sits behind */
 	__u32 flags;		/* enum tf_fp_fdb_flags */
+	__u32 slot;		/* that port's slot: its key in tx_ports */
+	__u32 pad;		/* always 0 */
 };
 
 /*

@@ -3,14 +3,15 @@
  * The fast path's lifecycle (see tf_fastpath.h): ports in and out, the
  * programs attached through libxdp, the fdb, AF_XDP rules and counters.
  *
- *   /sys/fs/bpf/tapflow/fastpath/   (0700, flock()ed by every writer)
- *     ports fdb tx_ports xsks stats meta   (0600 pins, one set per host)
+ *   /sys/fs/bpf/tapflow/fastpath/<netns inode>/   (0700, flock()ed by every writer)
+ *     ports slots fdb tx_ports xsks stats gen meta   (0600 pins)
  *        ▲                         ▲
  *        │ tf_fp_tap on each tap   │ tf_fp_uplink on each uplink
  *        └─ (no pin: netlink holds the program while it is attached)
  *
  * The programs themselves are never pinned: each `on` loads a fresh copy
- * that reuses the pinned maps, and the device's XDP slot keeps it alive, so
+ * for that port (its ifindex and slot are constants in .rodata) that reuses
+ * the pinned maps, and the device's XDP slot keeps it alive, so
  * `off` (detach) or the device going away frees it. The maps go with the
  * last port. A device deleted behind our back (netns removed, `ip link del`)
  * loses its DEVMAP entry in the kernel; that is how stale ports are found
@@ -28,6 +29,7 @@
 #include <linux/sockios.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <dirent.h>
@@ -55,12 +57,13 @@
 static const char *const pins[] = {
 	TF_FP_MAP_PORTS, TF_FP_MAP_FDB, TF_FP_MAP_TX_PORTS,
 	TF_FP_MAP_XSKS, TF_FP_MAP_STATS, TF_FP_MAP_META,
+	TF_FP_MAP_SLOTS, TF_FP_MAP_GEN,
 };
 
 /* The pinned state of one network namespace, locked. */
 struct fp {
 	int dirfd;
-	int ports, fdb, tx_ports, xsks, stats, meta;
+	int ports, fdb, tx_ports, xsks, stats, meta, slots, gen;
 	char dir[64];		/* TF_FP_PIN_ROOT/<netns inode> */
 };
 
@@ -158,7 +161,8 @@ static int stats_value_size(void)
 
 static void fp_close(struct fp *s)
 {
-	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta };
+	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta,
+		       &s->slots, &s->gen };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
@@ -280,7 +284,8 @@ static int fp_open(struct fp *s, bool create)
 /* fp_open for the state in s->dir (set by the caller). */
 static int fp_open_dir(struct fp *s, bool create)
 {
-	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta };
+	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta,
+		       &s->slots, &s->gen };
 	char path[96];
 	int err;
 
@@ -290,7 +295,7 @@ static int fp_open_dir(struct fp *s, bool create)
 	if (create) {
 		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->dir);
 		struct fastpath *skel = fastpath__open_opts(&oo);
-		struct bpf_map *maps[6];
+		struct bpf_map *maps[8];
 
 		if (!skel) {
 			err = tf_err(-errno, "cannot open the fast path object: %s", strerror(errno));
@@ -315,6 +320,8 @@ static int fp_open_dir(struct fp *s, bool create)
 		maps[3] = skel->maps.xsks;
 		maps[4] = skel->maps.stats;
 		maps[5] = skel->maps.meta;
+		maps[6] = skel->maps.slots;
+		maps[7] = skel->maps.gen;
 		for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 			*fds[i] = fcntl(bpf_map__fd(maps[i]), F_DUPFD_CLOEXEC, 3);
 		fastpath__destroy(skel);
@@ -359,6 +366,46 @@ static int fp_nports(struct fp *s)
 	return n;
 }
 
+/*
+ * Tell the programs' caches that the fdb or the ports changed: after the
+ * change, never before. gen is mmapped so the add is atomic with the
+ * programs' own (learning) adds.
+ */
+static void bump_gen(struct fp *s)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	__u64 *g = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, s->gen, 0);
+
+	if (g == MAP_FAILED) {
+		__u64 v = 0;
+		__u32 zero = 0;
+
+		pr_debug("fastpath: cannot mmap the gen map (%s); updating it", strerror(errno));
+		bpf_map_lookup_elem(s->gen, &zero, &v);
+		v++;
+		bpf_map_update_elem(s->gen, &zero, &v, BPF_ANY);
+		return;
+	}
+	__atomic_add_fetch(g, 1, __ATOMIC_SEQ_CST);
+	munmap(g, pg);
+}
+
+/* What the programs see of a slot: its device and rules (NULL: free). */
+static int set_slot(struct fp *s, __u32 slot, const struct tf_fp_slot *v)
+{
+	struct tf_fp_slot zero = { 0 };
+
+	return bpf_map_update_elem(s->slots, &slot, v ? v : &zero, BPF_ANY) ? -errno : 0;
+}
+
+static int port_to_slot(struct fp *s, int ifindex, const struct tf_fp_port *port)
+{
+	struct tf_fp_slot v = { .ifindex = ifindex, .nrules = port->nrules };
+
+	memcpy(v.rules, port->rules, sizeof(v.rules));
+	return set_slot(s, port->slot, &v);
+}
+
 static void zero_slot(struct fp *s, __u32 slot)
 {
 	int vsz = stats_value_size();
@@ -373,6 +420,7 @@ static void zero_slot(struct fp *s, __u32 slot)
 		bpf_map_delete_elem(s->xsks, &k);
 	}
 	free(zero);
+	set_slot(s, slot, NULL);
 }
 
 /* Forget a port: its fdb entries, sockets, counters, DEVMAP entry, record. */
@@ -392,8 +440,9 @@ static void fp_forget(struct fp *s, int ifindex, const struct tf_fp_port *port)
 		}
 	}
 	zero_slot(s, port->slot);
-	bpf_map_delete_elem(s->tx_ports, &key);
+	bpf_map_delete_elem(s->tx_ports, &port->slot);
 	bpf_map_delete_elem(s->ports, &key);
+	bump_gen(s);
 }
 
 static void fp_gc(struct fp *s);
@@ -426,8 +475,8 @@ static void fp_gc(struct fp *s)
 	while (!bpf_map_get_next_key(s->ports, prev, &next)) {
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(s->tx_ports, &k, &v) &&
-		    !bpf_map_lookup_elem(s->ports, &k, &port)) {
+		if (!bpf_map_lookup_elem(s->ports, &k, &port) &&
+		    (port.slot >= TF_FP_MAX_PORTS || bpf_map_lookup_elem(s->tx_ports, &port.slot, &v))) {
 			pr_debug("fastpath: forgetting port %s (ifindex %u): device gone",
 				 port.name, k);
 			fp_forget(s, k, &port);
@@ -535,20 +584,27 @@ static int fp_add_port(struct fp *s, int ifindex, const char *name, enum tf_fp_p
 		return err;
 	snprintf(port.name, sizeof(port.name), "%s", name);
 	zero_slot(s, port.slot);
-	if (bpf_map_update_elem(s->tx_ports, &k, &v, BPF_ANY))
+	if (bpf_map_update_elem(s->tx_ports, &port.slot, &v, BPF_ANY))
 		return tf_err(-errno, "cannot add %s to the DEVMAP: %s", name, strerror(errno));
 	if (bpf_map_update_elem(s->ports, &k, &port, BPF_NOEXIST)) {
 		err = -errno;
-		bpf_map_delete_elem(s->tx_ports, &k);
+		bpf_map_delete_elem(s->tx_ports, &port.slot);
 		return tf_err(err, "cannot record port %s: %s", name, strerror(-err));
 	}
+	err = port_to_slot(s, ifindex, &port);
+	if (err) {
+		bpf_map_delete_elem(s->ports, &k);
+		bpf_map_delete_elem(s->tx_ports, &port.slot);
+		return tf_err(err, "cannot record port %s: %s", name, strerror(-err));
+	}
+	bump_gen(s);
 	return 0;
 }
 
 /* ---- programs, through libxdp ---------------------------------------------- */
 
-static int prog_attach(const struct fp *s, int ifindex, const char *name, const char *prog_name,
-		       enum xdp_attach_mode mode, bool *legacy)
+static int prog_attach(const struct fp *s, int ifindex, __u32 slot, const char *name,
+		       const char *prog_name, enum xdp_attach_mode mode, bool *legacy)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->dir);
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .prog_name = prog_name);
@@ -563,6 +619,8 @@ static int prog_attach(const struct fp *s, int ifindex, const char *name, const 
 		return tf_err(-errno, "cannot open the fast path object: %s", strerror(errno));
 	bpf_program__set_autoload(!strcmp(prog_name, PROG_TAP) ? skel->progs.tf_fp_uplink
 							       : skel->progs.tf_fp_tap, false);
+	skel->rodata->tf_ifindex = ifindex;
+	skel->rodata->tf_slot = slot;
 	err = reuse_tx_ports(s, skel, true);
 	if (err) {
 		fastpath__destroy(skel);
@@ -671,7 +729,7 @@ int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 	if (err)
 		goto out;
 	fp_port(&s, ifindex, &port);
-	err = prog_attach(&s, ifindex, name, PROG_TAP, XDP_MODE_NATIVE, legacy);
+	err = prog_attach(&s, ifindex, port.slot, name, PROG_TAP, XDP_MODE_NATIVE, legacy);
 	if (err) {
 		fp_forget(&s, ifindex, &port);
 		goto out;
@@ -770,18 +828,18 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 	err = fp_add_port(&s, ifindex, dev, TF_FP_PORT_UPLINK);
 	if (err)
 		goto out;
+	fp_port(&s, ifindex, &port);
 	if (mode)
 		*mode = TF_XDP_NATIVE;
-	err = prog_attach(&s, ifindex, dev, PROG_UPLINK, XDP_MODE_NATIVE, NULL);
+	err = prog_attach(&s, ifindex, port.slot, dev, PROG_UPLINK, XDP_MODE_NATIVE, NULL);
 	if (err && allow_skb && err != -EEXIST && err != -EBUSY) {
 		pr_warn("%s: native XDP refused (%s); using skb (generic) mode, which is slower",
 			dev, tf_errmsg());
-		err = prog_attach(&s, ifindex, dev, PROG_UPLINK, XDP_MODE_SKB, NULL);
+		err = prog_attach(&s, ifindex, port.slot, dev, PROG_UPLINK, XDP_MODE_SKB, NULL);
 		if (!err && mode)
 			*mode = TF_XDP_SKB;
 	}
 	if (err) {
-		fp_port(&s, ifindex, &port);
 		fp_forget(&s, ifindex, &port);
 		goto out;
 	}
@@ -849,10 +907,14 @@ int tf_fdb_add(const char *name, const uint8_t mac[6])
 		}
 		goto out;
 	}
+	memset(&v, 0, sizeof(v));
 	v.ifindex = ifindex;
+	v.slot = port.slot;
 	v.flags = TF_FP_FDB_STATIC | (port.kind == TF_FP_PORT_UPLINK ? TF_FP_FDB_UPLINK : 0);
 	if (bpf_map_update_elem(s.fdb, &k, &v, BPF_ANY))
 		err = tf_err(-errno, "cannot add %s to the fdb: %s", m, strerror(errno));
+	else
+		bump_gen(&s);
 out:
 	fp_close(&s);
 	return err;
@@ -876,6 +938,8 @@ int tf_fdb_del(const char *name, const uint8_t mac[6])
 		err = tf_err(-ENOENT, "%s is not in the fdb on port %s", m, name);
 	else if (bpf_map_delete_elem(s.fdb, &k))
 		err = tf_err(-errno, "cannot delete %s: %s", m, strerror(errno));
+	else
+		bump_gen(&s);
 	fp_close(&s);
 	return err;
 }
@@ -975,7 +1039,8 @@ int tf_fastpath_rule_add(const char *name, const struct tf_fp_rule *rule)
 	}
 	port.rules[port.nrules++] = *rule;
 	k = ifindex;
-	if (bpf_map_update_elem(s.ports, &k, &port, BPF_EXIST))
+	if (bpf_map_update_elem(s.ports, &k, &port, BPF_EXIST) ||
+	    (errno = -port_to_slot(&s, ifindex, &port)))
 		err = tf_err(-errno, "cannot update %s's rules: %s", name, strerror(errno));
 out:
 	fp_close(&s);
@@ -1003,7 +1068,8 @@ int tf_fastpath_rule_del(const char *name, const struct tf_fp_rule *rule)
 		memset(&port.rules[i], 0, sizeof(port.rules[i]));
 	port.nrules = j;
 	k = ifindex;
-	if (bpf_map_update_elem(s.ports, &k, &port, BPF_EXIST))
+	if (bpf_map_update_elem(s.ports, &k, &port, BPF_EXIST) ||
+	    (errno = -port_to_slot(&s, ifindex, &port)))
 		err = tf_err(-errno, "cannot update %s's rules: %s", name, strerror(errno));
 out:
 	fp_close(&s);

@@ -9,8 +9,10 @@
  *                   └─▶ verdict + stats[slot*256 + 0] + fdb, compared
  *
  * The ingress "port" is the namespace's loopback device (a test run needs a
- * real ifindex and rx queue); redirect targets are two throw-away taps
- * (a DEVMAP entry needs a live device). An AF_XDP socket bound to lo queue 0
+ * real ifindex and rx queue), which the object is loaded for (tf_ifindex,
+ * tf_slot); redirect targets are two throw-away taps in slots 1 and 2 (a
+ * DEVMAP entry needs a live device). Like user space, every change to the
+ * fdb or a slot made here bumps gen, or the programs' caches would not see it. An AF_XDP socket bound to lo queue 0
  * stands in for a user-space dataplane. Needs root; SKIPs otherwise.
  */
 #include <errno.h>
@@ -140,23 +142,60 @@ static int xsk_on_lo(void)
 	return 0;
 }
 
+static uint64_t get_gen(void)
+{
+	uint64_t g = 0;
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(bpf_map__fd(E.skel->maps.gen), &zero, &g);
+	return g;
+}
+
+static void bump_gen(void)
+{
+	uint64_t g = get_gen() + 1;
+	__u32 zero = 0;
+
+	bpf_map_update_elem(bpf_map__fd(E.skel->maps.gen), &zero, &g, BPF_ANY);
+}
+
+static uint32_t slot_of(int ifindex)
+{
+	return ifindex == E.tapb ? 1 : ifindex == E.tapu ? 2 : SLOT_IN;
+}
+
 static int put_port(int ifindex, uint32_t slot, uint32_t kind, const struct tf_fp_rule *rules, int n)
 {
 	struct tf_fp_port p = { .slot = slot, .kind = kind, .nrules = n };
+	struct tf_fp_slot sv = { .ifindex = ifindex, .nrules = n };
 	__u32 k = ifindex;
+	int err;
 
 	for (int i = 0; i < n; i++)
-		p.rules[i] = rules[i];
-	return bpf_map_update_elem(bpf_map__fd(E.skel->maps.ports), &k, &p, BPF_ANY);
+		p.rules[i] = sv.rules[i] = rules[i];
+	err = bpf_map_update_elem(bpf_map__fd(E.skel->maps.ports), &k, &p, BPF_ANY);
+	if (!err)
+		err = bpf_map_update_elem(bpf_map__fd(E.skel->maps.slots), &slot, &sv, BPF_ANY);
+	bump_gen();
+	return err;
+}
+
+/* Without bumping gen: what a writer that forgot to would do. */
+static int put_fdb_quiet(const uint8_t *mac, int ifindex, uint32_t flags)
+{
+	struct tf_fp_fdb_key k = { 0 };
+	struct tf_fp_fdb v = { .ifindex = ifindex, .flags = flags, .slot = slot_of(ifindex) };
+
+	memcpy(k.mac, mac, 6);
+	return bpf_map_update_elem(bpf_map__fd(E.skel->maps.fdb), &k, &v, BPF_ANY);
 }
 
 static int put_fdb(const uint8_t *mac, int ifindex, uint32_t flags)
 {
-	struct tf_fp_fdb_key k = { 0 };
-	struct tf_fp_fdb v = { .ifindex = ifindex, .flags = flags };
+	int err = put_fdb_quiet(mac, ifindex, flags);
 
-	memcpy(k.mac, mac, 6);
-	return bpf_map_update_elem(bpf_map__fd(E.skel->maps.fdb), &k, &v, BPF_ANY);
+	bump_gen();
+	return err;
 }
 
 static int get_fdb(const uint8_t *mac, struct tf_fp_fdb *v)
@@ -192,6 +231,8 @@ static void env_setup(void)
 	}
 	bpf_object__for_each_map(m, E.skel->obj)
 		bpf_map__set_pin_path(m, NULL);	/* private maps, never the pinned ones */
+	E.skel->rodata->tf_ifindex = LO;
+	E.skel->rodata->tf_slot = SLOT_IN;
 	if (fastpath__load(E.skel)) {
 		env_err = "cannot load the fastpath object";
 		return;
@@ -202,9 +243,9 @@ static void env_setup(void)
 		env_err = "cannot create the target taps";
 		return;
 	}
-	k = v = E.tapb;
+	k = 1, v = E.tapb;
 	bpf_map_update_elem(bpf_map__fd(E.skel->maps.tx_ports), &k, &v, BPF_ANY);
-	k = v = E.tapu;
+	k = 2, v = E.tapu;
 	bpf_map_update_elem(bpf_map__fd(E.skel->maps.tx_ports), &k, &v, BPF_ANY);
 	put_port(E.tapb, 1, TF_FP_PORT_TAP, NULL, 0);
 	put_port(E.tapu, 2, TF_FP_PORT_UPLINK, NULL, 0);
@@ -299,6 +340,7 @@ static void test_tap_forwarding(void)
 	/* MAC_A was learned on lo by the first frame: a frame to it stays. */
 	ASSERT_OK(get_fdb(MAC_A, &v), "A learned");
 	ASSERT_EQ(v.ifindex, LO, "A on lo");
+	ASSERT_EQ(v.slot, SLOT_IN, "A in lo's slot");
 	ASSERT_EQ(v.flags, TF_FP_FDB_LEARNED, "A learned flag");
 	/* the hairpin frame comes "from B's MAC" on lo: B's learned entry moves */
 	run_table(&t[7], 1);
@@ -314,6 +356,7 @@ static void test_learning(void)
 	struct tf_fp_fdb_key k = { 0 };
 	struct tf_fp_qstats d;
 	struct tf_fp_fdb v;
+	uint64_t g;
 
 	env_setup();
 	if (env_err)
@@ -324,10 +367,13 @@ static void test_learning(void)
 	ASSERT_OK(get_fdb(MAC_S, &v), "static kept");
 	ASSERT_EQ(v.ifindex, E.tapb, "static not relearned");
 	ASSERT_EQ(d.learned, 0, "no learning over static");
+	g = get_gen();
 	run(E.skel->progs.tf_fp_tap, &from_c, &d);
 	ASSERT_EQ(d.learned, 1, "new MAC learned");
+	ASSERT_EQ(get_gen(), g + 1, "learning bumps gen");
 	run(E.skel->progs.tf_fp_tap, &from_c, &d);
 	ASSERT_EQ(d.learned, 0, "known MAC: no write");
+	ASSERT_EQ(get_gen(), g + 1, "nothing learned: gen stands");
 	run(E.skel->progs.tf_fp_tap, &from_m, &d);
 	ASSERT_EQ(d.learned, 0, "multicast source not learned");
 	ASSERT_ERR(get_fdb(MCAST, &v), "no multicast entry");
@@ -338,6 +384,42 @@ static void test_learning(void)
 	ASSERT_ERR(get_fdb(MAC_N, &v), "no entry from the uplink");
 	memcpy(k.mac, MAC_X, 6);
 	bpf_map_delete_elem(bpf_map__fd(E.skel->maps.fdb), &k);	/* unknown again */
+	bump_gen();
+}
+
+/*
+ * The per-CPU cache of fdb answers: trusted while gen stands, dropped when
+ * it moves. test_run runs on the calling CPU, so pin there first.
+ */
+static void test_cache(void)
+{
+	struct fspec to_n = UDP4(MAC_N, MAC_A, 9);
+	struct tf_fp_fdb_key k = { 0 };
+	struct tf_fp_qstats d;
+	cpu_set_t cpus;
+
+	env_setup();
+	if (env_err)
+		TEST_SKIP(env_err);
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+	ASSERT_OK(put_port(LO, SLOT_IN, TF_FP_PORT_TAP, NULL, 0), "port");
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &to_n, &d), XDP_PASS, "unknown: passes");
+	/* an entry added without bumping gen is not seen: the cached miss stands */
+	put_fdb_quiet(MAC_N, E.tapb, TF_FP_FDB_STATIC);
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &to_n, &d), XDP_PASS, "cached miss");
+	bump_gen();
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &to_n, &d), XDP_REDIRECT, "gen moved: entry seen");
+	ASSERT_EQ(d.packets[TF_FP_REDIRECT_TAP], 1, "counted as a redirect");
+	/* moved to the uplink: followed once gen moves */
+	put_fdb(MAC_N, E.tapu, TF_FP_FDB_STATIC | TF_FP_FDB_UPLINK);
+	run(E.skel->progs.tf_fp_tap, &to_n, &d);
+	ASSERT_EQ(d.packets[TF_FP_REDIRECT_UPLINK], 1, "follows the move");
+	memcpy(k.mac, MAC_N, 6);
+	bpf_map_delete_elem(bpf_map__fd(E.skel->maps.fdb), &k);
+	bump_gen();
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &to_n, &d), XDP_PASS, "deleted: passes again");
 }
 
 static void test_uplink(void)
@@ -361,14 +443,21 @@ static void test_uplink(void)
 static void test_not_a_port(void)
 {
 	struct fspec f = UDP4(MAC_B, MAC_A, 9);
+	struct tf_fp_slot other = { .ifindex = E.tapb };
 	struct tf_fp_qstats d;
-	__u32 k = LO;
+	__u32 k = LO, slot = SLOT_IN;
 
 	env_setup();
 	if (env_err)
 		TEST_SKIP(env_err);
+	/* the slot now serves another device: this copy is a leftover */
+	bpf_map_update_elem(bpf_map__fd(E.skel->maps.slots), &slot, &other, BPF_ANY);
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "slot of another device: passes");
+	ASSERT_EQ(d.packets[TF_FP_PASS], 0, "and is not counted");
 	bpf_map_delete_elem(bpf_map__fd(E.skel->maps.ports), &k);
-	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "unknown ingress passes");
+	memset(&other, 0, sizeof(other));
+	bpf_map_update_elem(bpf_map__fd(E.skel->maps.slots), &slot, &other, BPF_ANY);
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "free slot: passes");
 	ASSERT_EQ(d.packets[TF_FP_PASS], 0, "and is not counted");
 }
 
@@ -426,4 +515,4 @@ static void test_xsk_rules(void)
 }
 
 TF_MAIN("fastpath_prog", TF_TEST(test_tap_forwarding), TF_TEST(test_learning),
-	TF_TEST(test_uplink), TF_TEST(test_xsk_rules), TF_TEST(test_not_a_port))
+	TF_TEST(test_uplink), TF_TEST(test_xsk_rules), TF_TEST(test_cache), TF_TEST(test_not_a_port))
