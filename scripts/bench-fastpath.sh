@@ -2,18 +2,24 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
 # bench-fastpath.sh: tap -> tap throughput through the Linux bridge (as
-# shipped, and with bridge-nf-call-* off), through the tapflow XDP fast path,
-# against the floor (write() into a tap whose XDP program drops everything),
-# with 1 and 2 writer queues, all in ONE run (this machine is noisy: only
-# numbers from the same run compare). Prints a markdown table with ratios.
+# shipped, and with bridge-nf-call-* off), through the tapflow XDP fast path
+# and through `tapflow xsk-fwd` (AF_XDP), against the floor (write() into a
+# tap whose XDP program drops everything), with 1 and 2 writer queues, all
+# in ONE run (this machine is noisy: only numbers from the same run
+# compare). Prints a markdown table with ratios.
 #
 #   tf-load (A, writes) ─▶ A ─┬─ bridge ────────────▶ B ─▶ tf-load (B, reads)
 #                             ├─ [tf_fp_tap] DEVMAP ─▶ B ─▶ tf-load (B, reads)
+#                             ├─ [tf_fp_tap] XSKMAP ─▶ xsk-fwd ─▶ B (AF_XDP TX) ─▶ tf-load (B, reads)
 #                             └─ XDP_DROP (the floor: nothing downstream)
 #
 # "offered" is what A's backend wrote per second, "delivered" what B's
 # backend read per second of writing: a frame the path accepted but B's
-# ring had no room for counts in the first only. 64-byte frames.
+# ring had no room for counts in the first only. For xsk-fwd, "offered" is
+# what A's program handed to its AF_XDP sockets per second while xsk-fwd
+# ran. 64-byte frames. B's rings hold RING frames (tapflow create
+# --txqueuelen), deep enough that a reader sharing a CPU with a writer (two
+# queues on two CPUs) rides out a scheduler slice; every path gets the same.
 #
 # Usage: scripts/bench-fastpath.sh [--duration S] [--perf]
 #   --perf  also record `perf record -a -g` during the 1-queue fast path run
@@ -25,6 +31,7 @@ TAPFLOW=${TAPFLOW:-$TOP/build/tapflow}
 TFLOAD=${TFLOAD:-$TOP/build/tests/tf-load}
 DUR=3
 PERF=0
+RING=4096
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DUR=$2; shift ;;
@@ -42,6 +49,7 @@ NS=tfbf$$
 SFX=$(printf '%x' $((RANDOM % 4096)))
 A=fa$SFX B=fb$SFX F=ff$SFX BR=fbr$SFX
 MAC_B=02:00:00:00:0b:01
+MAC_FWD=02:00:00:00:0b:99	# in no fdb: before xsk-fwd binds, frames go to the host stack
 TMP=$(mktemp -d)
 NCPU=$(nproc)
 
@@ -76,7 +84,7 @@ EOF
 clang -O2 -target bpf -c "$TMP/drop.c" -o "$TMP/drop.o" || { echo "bench-fastpath: cannot build the XDP_DROP program" >&2; exit 1; }
 
 for d in $A $B $F; do
-	tf create "$d" --queues 2 >/dev/null || exit 1
+	tf create "$d" --queues 2 --txqueuelen "$RING" >/dev/null || exit 1
 done
 
 # cpus for Q writer queues and for B's reader: apart when there is room
@@ -95,6 +103,23 @@ run_pair() {
 	sec=$(jq .seconds "$TMP/a.json")
 	rx=$(jq .rx_frames "$TMP/b.json")
 	printf '%s %s\n' "$(jq '.tx_pps / 1e6' "$TMP/a.json")" "$(echo "$rx / $sec / 1000000" | bc -l)"
+}
+
+# run_fwd Q: B reads, A writes to a MAC in no fdb, xsk-fwd moves A's AF_XDP
+# frames to B for DUR seconds; prints "offered delivered" in Mpps.
+run_fwd() {
+	local q=$1 rx xsk
+	load "$(reader_cpus "$q")" --dev "$B" --queues "$q" --read --idle-ms 3000 > "$TMP/b.json" 2>&1 &
+	local reader=$!
+	load "$(writer_cpus "$q")" --dev "$A" --queues "$q" --duration $((DUR + 2)) --dst-mac "$MAC_FWD" > "$TMP/a.json" 2>&1 &
+	local writer=$!
+	sleep 0.5
+	tf xsk-fwd "$A" "$B" --queues "$q" --duration "$DUR" --json > "$TMP/fwd.json" 2>&1 ||
+		{ echo "bench-fastpath: xsk-fwd failed: $(tail -1 "$TMP/fwd.json")" >&2; kill $reader $writer; return 1; }
+	wait $writer $reader
+	rx=$(jq .rx_frames "$TMP/b.json")
+	xsk=$(tf fastpath stats "$A" --json | jq '.total.xsk_packets')
+	printf '%s %s\n' "$(echo "$xsk / $DUR / 1000000" | bc -l)" "$(echo "$rx / $DUR / 1000000" | bc -l)"
 }
 
 # B's MAC is learned (by the bridge or the fast path) from one frame its backend writes.
@@ -142,6 +167,10 @@ for q in 1 2; do
 	read -r OFF[fastpath,$q] DEL[fastpath,$q] < <(run_pair $q) || exit 1
 	wait 2>/dev/null
 	tf fastpath stats "$A" --json > "$TMP/stats.$q.json"
+
+	# xsk-fwd: every frame of A to its AF_XDP sockets, forwarded to B's
+	tf fastpath rule add "$A" --all >/dev/null || exit 1
+	read -r OFF[xskfwd,$q] DEL[xskfwd,$q] < <(run_fwd $q) || exit 1
 	tf fastpath off "$A" >/dev/null; tf fastpath off "$B" >/dev/null
 done
 
@@ -154,20 +183,22 @@ echo
 echo "| path | writer queues | offered Mpps | delivered Mpps | delivered / bridge default | delivered / floor |"
 echo "|---|---|---|---|---|---|"
 for q in 1 2; do
-	for p in floor bridge bridge_nf_off fastpath; do
+	for p in floor bridge bridge_nf_off fastpath xskfwd; do
 		case $p in
 		floor) name="XDP_DROP on the tap (floor)" ;;
 		bridge) name="Linux bridge, default" ;;
 		bridge_nf_off) name="Linux bridge, bridge-nf-call-* off" ;;
 		fastpath) name="tapflow fast path (XDP DEVMAP)" ;;
+		xskfwd) name="tapflow xsk-fwd (AF_XDP, copy mode)" ;;
 		esac
 		echo "| $name | $q | $(mpps "${OFF[$p,$q]}") | $(mpps "${DEL[$p,$q]}") | $(ratio "${DEL[$p,$q]}" "${DEL[bridge,$q]}") | $(ratio "${DEL[$p,$q]}" "${DEL[floor,$q]}") |"
 	done
 done
 echo
-echo "Scaling, 2 queues / 1 queue (delivered): fast path $(ratio "${DEL[fastpath,2]}" "${DEL[fastpath,1]}"), floor $(ratio "${DEL[floor,2]}" "${DEL[floor,1]}"), bridge $(ratio "${DEL[bridge,2]}" "${DEL[bridge,1]}")"
+echo "Scaling, 2 queues / 1 queue (delivered): fast path $(ratio "${DEL[fastpath,2]}" "${DEL[fastpath,1]}"), xsk-fwd $(ratio "${DEL[xskfwd,2]}" "${DEL[xskfwd,1]}"), floor $(ratio "${DEL[floor,2]}" "${DEL[floor,1]}"), bridge $(ratio "${DEL[bridge,2]}" "${DEL[bridge,1]}")"
 echo "Goal: fast path >= 3x bridge default and >= 0.8x floor; 2 queues >= 1.8x one."
 for n in "${NOTES[@]}"; do echo "Note: $n"; done
+echo "Note: B's rings hold $RING frames (--txqueuelen) in every case."
 echo "Fast path counters of A (1 queue run): $(jq -c '.total | {redirect_tap_packets, pass_packets}' "$TMP/stats.1.json")"
 if [ "$PERF" = 1 ]; then
 	if [ -s "$TMP/perf.data" ]; then
