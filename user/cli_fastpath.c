@@ -300,9 +300,11 @@ static int fastpath_rule(int argc, char **argv)
 	struct tf_fp_rule r;
 	int err, rc;
 
-	if (argc < 2) {
-		fprintf(stderr, "Usage: tapflow fastpath rule add|del|list NAME [match]\n");
-		return TF_EXIT_USAGE;
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fprintf(argc < 2 ? stderr : stdout,
+			"Usage: tapflow fastpath rule add|del|list NAME [match]\n"
+			"(tapflow fastpath rule add --help lists the matches)\n");
+		return argc < 2 ? TF_EXIT_USAGE : TF_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "add"))
 		spec = &rule_add_spec;

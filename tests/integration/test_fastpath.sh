@@ -420,6 +420,11 @@ test_bad_input() {
 	setup_tmp
 	local t=T$(printf '%x' $((RANDOM % 4096)))
 	expect_fail "no such tap" "no device" tf fastpath on nosuchtap0 || return 1
+	expect_fail "unknown rule subcommand" "unknown subcommand 'drop'" tf fastpath rule drop x || return 1
+	for sub in "fastpath" "fastpath rule" "uplink" "fdb"; do
+		# shellcheck disable=SC2086
+		expect_ok "$sub --help" tf $sub --help || return 1
+	done
 	expect_fail "bad name" "15" tf fastpath on abcdefghijklmnopq || return 1
 	nsx ip link add v0 type veth peer name v1 || return 1
 	expect_fail "not a tap" "not a tun/tap|not a tap" tf fastpath on v0 || return 1
