@@ -87,6 +87,35 @@ for d in $A $B $F; do
 	tf create "$d" --queues 2 --txqueuelen "$RING" >/dev/null || exit 1
 done
 
+# The kernel's own cost of an XDP tap -> tap hop: a program that redirects
+# every frame through a one-entry DEVMAP holding B, with no lookup of its
+# own and no counter. The fast path's distance from it is what its
+# learning, fdb and counters cost.
+cat > "$TMP/redir.c" <<'EOF'
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} to_b SEC(".maps");
+SEC("xdp") int xdp_redirect_b(struct xdp_md *ctx) { (void)ctx; return bpf_redirect_map(&to_b, 0, 0); }
+char _license[] SEC("license") = "GPL";
+EOF
+clang -O2 -g -target bpf -I/usr/include/$(uname -m)-linux-gnu -c "$TMP/redir.c" -o "$TMP/redir.o" || { echo "bench-fastpath: cannot build the redirect program" >&2; exit 1; }
+# bare_on: attach it to A and put B in its DEVMAP
+bare_on() {
+	local prog map le
+	nsx ip link set dev "$A" xdpdrv obj "$TMP/redir.o" sec xdp || return 1
+	prog=$(ip -n "$NS" -j -d link show "$A" | jq '.[0].xdp.prog.id')
+	map=$(bpftool prog show id "$prog" -j | jq '.map_ids[0]')
+	le=$(nsx cat "/sys/class/net/$B/ifindex" | awk '{ printf "%d %d %d %d", $1 % 256, int($1 / 256) % 256, int($1 / 65536) % 256, int($1 / 16777216) }')
+	# in the namespace: a DEVMAP resolves the ifindex in the caller's
+	# shellcheck disable=SC2086
+	nsx bpftool map update id "$map" key 0 0 0 0 value $le
+}
+
 # cpus for Q writer queues and for B's reader: apart when there is room
 writer_cpus() { [ "$1" = 1 ] && echo 0 || echo "0-$((NCPU - 1))"; }
 reader_cpus() { [ "$1" = 1 ] && [ "$NCPU" -ge 2 ] && echo 1 || echo "0-$((NCPU - 1))"; }
@@ -158,6 +187,11 @@ for q in 1 2; do
 	fi
 	nsx ip link del "$BR"
 
+	# bare redirect: the kernel's part of any XDP tap -> tap hop
+	bare_on || { echo "bench-fastpath: cannot set up the bare redirect" >&2; exit 1; }
+	read -r OFF[bare,$q] DEL[bare,$q] < <(run_pair $q) || exit 1
+	nsx ip link set dev "$A" xdpdrv off
+
 	# the fast path
 	tf fastpath on "$A" >/dev/null && tf fastpath on "$B" >/dev/null || exit 1
 	learn_b
@@ -183,11 +217,12 @@ echo
 echo "| path | writer queues | offered Mpps | delivered Mpps | delivered / bridge default | delivered / floor |"
 echo "|---|---|---|---|---|---|"
 for q in 1 2; do
-	for p in floor bridge bridge_nf_off fastpath xskfwd; do
+	for p in floor bridge bridge_nf_off bare fastpath xskfwd; do
 		case $p in
 		floor) name="XDP_DROP on the tap (floor)" ;;
 		bridge) name="Linux bridge, default" ;;
 		bridge_nf_off) name="Linux bridge, bridge-nf-call-* off" ;;
+		bare) name="bare XDP redirect to B, no lookups (bound)" ;;
 		fastpath) name="tapflow fast path (XDP DEVMAP)" ;;
 		xskfwd) name="tapflow xsk-fwd (AF_XDP, copy mode)" ;;
 		esac
@@ -196,6 +231,7 @@ for q in 1 2; do
 done
 echo
 echo "Scaling, 2 queues / 1 queue (delivered): fast path $(ratio "${DEL[fastpath,2]}" "${DEL[fastpath,1]}"), xsk-fwd $(ratio "${DEL[xskfwd,2]}" "${DEL[xskfwd,1]}"), floor $(ratio "${DEL[floor,2]}" "${DEL[floor,1]}"), bridge $(ratio "${DEL[bridge,2]}" "${DEL[bridge,1]}")"
+echo "Fast path / bare redirect (delivered): 1 queue $(ratio "${DEL[fastpath,1]}" "${DEL[bare,1]}"), 2 queues $(ratio "${DEL[fastpath,2]}" "${DEL[bare,2]}")"
 echo "Goal: fast path >= 3x bridge default and >= 0.8x floor; 2 queues >= 1.8x one."
 for n in "${NOTES[@]}"; do echo "Note: $n"; done
 echo "Note: B's rings hold $RING frames (--txqueuelen) in every case."
