@@ -84,6 +84,8 @@ for q in $QLIST; do
 	run "$B/tapflow" delete --force "$TAP" >/dev/null 2>&1
 	run "$B/tapflow" create --queues "$q" "$TAP" >/dev/null || exit 1
 	R[floor$q]=$(floor "$q")
+	# the bound: tests/progs/xsk_all redirects every frame, no lookup, no counter
+	R[bare$q]=$(afxdp "$q" --test-prog)
 	if [ "$PROG" = fastpath ] && ! run "$B/tapflow" fastpath on "$TAP" >/dev/null; then
 		echo "bench-xsk: fast path busy elsewhere; using the test program" >&2
 		PROG=test
@@ -100,11 +102,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 echo "AF_XDP receive on a tap, 64-byte frames, $(nproc) CPUs, ${DUR}s per point, $(uname -r)," \
      "XSKMAP of $([ "$PROG" = test ] && echo "the redirect-all test program" || echo "the fast path (rule: all)")"
 echo
-echo "| queues | XDP_DROP floor (Mpps) | AF_XDP, need_wakeup on (Mpps) | ratio | AF_XDP, need_wakeup off (Mpps) | ratio |"
-echo "|---|---|---|---|---|---|"
+echo "| queues | XDP_DROP floor (Mpps) | bare XSKMAP program (Mpps) | ratio | AF_XDP, need_wakeup on (Mpps) | ratio | / bare | AF_XDP, need_wakeup off (Mpps) | ratio |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for q in $QLIST; do
-	echo "| $q | $(mpps "${R[floor$q]}") | $(mpps "${R[on$q]}") | $(ratio "${R[on$q]}" "${R[floor$q]}") | $(mpps "${R[off$q]}") | $(ratio "${R[off$q]}" "${R[floor$q]}") |"
+	echo "| $q | $(mpps "${R[floor$q]}") | $(mpps "${R[bare$q]}") | $(ratio "${R[bare$q]}" "${R[floor$q]}") | $(mpps "${R[on$q]}") | $(ratio "${R[on$q]}" "${R[floor$q]}") | $(ratio "${R[on$q]}" "${R[bare$q]}") | $(mpps "${R[off$q]}") | $(ratio "${R[off$q]}" "${R[floor$q]}") |"
 done
+echo
+echo "The bare program (tests/progs/xsk_all: every frame to its queue's socket, no lookup, no"
+echo "counter, need_wakeup on) bounds what any program can deliver to AF_XDP on a tap here."
 if [[ " $QLIST " == *" 1 "* && " $QLIST " == *" 2 "* ]]; then
 	echo
 	echo "Scaling, 2 queues / 1: floor $(ratio "${R[floor2]}" "${R[floor1]}")x," \
