@@ -21,7 +21,9 @@
 # --txqueuelen), deep enough that a reader sharing a CPU with a writer (two
 # queues on two CPUs) rides out a scheduler slice; every path gets the same.
 #
-# Usage: scripts/bench-fastpath.sh [--duration S] [--perf]
+# Usage: scripts/bench-fastpath.sh [--duration S] [--rounds N] [--perf]
+#   --rounds N  run every case N times in turn (1..5, default 3) and report
+#           the median of each: the paths see the same slow and fast moments
 #   --perf  also record `perf record -a -g` during the 1-queue fast path run
 #           and print the top symbols (if perf works here).
 set -uo pipefail
@@ -32,14 +34,17 @@ TFLOAD=${TFLOAD:-$TOP/build/tests/tf-load}
 DUR=3
 PERF=0
 RING=4096
+ROUNDS=3	# every path runs in each round, in turn; the table shows medians
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DUR=$2; shift ;;
 	--perf) PERF=1 ;;
+	--rounds) ROUNDS=$2; shift ;;
 	*) echo "bench-fastpath: unknown option '$1'" >&2; exit 2 ;;
 	esac
 	shift
 done
+case $ROUNDS in [1-5]) ;; *) echo "bench-fastpath: --rounds: '$ROUNDS' is not 1 to 5" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "bench-fastpath: needs root" >&2; exit 2; }
 for f in "$TAPFLOW" "$TFLOAD"; do
 	[ -x "$f" ] || { echo "bench-fastpath: $f is not built (make all)" >&2; exit 2; }
@@ -159,60 +164,68 @@ nf_state() { nsx sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || ech
 
 declare -A OFF DEL
 NOTES=()
+# median of the non-empty arguments (empty: none given)
+median() { printf '%s\n' "$@" | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 for q in 1 2; do
+for r in $(seq "$ROUNDS"); do	# (not indented: the round is the whole body)
 	# floor
 	nsx ip link set dev "$F" xdpdrv obj "$TMP/drop.o" sec xdp || exit 1
 	load "$(writer_cpus "$q")" --dev "$F" --queues "$q" --duration "$DUR" > "$TMP/f.json" 2>&1 || exit 1
-	OFF[floor,$q]=$(jq '.tx_pps / 1e6' "$TMP/f.json")
-	DEL[floor,$q]=${OFF[floor,$q]}
+	OFF[floor,$q,$r]=$(jq '.tx_pps / 1e6' "$TMP/f.json")
+	DEL[floor,$q,$r]=${OFF[floor,$q,$r]}
 	nsx ip link set dev "$F" xdpdrv off
 
 	# bridge, as shipped
 	nsx ip link add "$BR" type bridge 2>/dev/null
 	nsx ip link set "$BR" up; nsx ip link set "$A" master "$BR"; nsx ip link set "$B" master "$BR"
-	[ $q = 1 ] && NOTES+=("bridge-nf-call-iptables in the namespace: $(nf_state) (default)")
+	[ $q = 1 ] && [ $r = 1 ] && NOTES+=("bridge-nf-call-iptables in the namespace: $(nf_state) (default)")
 	learn_b
-	read -r OFF[bridge,$q] DEL[bridge,$q] < <(run_pair $q) || exit 1
+	read -r OFF[bridge,$q,$r] DEL[bridge,$q,$r] < <(run_pair $q) || exit 1
 
 	# bridge, netfilter hooks off
 	if [ "$(nf_state)" = absent ]; then
-		[ $q = 1 ] && NOTES+=("net.bridge.bridge-nf-call-* do not exist (br_netfilter not loaded): the bridge has no netfilter hooks to turn off")
-		OFF[bridge_nf_off,$q]=; DEL[bridge_nf_off,$q]=
+		[ $q = 1 ] && [ $r = 1 ] && NOTES+=("net.bridge.bridge-nf-call-* do not exist (br_netfilter not loaded): the bridge has no netfilter hooks to turn off")
+		OFF[bridge_nf_off,$q,$r]=; DEL[bridge_nf_off,$q,$r]=
 	else
 		for s in $nf_sysctls; do nsx sysctl -qw "$s=0" 2>/dev/null; done
 		learn_b
-		read -r OFF[bridge_nf_off,$q] DEL[bridge_nf_off,$q] < <(run_pair $q) || exit 1
+		read -r OFF[bridge_nf_off,$q,$r] DEL[bridge_nf_off,$q,$r] < <(run_pair $q) || exit 1
 		for s in $nf_sysctls; do nsx sysctl -qw "$s=1" 2>/dev/null; done
 	fi
 	nsx ip link del "$BR"
 
 	# bare redirect: the kernel's part of any XDP tap -> tap hop
 	bare_on || { echo "bench-fastpath: cannot set up the bare redirect" >&2; exit 1; }
-	read -r OFF[bare,$q] DEL[bare,$q] < <(run_pair $q) || exit 1
+	read -r OFF[bare,$q,$r] DEL[bare,$q,$r] < <(run_pair $q) || exit 1
 	nsx ip link set dev "$A" xdpdrv off
 
 	# the fast path
 	tf fastpath on "$A" >/dev/null && tf fastpath on "$B" >/dev/null || exit 1
 	learn_b
-	if [ "$PERF" = 1 ] && [ $q = 1 ]; then
+	if [ "$PERF" = 1 ] && [ $q = 1 ] && [ $r = 1 ]; then
 		(sleep 1; perf record -a -g -o "$TMP/perf.data" -- sleep 1 >/dev/null 2>&1) &
 	fi
-	read -r OFF[fastpath,$q] DEL[fastpath,$q] < <(run_pair $q) || exit 1
+	read -r OFF[fastpath,$q,$r] DEL[fastpath,$q,$r] < <(run_pair $q) || exit 1
 	wait 2>/dev/null
 	tf fastpath stats "$A" --json > "$TMP/stats.$q.json"
 
 	# xsk-fwd: every frame of A to its AF_XDP sockets, forwarded to B's
 	tf fastpath rule add "$A" --all >/dev/null || exit 1
-	read -r OFF[xskfwd,$q] DEL[xskfwd,$q] < <(run_fwd $q) || exit 1
+	read -r OFF[xskfwd,$q,$r] DEL[xskfwd,$q,$r] < <(run_fwd $q) || exit 1
 	tf fastpath off "$A" >/dev/null; tf fastpath off "$B" >/dev/null
+done
+	for p in floor bridge bridge_nf_off bare fastpath xskfwd; do
+		OFF[$p,$q]=$(median "${OFF[$p,$q,1]}" "${OFF[$p,$q,2]:-}" "${OFF[$p,$q,3]:-}" "${OFF[$p,$q,4]:-}" "${OFF[$p,$q,5]:-}")
+		DEL[$p,$q]=$(median "${DEL[$p,$q,1]}" "${DEL[$p,$q,2]:-}" "${DEL[$p,$q,3]:-}" "${DEL[$p,$q,4]:-}" "${DEL[$p,$q,5]:-}")
+	done
 done
 
 ratio() { [ -n "$1" ] && [ -n "$2" ] && echo "$1 / $2" | bc -l | xargs printf '%.2f' || echo "n/a"; }
 mpps() { [ -n "$1" ] && printf '%.3f' "$1" || echo "n/a"; }
 
 echo
-echo "tap -> tap, 64-byte frames, ${DUR} s per case, $(uname -r), $NCPU CPUs, one run"
+echo "tap -> tap, 64-byte frames, ${DUR} s per case, $(uname -r), $NCPU CPUs, one run: medians of $ROUNDS rounds, every case once per round"
 echo
 echo "| path | writer queues | offered Mpps | delivered Mpps | delivered / bridge default | delivered / floor |"
 echo "|---|---|---|---|---|---|"

@@ -9,6 +9,7 @@
 #   floor      tf-load write() pps with an XDP program that drops everything
 #   AF_XDP     frames/s the sockets received, need_wakeup on and off
 # Prints a markdown table. Options: --duration S (default 3), --queues "1 2",
+# --rounds N (1..5, default 3: every point once per round, medians shown),
 # --prog fastpath|test: whose XSKMAP the sockets sit in (default fastpath;
 # the fast path serves one network namespace at a time, so when another is
 # using it the run falls back to tests/progs/xsk_all, a redirect-all program,
@@ -20,15 +21,18 @@ B=$TOP/build
 DUR=3
 QLIST="1 2"
 PROG=fastpath
+ROUNDS=3	# every point once per round, in turn; the table shows medians
 while [ $# -gt 0 ]; do
 	case $1 in
 	--duration) DUR=$2; shift ;;
 	--queues) QLIST=$2; shift ;;
 	--prog) PROG=$2; shift ;;
+	--rounds) ROUNDS=$2; shift ;;
 	*) echo "bench-xsk: unknown option '$1'" >&2; exit 2 ;;
 	esac
 	shift
 done
+case $ROUNDS in [1-5]) ;; *) echo "bench-xsk: --rounds: '$ROUNDS' is not 1 to 5" >&2; exit 2 ;; esac
 for t in "$B/tapflow" "$B/tests/tf-load" "$B/tests/tf-xsk"; do
 	[ -x "$t" ] || { echo "bench-xsk: $t is missing (make all)" >&2; exit 1; }
 done
@@ -79,27 +83,35 @@ afxdp() {
 	num rx_pps <<< "$out"
 }
 
+# median of the non-empty arguments
+median() { printf '%s\n' "$@" | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
 declare -A R
 for q in $QLIST; do
 	run "$B/tapflow" delete --force "$TAP" >/dev/null 2>&1
 	run "$B/tapflow" create --queues "$q" "$TAP" >/dev/null || exit 1
-	R[floor$q]=$(floor "$q")
-	# the bound: tests/progs/xsk_all redirects every frame, no lookup, no counter
-	R[bare$q]=$(afxdp "$q" --test-prog)
-	if [ "$PROG" = fastpath ] && ! run "$B/tapflow" fastpath on "$TAP" >/dev/null; then
-		echo "bench-xsk: fast path busy elsewhere; using the test program" >&2
-		PROG=test
-	fi
-	[ "$PROG" = fastpath ] && { run "$B/tapflow" fastpath rule add "$TAP" --all >/dev/null || exit 1; }
-	R[on$q]=$(afxdp "$q")
-	R[off$q]=$(afxdp "$q" --no-need-wakeup)
-	run "$B/tapflow" fastpath off "$TAP" >/dev/null
+	for r in $(seq "$ROUNDS"); do
+		R[floor$q,$r]=$(floor "$q")
+		# the bound: tests/progs/xsk_all redirects every frame, no lookup, no counter
+		R[bare$q,$r]=$(afxdp "$q" --test-prog)
+		if [ "$PROG" = fastpath ] && ! run "$B/tapflow" fastpath on "$TAP" >/dev/null; then
+			echo "bench-xsk: fast path busy elsewhere; using the test program" >&2
+			PROG=test
+		fi
+		[ "$PROG" = fastpath ] && { run "$B/tapflow" fastpath rule add "$TAP" --all >/dev/null || exit 1; }
+		R[on$q,$r]=$(afxdp "$q")
+		R[off$q,$r]=$(afxdp "$q" --no-need-wakeup)
+		run "$B/tapflow" fastpath off "$TAP" >/dev/null
+	done
+	for k in floor bare on off; do
+		R[$k$q]=$(median "${R[$k$q,1]}" "${R[$k$q,2]:-}" "${R[$k$q,3]:-}" "${R[$k$q,4]:-}" "${R[$k$q,5]:-}")
+	done
 done
 
 mpps() { awk -v v="$1" 'BEGIN { printf "%.2f", v / 1e6 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
-echo "AF_XDP receive on a tap, 64-byte frames, $(nproc) CPUs, ${DUR}s per point, $(uname -r)," \
+echo "AF_XDP receive on a tap, 64-byte frames, $(nproc) CPUs, ${DUR}s per point, medians of $ROUNDS rounds, $(uname -r)," \
      "XSKMAP of $([ "$PROG" = test ] && echo "the redirect-all test program" || echo "the fast path (rule: all)")"
 echo
 echo "| queues | XDP_DROP floor (Mpps) | bare XSKMAP program (Mpps) | ratio | AF_XDP, need_wakeup on (Mpps) | ratio | / bare | AF_XDP, need_wakeup off (Mpps) | ratio |"
