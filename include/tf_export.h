@@ -71,7 +71,11 @@ struct tf_export_source {
 
 struct tf_exporter;
 
-/* src NULL: tf_trace_read() and tf_fastpath_ports(). */
+/*
+ * src NULL: the traced taps through a tf_trace_reader kept for the
+ * exporter's life (pins and map fds stay open between scrapes), and
+ * tf_fastpath_ports().
+ */
 int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out);
 void tf_export_free(struct tf_exporter *e);	/* stops the server too */
 

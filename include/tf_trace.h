@@ -77,6 +77,20 @@ struct tf_tap_stats {
 int tf_trace_read(const char *name, struct tf_tap_stats **taps, size_t *n);
 void tf_trace_stats_free(struct tf_tap_stats *taps, size_t n);
 
+/*
+ * The same reads for a process that reads again and again (the exporter):
+ * a reader keeps the pins, each tap's histogram map and its buffers open
+ * from one read to the next, checking by map id at each read that they are
+ * still the maps in use. The taps a read returns belong to the reader and
+ * stay valid until its next read or tf_trace_reader_free(): do not free
+ * them. One read at a time per reader.
+ */
+struct tf_trace_reader;
+int tf_trace_reader_new(struct tf_trace_reader **r);
+int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
+			 struct tf_tap_stats **taps, size_t *n);
+void tf_trace_reader_free(struct tf_trace_reader *r);
+
 /* Histogram helpers: bucket k holds values v with 2^k <= v < 2^(k+1)
  * (bucket 0 holds 0 and 1). Upper bound (exclusive) of bucket k is 2^(k+1). */
 static inline uint64_t tf_hist_upper(int k) { return k >= 63 ? UINT64_MAX : (uint64_t)1 << (k + 1); }

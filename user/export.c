@@ -146,6 +146,69 @@ static inline void put_sec(struct out *o, uint64_t ns)
 	put(o, tmp, ns_to_sec(ns, tmp));
 }
 
+/*
+ * The per-queue loops write through a cursor instead: room for a queue's
+ * lines at their longest is made once, then every piece is a plain copy,
+ * with no bounds check and no store of b->len per piece. That is most of
+ * the text (a histogram is ~30 lines per queue).
+ */
+static inline char *cur_begin(struct out *o, size_t need)
+{
+	struct tf_export_buf *b = o->b;
+
+	if (b->cap - b->len < need && !grow(o, need))
+		return NULL;
+	return b->data + b->len;
+}
+
+static inline void cur_end(struct out *o, char *p)
+{
+	o->b->len = p - o->b->data;
+}
+
+static inline char *cur_put(char *p, const void *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/*
+ * n bytes of s, copied 16 at a time: fixed-size copies are a couple of
+ * vector moves, where a short variable-length memcpy() is a call or a slow
+ * `rep movs`. Writes (and reads from s) up to 15 bytes past n: the room
+ * made must have CUR_SLACK to spare, and s must be that long.
+ */
+#define CUR_SLACK 16
+
+static inline char *cur_put16(char *p, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16)
+		memcpy(p + i, s + i, 16);
+	return p + n;
+}
+
+static inline char *cur_u64(char *p, uint64_t v)
+{
+	static const uint64_t pow10[] = {
+		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+		10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+		100000000000ull, 1000000000000ull, 10000000000000ull,
+		100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+		100000000000000000ull, 1000000000000000000ull,
+		10000000000000000000ull,
+	};
+	unsigned int n = 1;
+
+	/* Digits first, then written in place: counts are mostly short. */
+	while (n < ARRAY_SIZE(pow10) && v >= pow10[n])
+		n++;
+	u64_dec(v, p + n);
+	return p + n;
+}
+
+#define U64_MAX_DEC	20	/* digits of UINT64_MAX */
+#define SEC_MAX_DEC	30	/* ns_to_sec() of UINT64_MAX: 20 digits, '.', 9 */
+
 void tf_export_buf_free(struct tf_export_buf *b)
 {
 	free(b->data);
@@ -254,24 +317,37 @@ static size_t queue_label(char *dst, const char *tl, size_t tln, uint32_t q)
 	return n;
 }
 
-/* ---- the `le` strings, computed once ------------------------------------ */
+/* ---- the `le` strings, computed once ------------------------------------
+ * Each is a bucket line's whole tail after the labels: ,le="BOUND"} .
+ */
+#define LE_TAIL_MAX 48
 
 struct le_str {
-	char s[32];
+	char s[LE_TAIL_MAX];
 	uint8_t n;
 };
 static struct le_str le_time[TF_HIST_SLOTS], le_occ[TF_OCC_SLOTS];
 static pthread_once_t le_once = PTHREAD_ONCE_INIT;
 
+static void le_tail(struct le_str *le, const char *bound, size_t n)
+{
+	char *p = le->s;
+
+	p = cur_put(p, ",le=\"", 5);
+	p = cur_put(p, bound, n);
+	p = cur_put(p, "\"} ", 3);
+	le->n = p - le->s;
+}
+
 static void le_init(void)
 {
-	for (int k = 0; k < TF_HIST_SLOTS; k++)
-		le_time[k].n = ns_to_sec(tf_hist_upper(k) - 1, le_time[k].s);
-	for (int k = 0; k < TF_OCC_SLOTS; k++) {
-		char tmp[20], *p = u64_dec(tf_hist_upper(k) - 1, tmp + sizeof(tmp));
+	char tmp[32], *p;
 
-		le_occ[k].n = tmp + sizeof(tmp) - p;
-		memcpy(le_occ[k].s, p, le_occ[k].n);
+	for (int k = 0; k < TF_HIST_SLOTS; k++)
+		le_tail(&le_time[k], tmp, ns_to_sec(tf_hist_upper(k) - 1, tmp));
+	for (int k = 0; k < TF_OCC_SLOTS; k++) {
+		p = u64_dec(tf_hist_upper(k) - 1, tmp + 20);
+		le_tail(&le_occ[k], p, tmp + 20 - p);
 	}
 }
 
@@ -332,20 +408,30 @@ static void q_counter(struct out *o, const struct tf_tap_stats *taps, size_t n,
 		return;
 	put_meta(o, name, "counter", help);
 	FOR_EACH_QUEUE(taps, n, need_rx_ns, t, qs, tl, ql, qn) {
-		put(o, name, nl);
-		put(o, "{", 1);
-		put(o, ql, qn);
-		PUTS(o, "} ");
-		put_u64(o, *(const uint64_t *)((const char *)qs + off));
-		put(o, "\n", 1);
+		char *p = cur_begin(o, nl + qn + 3 + U64_MAX_DEC + 1);
+
+		if (!p)
+			return;
+		p = cur_put(p, name, nl);
+		*p++ = '{';
+		p = cur_put(p, ql, qn);
+		p = cur_put(p, "} ", 2);
+		p = cur_u64(p, *(const uint64_t *)((const char *)qs + off));
+		*p++ = '\n';
+		cur_end(o, p);
 	}
 }
 
-static const char *const drop_reason[TF_DROP__MAX] = {
-	[TF_DROP_RING_FULL] = "ring_full",
-	[TF_DROP_FILTER] = "filter",
-	[TF_DROP_DETACHED] = "detached",
-	[TF_DROP_OTHER] = "other",
+/* Each reason as its line's tail after the labels: ,reason="R"} */
+#define REASON(r) { ",reason=\"" r "\"} ", sizeof(",reason=\"" r "\"} ") - 1 }
+static const struct {
+	char s[32];
+	size_t n;
+} drop_reason[TF_DROP__MAX] = {
+	[TF_DROP_RING_FULL] = REASON("ring_full"),
+	[TF_DROP_FILTER] = REASON("filter"),
+	[TF_DROP_DETACHED] = REASON("detached"),
+	[TF_DROP_OTHER] = REASON("other"),
 };
 
 static void q_tx_dropped(struct out *o, const struct tf_tap_stats *taps, size_t n)
@@ -361,18 +447,23 @@ static void q_tx_dropped(struct out *o, const struct tf_tap_stats *taps, size_t 
 	put_meta(o, name, "counter",
 		 "Packets tun_net_xmit dropped instead of queuing them for the backend, by reason.");
 	FOR_EACH_QUEUE(taps, n, false, t, qs, tl, ql, qn) {
+		char *p = cur_begin(o, TF_DROP__MAX * (sizeof(name) + QLBL_MAX + 32 + U64_MAX_DEC));
+
+		if (!p)
+			return;
 		for (int r = 0; r < TF_DROP__MAX; r++) {
-			PUTS(o, name);
-			put(o, "{", 1);
-			put(o, ql, qn);
-			PUTS(o, ",reason=\"");
-			put_str(o, drop_reason[r]);
-			PUTS(o, "\"} ");
-			put_u64(o, qs->c.tx_drops[r]);
-			put(o, "\n", 1);
+			p = cur_put(p, name, sizeof(name) - 1);
+			*p++ = '{';
+			p = cur_put(p, ql, qn);
+			p = cur_put(p, drop_reason[r].s, drop_reason[r].n);
+			p = cur_u64(p, qs->c.tx_drops[r]);
+			*p++ = '\n';
 		}
+		cur_end(o, p);
 	}
 }
+
+#define HIST_NAME_MAX 64
 
 struct hist_desc {
 	const char *name, *help;
@@ -389,56 +480,65 @@ static void q_hist(struct out *o, const struct tf_tap_stats *taps, size_t n,
 	int nslots = h->ns ? TF_HIST_SLOTS : TF_OCC_SLOTS;
 	const struct tf_tap_stats *t;
 	const struct tf_queue_stats *qs;
-	char tl[TAPLBL_MAX], ql[QLBL_MAX];
-	size_t nl = strlen(h->name), qn;
+	char tl[TAPLBL_MAX], ql[QLBL_MAX], pre[HIST_NAME_MAX + 8 + QLBL_MAX + CUR_SLACK] = "";
+	size_t nl = strlen(h->name), qn, pn;
+	/* A line at its longest: name_bucket{labels,le="BOUND"} VALUE */
+	size_t line = nl + 8 + QLBL_MAX + CUR_SLACK + LE_TAIL_MAX + SEC_MAX_DEC + 1;
 
+	if (nl > HIST_NAME_MAX)
+		return;
 	if (!any_queue(taps, n, h->need_rx_ns))
 		return;
 	put_meta(o, h->name, "histogram", h->help);
 	FOR_EACH_QUEUE(taps, n, h->need_rx_ns, t, qs, tl, ql, qn) {
 		const uint64_t *b = (const uint64_t *)((const char *)qs + h->buckets);
 		uint64_t cum = 0, sum = *(const uint64_t *)((const char *)qs + h->sum);
+		char *p = cur_begin(o, (h->hi - h->lo + 4) * line);
 		int k;
+
+		if (!p)
+			return;
+		/* Every bucket line of the queue starts the same: build it once. */
+		memcpy(pre, h->name, nl);
+		memcpy(pre + nl, "_bucket{", 8);
+		memcpy(pre + nl + 8, ql, qn);
+		pn = nl + 8 + qn;
 
 		/* Buckets below the window fold into its first bound. */
 		for (k = 0; k < h->lo; k++)
 			cum += b[k];
 		for (; k <= h->hi; k++) {
 			cum += b[k];
-			put(o, h->name, nl);
-			PUTS(o, "_bucket{");
-			put(o, ql, qn);
-			PUTS(o, ",le=\"");
-			put(o, le[k].s, le[k].n);
-			PUTS(o, "\"} ");
-			put_u64(o, cum);
-			put(o, "\n", 1);
+			p = cur_put16(p, pre, pn);
+			memcpy(p, le[k].s, LE_TAIL_MAX);	/* whole: a fixed-size copy */
+			p += le[k].n;
+			p = cur_u64(p, cum);
+			*p++ = '\n';
 		}
 		for (; k < nslots; k++)
 			cum += b[k];
-		put(o, h->name, nl);
-		PUTS(o, "_bucket{");
-		put(o, ql, qn);
-		PUTS(o, ",le=\"+Inf\"} ");
-		put_u64(o, cum);
-		put(o, "\n", 1);
+		p = cur_put16(p, pre, pn);
+		p = cur_put(p, ",le=\"+Inf\"} ", 12);
+		p = cur_u64(p, cum);
+		*p++ = '\n';
 
-		put(o, h->name, nl);
-		PUTS(o, "_sum{");
-		put(o, ql, qn);
-		PUTS(o, "} ");
+		p = cur_put(p, h->name, nl);
+		p = cur_put(p, "_sum{", 5);
+		p = cur_put(p, ql, qn);
+		p = cur_put(p, "} ", 2);
 		if (h->ns)
-			put_sec(o, sum);
+			p += ns_to_sec(sum, p);
 		else
-			put_u64(o, sum);
-		put(o, "\n", 1);
+			p = cur_u64(p, sum);
+		*p++ = '\n';
 
-		put(o, h->name, nl);
-		PUTS(o, "_count{");
-		put(o, ql, qn);
-		PUTS(o, "} ");
-		put_u64(o, cum);
-		put(o, "\n", 1);
+		p = cur_put(p, h->name, nl);
+		p = cur_put(p, "_count{", 7);
+		p = cur_put(p, ql, qn);
+		p = cur_put(p, "} ", 2);
+		p = cur_u64(p, cum);
+		*p++ = '\n';
+		cur_end(o, p);
 	}
 }
 
@@ -694,6 +794,14 @@ struct snap {
 
 struct tf_exporter {
 	struct tf_export_source src;
+	/*
+	 * With the default source, the maps are read through a reader that
+	 * keeps them open from scrape to scrape, and the taps it returns are
+	 * its own until the next read: read_lock spans reading and rendering,
+	 * as the textfile writer scrapes without `lock`.
+	 */
+	struct tf_trace_reader *reader;
+	pthread_mutex_t read_lock;
 	pthread_mutex_t lock;
 	struct snap snaps[SNAP_MAX];
 	struct snap *cur;
@@ -712,11 +820,18 @@ int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out)
 	if (src) {
 		e->src = *src;
 	} else {
+		int err = tf_trace_reader_new(&e->reader);
+
+		if (err) {
+			free(e);
+			return err;
+		}
 		e->src.read = tf_trace_read;
 		e->src.release = tf_trace_stats_free;
 		e->src.read_ports = tf_fastpath_ports;
 		e->src.release_ports = tf_fastpath_ports_free;
 	}
+	pthread_mutex_init(&e->read_lock, NULL);
 	pthread_mutex_init(&e->lock, NULL);
 	for (int i = 0; i < SNAP_MAX; i++)
 		e->snaps[i].e = e;
@@ -736,7 +851,9 @@ void tf_export_free(struct tf_exporter *e)
 	for (int i = 0; i < SNAP_MAX; i++)
 		tf_export_buf_free(&e->snaps[i].b);
 	tf_export_buf_free(&e->text);
+	tf_trace_reader_free(e->reader);
 	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->read_lock);
 	free(e);
 }
 
@@ -753,12 +870,17 @@ int tf_export_scrape(struct tf_exporter *e, struct tf_export_buf *b)
 		if (err < 0)
 			return err;
 	}
-	err = e->src.read(NULL, &taps, &n);
+	pthread_mutex_lock(&e->read_lock);
+	if (e->reader)
+		err = tf_trace_reader_read(e->reader, NULL, &taps, &n);
+	else
+		err = e->src.read(NULL, &taps, &n);
 	if (err == -ENOENT) {
 		/* Tracing not loaded: nothing is traced, which is not an error. */
 		taps = NULL;
 		n = 0;
 	} else if (err < 0) {
+		pthread_mutex_unlock(&e->read_lock);
 		if (ports)
 			e->src.release_ports(ports, nports);
 		return err;
@@ -767,8 +889,9 @@ int tf_export_scrape(struct tf_exporter *e, struct tf_export_buf *b)
 	err = tf_export_render(b, taps, n, t0);
 	if (!err)
 		err = tf_export_render_fastpath(b, ports, nports);
-	if (taps)
+	if (taps && !e->reader)
 		e->src.release(taps, n);
+	pthread_mutex_unlock(&e->read_lock);
 	if (ports)
 		e->src.release_ports(ports, nports);
 	/* The split matters when a scrape is slow: maps or formatting? */
