@@ -72,7 +72,9 @@ fi
 # attached (detached queues are not exported) for the rest of the run.
 log "attaching queues with tf-load"
 for t in "${TAPS[@]}"; do
-	ns "$TFLOAD" --dev "$t" --queues "$NQ" --count 100 --hold-ms 600000 >/dev/null 2>&1 &
+	# nsenter, not ns(): $! must be tf-load itself (nsenter execs) for
+	# cleanup to stop it, not a subshell that would leave it running.
+	nsenter --net="/run/netns/$NS" -- "$TFLOAD" --dev "$t" --queues "$NQ" --count 100 --hold-ms 600000 >/dev/null 2>&1 &
 	PIDS+=($!)
 done
 for ((i = 0; i < 200; i++)); do
@@ -140,7 +142,7 @@ else
 	echo "| node_exporter | not installed (apt-get install prometheus-node-exporter) | | | | | | |"
 fi
 echo
-echo "tapflow's read+render splits into reading the pinned maps (${tf_read} ms, tf_trace_read) and"
+echo "tapflow's read+render splits into reading the pinned maps (${tf_read} ms, tf_trace_reader_read) and"
 echo "rendering (${tf_render} ms); node_exporter's figure is its netdev collector's own duration."
 echo
 echo "Goal: read+render < 5 ms and RSS < 16 MiB for $NTAPS x $NQ. node_exporter's series are"
