@@ -202,7 +202,11 @@ static __always_inline void learn(struct ethhdr *eth, __u64 *g, struct tf_fp_qst
 	e = bpf_map_lookup_elem(&fdb, &k);
 	if (e && (e->ifindex == tf_ifindex || (e->flags & TF_FP_FDB_STATIC)))
 		return;
-	if (!bpf_map_update_elem(&fdb, &k, &v, BPF_ANY)) {
+	/*
+	 * NOEXIST for a new MAC: the first frames of two queues can race here,
+	 * and only the one that creates the entry counts it.
+	 */
+	if (!bpf_map_update_elem(&fdb, &k, &v, e ? BPF_EXIST : BPF_NOEXIST)) {
 		__sync_fetch_and_add(g, 1);
 		if (qs)
 			qs->learned++;
