@@ -198,8 +198,12 @@ static const char *spin(const struct fp *s, const char *map, char *buf, size_t l
 	return buf;
 }
 
-/* Lock the state directory s->dir, creating it (and its parents) with create. */
-static int lock_dir(struct fp *s, bool create)
+/*
+ * Lock the state directory s->dir, creating it (and its parents) with
+ * create: LOCK_EX to change the state, LOCK_SH to only read it (stats, the
+ * exporter, fdb list), so readers do not queue behind each other.
+ */
+static int lock_dir(struct fp *s, bool create, int op)
 {
 	struct stat a, b;
 
@@ -224,7 +228,7 @@ static int lock_dir(struct fp *s, bool create)
 				continue;
 			return tf_err(-errno, "cannot open %s: %s", s->dir, strerror(errno));
 		}
-		if (flock(s->dirfd, LOCK_EX))
+		if (flock(s->dirfd, op))
 			return tf_err(-errno, "cannot lock %s: %s", s->dir, strerror(errno));
 		/* The last port's owner may have removed the directory meanwhile. */
 		if (!fstat(s->dirfd, &a) && !stat(s->dir, &b) && a.st_ino == b.st_ino)
@@ -266,9 +270,9 @@ static int reuse_tx_ports(const struct fp *s, struct fastpath *skel, bool before
  * pinned) by loading the object with no program; without, a missing state
  * is -ENOENT.
  */
-static int fp_open_dir(struct fp *s, bool create);
+static int fp_open_dir(struct fp *s, bool create, int op);
 
-static int fp_open(struct fp *s, bool create)
+static int fp_open_lock(struct fp *s, bool create, int op)
 {
 	uint32_t ns;
 	int err;
@@ -278,18 +282,30 @@ static int fp_open(struct fp *s, bool create)
 	if (err)
 		return err;
 	pin_path(s->dir, sizeof(s->dir), ns, NULL);
-	return fp_open_dir(s, create);
+	return fp_open_dir(s, create, op);
+}
+
+/* Open to change the state (exclusive lock). */
+static int fp_open(struct fp *s, bool create)
+{
+	return fp_open_lock(s, create, LOCK_EX);
+}
+
+/* Open to read it only (shared lock): never write through s. */
+static int fp_open_ro(struct fp *s)
+{
+	return fp_open_lock(s, false, LOCK_SH);
 }
 
 /* fp_open for the state in s->dir (set by the caller). */
-static int fp_open_dir(struct fp *s, bool create)
+static int fp_open_dir(struct fp *s, bool create, int op)
 {
 	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta,
 		       &s->slots, &s->gen };
 	char path[96];
 	int err;
 
-	err = lock_dir(s, create);
+	err = lock_dir(s, create, create ? LOCK_EX : op);
 	if (err)
 		goto fail;
 	if (create) {
@@ -509,7 +525,7 @@ static void fp_reclaim_dead(void)
 			continue;
 		memset(&s, -1, sizeof(s));
 		pin_path(s.dir, sizeof(s.dir), ns, NULL);
-		if (!fp_open_dir(&s, false)) {
+		if (!fp_open_dir(&s, false, LOCK_EX)) {
 			pr_debug("fastpath: reclaiming %s: its network namespace is gone", s.dir);
 			fp_release(&s);
 		}
@@ -860,13 +876,14 @@ int tf_uplink_del(const char *dev)
 
 /* ---- fdb --------------------------------------------------------------------- */
 
-static int open_port(struct fp *s, const char *name, int *ifindex, struct tf_fp_port *port)
+static int open_port(struct fp *s, const char *name, int *ifindex, struct tf_fp_port *port,
+		     bool ro)
 {
 	int err = resolve(name, ifindex);
 
 	if (err)
 		return err;
-	err = fp_open(s, false);
+	err = ro ? fp_open_ro(s) : fp_open(s, false);
 	if (err == -ENOENT)
 		return tf_err(-ENOENT, "'%s' is not a fast path port (tapflow fastpath on / uplink add)", name);
 	if (err)
@@ -892,7 +909,7 @@ int tf_fdb_add(const char *name, const uint8_t mac[6])
 	char m[18];
 	struct fp s;
 
-	err = open_port(&s, name, &ifindex, &port);
+	err = open_port(&s, name, &ifindex, &port, false);
 	if (err)
 		return err;
 	memcpy(k.mac, mac, 6);
@@ -929,7 +946,7 @@ int tf_fdb_del(const char *name, const uint8_t mac[6])
 	char m[18];
 	struct fp s;
 
-	err = open_port(&s, name, &ifindex, &port);
+	err = open_port(&s, name, &ifindex, &port, false);
 	if (err)
 		return err;
 	memcpy(k.mac, mac, 6);
@@ -963,7 +980,7 @@ int tf_fdb_list(struct tf_fdb_entry **entries, size_t *n)
 
 	*entries = NULL;
 	*n = 0;
-	err = fp_open(&s, false);
+	err = fp_open_ro(&s);
 	if (err == -ENOENT)
 		return 0;	/* no state: an empty table */
 	if (err)
@@ -1024,7 +1041,7 @@ int tf_fastpath_rule_add(const char *name, const struct tf_fp_rule *rule)
 	if (rule->kind == TF_FP_RULE_L4_DPORT && rule->ipproto != IPPROTO_UDP &&
 	    rule->ipproto != IPPROTO_TCP)
 		return tf_err(-EINVAL, "a port rule needs udp or tcp");
-	err = open_port(&s, name, &ifindex, &port);
+	err = open_port(&s, name, &ifindex, &port, false);
 	if (err)
 		return err;
 	for (__u32 i = 0; i < port.nrules && i < TF_FP_MAX_RULES; i++)
@@ -1054,7 +1071,7 @@ int tf_fastpath_rule_del(const char *name, const struct tf_fp_rule *rule)
 	__u32 k, j = 0;
 	struct fp s;
 
-	err = open_port(&s, name, &ifindex, &port);
+	err = open_port(&s, name, &ifindex, &port, false);
 	if (err)
 		return err;
 	for (__u32 i = 0; i < port.nrules && i < TF_FP_MAX_RULES; i++)
@@ -1194,7 +1211,7 @@ int tf_fastpath_stats(const char *name, struct tf_fastpath_qstats **out, size_t 
 
 	*out = NULL;
 	*n = 0;
-	err = open_port(&s, name, &ifindex, &port);
+	err = open_port(&s, name, &ifindex, &port, true);
 	if (err)
 		return err;
 	err = read_port_stats(&s, &port, out, n, total);
@@ -1219,7 +1236,7 @@ int tf_fastpath_ports(struct tf_fp_port_stats **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	err = fp_open(&s, false);
+	err = fp_open_ro(&s);
 	if (err == -ENOENT)
 		return 0;	/* not on in this namespace: no ports */
 	if (err)

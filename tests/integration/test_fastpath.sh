@@ -415,6 +415,25 @@ test_delete_leaves_nothing() {
 
 # ---- bad input -----------------------------------------------------------------------
 
+# Readers (stats, fdb list, the exporter) share the state's lock; changes
+# take it alone.
+test_readers_share_the_lock() {
+	need_root_bits || return $?
+	setup_tmp
+	two_taps || return 1
+	flock -s "$PIN_DIR" sleep 3 &
+	local holder=$!
+	on_exit "kill $holder 2>/dev/null"
+	sleep 0.2
+	expect_ok "stats beside a reader" timeout 2 nsenter --net="/run/netns/$NS" -- "$TAPFLOW" fastpath stats "$A" || return 1
+	expect_ok "fdb list beside a reader" timeout 2 nsenter --net="/run/netns/$NS" -- "$TAPFLOW" fdb list || return 1
+	# a change waits for the reader: not done within 1 s, done after it
+	timeout 1 nsenter --net="/run/netns/$NS" -- "$TAPFLOW" fdb add "$B" 02:00:00:00:0b:77 >/dev/null 2>&1 &&
+		{ fail "fdb add did not wait for the shared lock"; return 1; }
+	wait $holder
+	expect_ok "fdb add after the reader" tf fdb add "$B" 02:00:00:00:0b:77 || return 1
+}
+
 test_bad_input() {
 	need_root_bits || return $?
 	setup_tmp
