@@ -414,12 +414,27 @@ static int set_slot(struct fp *s, __u32 slot, const struct tf_fp_slot *v)
 	return bpf_map_update_elem(s->slots, &slot, v ? v : &zero, BPF_ANY) ? -errno : 0;
 }
 
-static int port_to_slot(struct fp *s, int ifindex, const struct tf_fp_port *port)
+/*
+ * Record a port in both maps that hold it: ports (user space's index) and
+ * its slot (what the programs read). old: the record it replaces (NULL: a
+ * new port). On failure neither map changed; returns 0 or -errno.
+ */
+static int put_port(struct fp *s, int ifindex, const struct tf_fp_port *port,
+		    const struct tf_fp_port *old)
 {
 	struct tf_fp_slot v = { .ifindex = ifindex, .nrules = port->nrules };
+	__u32 k = ifindex;
+	int err;
 
+	if (bpf_map_update_elem(s->ports, &k, port, old ? BPF_EXIST : BPF_NOEXIST))
+		return -errno;
 	memcpy(v.rules, port->rules, sizeof(v.rules));
-	return set_slot(s, port->slot, &v);
+	err = set_slot(s, port->slot, &v);
+	if (err && old)
+		bpf_map_update_elem(s->ports, &k, old, BPF_EXIST);
+	else if (err)
+		bpf_map_delete_elem(s->ports, &k);
+	return err;
 }
 
 static void zero_slot(struct fp *s, __u32 slot)
@@ -593,7 +608,7 @@ static int alloc_slot(struct fp *s, __u32 *slot)
 static int fp_add_port(struct fp *s, int ifindex, const char *name, enum tf_fp_port_kind kind)
 {
 	struct tf_fp_port port = { .kind = kind };
-	__u32 k = ifindex, v = ifindex;
+	__u32 v = ifindex;
 	int err = alloc_slot(s, &port.slot);
 
 	if (err)
@@ -602,14 +617,8 @@ static int fp_add_port(struct fp *s, int ifindex, const char *name, enum tf_fp_p
 	zero_slot(s, port.slot);
 	if (bpf_map_update_elem(s->tx_ports, &port.slot, &v, BPF_ANY))
 		return tf_err(-errno, "cannot add %s to the DEVMAP: %s", name, strerror(errno));
-	if (bpf_map_update_elem(s->ports, &k, &port, BPF_NOEXIST)) {
-		err = -errno;
-		bpf_map_delete_elem(s->tx_ports, &port.slot);
-		return tf_err(err, "cannot record port %s: %s", name, strerror(-err));
-	}
-	err = port_to_slot(s, ifindex, &port);
+	err = put_port(s, ifindex, &port, NULL);
 	if (err) {
-		bpf_map_delete_elem(s->ports, &k);
 		bpf_map_delete_elem(s->tx_ports, &port.slot);
 		return tf_err(err, "cannot record port %s: %s", name, strerror(-err));
 	}
@@ -1031,9 +1040,8 @@ static bool rule_eq(const struct tf_fp_rule *a, const struct tf_fp_rule *b)
 
 int tf_fastpath_rule_add(const char *name, const struct tf_fp_rule *rule)
 {
-	struct tf_fp_port port;
+	struct tf_fp_port port, old;
 	int ifindex, err;
-	__u32 k;
 	struct fp s;
 
 	if (rule->kind <= TF_FP_RULE_NONE || rule->kind > TF_FP_RULE_L4_DPORT)
@@ -1054,11 +1062,11 @@ int tf_fastpath_rule_add(const char *name, const struct tf_fp_rule *rule)
 			     TF_FP_MAX_RULES);
 		goto out;
 	}
+	old = port;
 	port.rules[port.nrules++] = *rule;
-	k = ifindex;
-	if (bpf_map_update_elem(s.ports, &k, &port, BPF_EXIST) ||
-	    (errno = -port_to_slot(&s, ifindex, &port)))
-		err = tf_err(-errno, "cannot update %s's rules: %s", name, strerror(errno));
+	err = put_port(&s, ifindex, &port, &old);
+	if (err)
+		err = tf_err(err, "cannot update %s's rules: %s", name, strerror(-err));
 out:
 	fp_close(&s);
 	return err;
@@ -1066,14 +1074,15 @@ out:
 
 int tf_fastpath_rule_del(const char *name, const struct tf_fp_rule *rule)
 {
-	struct tf_fp_port port;
+	struct tf_fp_port port, old;
 	int ifindex, err;
-	__u32 k, j = 0;
+	__u32 j = 0;
 	struct fp s;
 
 	err = open_port(&s, name, &ifindex, &port, false);
 	if (err)
 		return err;
+	old = port;
 	for (__u32 i = 0; i < port.nrules && i < TF_FP_MAX_RULES; i++)
 		if (rule && !rule_eq(&port.rules[i], rule))
 			port.rules[j++] = port.rules[i];
@@ -1084,10 +1093,9 @@ int tf_fastpath_rule_del(const char *name, const struct tf_fp_rule *rule)
 	for (__u32 i = j; i < TF_FP_MAX_RULES; i++)
 		memset(&port.rules[i], 0, sizeof(port.rules[i]));
 	port.nrules = j;
-	k = ifindex;
-	if (bpf_map_update_elem(s.ports, &k, &port, BPF_EXIST) ||
-	    (errno = -port_to_slot(&s, ifindex, &port)))
-		err = tf_err(-errno, "cannot update %s's rules: %s", name, strerror(errno));
+	err = put_port(&s, ifindex, &port, &old);
+	if (err)
+		err = tf_err(err, "cannot update %s's rules: %s", name, strerror(-err));
 out:
 	fp_close(&s);
 	return err;
