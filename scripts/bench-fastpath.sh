@@ -164,8 +164,8 @@ nf_state() { nsx sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || ech
 
 declare -A OFF DEL
 NOTES=()
-# median of the non-empty arguments (empty: none given)
-median() { printf '%s\n' "$@" | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+# shellcheck source=scripts/bench-lib.sh
+. "$TOP/scripts/bench-lib.sh"
 
 for q in 1 2; do
 for r in $(seq "$ROUNDS"); do	# (not indented: the round is the whole body)

@@ -83,8 +83,8 @@ afxdp() {
 	num rx_pps <<< "$out"
 }
 
-# median of the non-empty arguments
-median() { printf '%s\n' "$@" | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+# shellcheck source=scripts/bench-lib.sh
+. "$TOP/scripts/bench-lib.sh"
 
 declare -A R
 for q in $QLIST; do
