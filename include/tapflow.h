@@ -31,6 +31,22 @@ const char *tf_errmsg(void);
 /* Record a message for tf_errmsg() and return err (a negative errno). */
 int tf_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * What kind of failure the last tf_err*() recorded, so that every caller
+ * (the CLI's exit codes among them) sorts failures by one rule:
+ *   TF_ERRK_BPF   the kernel refused a BPF load or attach (CLI exit 3);
+ *   TF_ERRK_CAP   a capability is missing, named in the message (exit 1);
+ *   TF_ERRK_OTHER anything else (the errno decides: bad input is exit 2).
+ */
+enum tf_errkind {
+	TF_ERRK_OTHER = 0,
+	TF_ERRK_BPF,
+	TF_ERRK_CAP,
+};
+enum tf_errkind tf_errkind(void);
+/* tf_err() that also marks the failure as the kernel refusing BPF. */
+int tf_err_bpf(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 enum tf_log_level {
 	TF_LOG_WARN,
 	TF_LOG_INFO,

@@ -88,6 +88,10 @@ int cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
 int cli_fail(const struct cli_spec *spec, int err)
 {
 	fprintf(stderr, "tapflow %s: %s\n", spec->name, tf_errmsg());
+	if (tf_errkind() == TF_ERRK_BPF)
+		return TF_EXIT_BPF;
+	if (tf_errkind() == TF_ERRK_CAP)
+		return TF_EXIT_FAIL;
 	if (err == -EINVAL || err == -EEXIST || err == -ENODEV || err == -ENOENT)
 		return TF_EXIT_USAGE;
 	return TF_EXIT_FAIL;

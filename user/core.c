@@ -27,6 +27,7 @@
 #endif
 
 static __thread char errbuf[512];
+static __thread enum tf_errkind errkind;
 static enum tf_log_level log_max = TF_LOG_WARN;
 static tf_log_fn log_fn;
 
@@ -40,6 +41,11 @@ const char *tf_errmsg(void)
 	return errbuf[0] ? errbuf : "unknown error";
 }
 
+enum tf_errkind tf_errkind(void)
+{
+	return errkind;
+}
+
 int tf_err(int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -47,6 +53,18 @@ int tf_err(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
 	va_end(ap);
+	errkind = TF_ERRK_OTHER;
+	return err;
+}
+
+int tf_err_bpf(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+	errkind = TF_ERRK_BPF;
 	return err;
 }
 
@@ -114,8 +132,10 @@ int tf_require_cap(int cap, const char *capname, const char *what)
 {
 	if (tf_have_cap(cap))
 		return 0;
-	return tf_err(-EPERM, "%s needs %s (run as root or grant the capability)",
-		      what, capname);
+	tf_err(-EPERM, "%s needs %s (run as root or grant the capability)",
+	       what, capname);
+	errkind = TF_ERRK_CAP;
+	return -EPERM;
 }
 
 #define BPF_FS_MAGIC_NUM 0xcafe4a11
