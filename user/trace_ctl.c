@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Starting and stopping tracing on taps: give each tap a slot (its counter
+ * rows, histogram and ring-record maps), add it to the `traced` map the
+ * programs look up, and give slots back on stop, or when the tap's network
+ * namespace is gone. The first start loads the programs (trace_load.c);
+ * the last stop unpins everything.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "tapflow.h"
+#include "tf_trace.h"
+#include "json.h"
+#include "log.h"
+
+#include "trace_int.h"
+
+static unsigned int pow2_at_least(unsigned int v, unsigned int lo, unsigned int hi)
+{
+	unsigned int p = lo;
+
+	while (p < v && p < hi)
+		p <<= 1;
+	return p;
+}
+
+static int used_slots(const struct pins *p, bool used[TF_TRACE_MAX_TAPS], int *count)
+{
+	struct tf_traced_key key, next;
+	struct tf_traced val;
+	void *prev = NULL;
+
+	memset(used, 0, TF_TRACE_MAX_TAPS * sizeof(bool));
+	*count = 0;
+	while (!bpf_map_get_next_key(p->traced, prev, &next)) {
+		if (!bpf_map_lookup_elem(p->traced, &next, &val) && val.slot < TF_TRACE_MAX_TAPS) {
+			used[val.slot] = true;
+			(*count)++;
+		}
+		key = next;
+		prev = &key;
+	}
+	return 0;
+}
+
+static int zero_counters(const struct pins *p, uint32_t slot)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t keys[TF_TRACE_QUEUES], count = TF_TRACE_QUEUES;
+	void *zeros;
+	int err = 0;
+
+	if (ncpu <= 0)
+		return tf_err(-EINVAL, "cannot count CPUs");
+	zeros = calloc((size_t)TF_TRACE_QUEUES * ncpu, sizeof(struct tf_qcount));
+	if (!zeros)
+		return tf_err(-ENOMEM, "out of memory");
+	for (uint32_t q = 0; q < TF_TRACE_QUEUES; q++)
+		keys[q] = slot * TF_TRACE_QUEUES + q;
+	/* one syscall for the slot's 256 rows; one per row if batches are refused */
+	if (bpf_map_update_batch(p->qcount, keys, zeros, &count, &o) || count != TF_TRACE_QUEUES) {
+		for (uint32_t q = 0; q < TF_TRACE_QUEUES && !err; q++)
+			if (bpf_map_update_elem(p->qcount, &keys[q], zeros, BPF_ANY))
+				err = tf_err(-errno, "cannot reset counters: %s", strerror(errno));
+	}
+	free(zeros);
+	return err;
+}
+
+static void drop_slot_maps(const struct pins *p, uint32_t slot)
+{
+	bpf_map_delete_elem(p->hists, &slot);
+	bpf_map_delete_elem(p->rings, &slot);
+}
+
+/*
+ * Taps of a network namespace that was deleted are gone, and nobody can
+ * name them any more to stop tracing: give their slots back. A namespace
+ * is alive while a process is in it or it is bind-mounted (ip netns).
+ */
+static void reclaim_dead_netns(const struct pins *p, uint32_t my_ns)
+{
+	struct tf_traced_key key, next, dead[TF_TRACE_MAX_TAPS];
+	struct tf_traced val, dv[TF_TRACE_MAX_TAPS];
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(p->traced, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.netns == my_ns || bpf_map_lookup_elem(p->traced, &key, &val))
+			continue;
+		if (n < TF_TRACE_MAX_TAPS && !tf_netns_alive(key.netns)) {
+			dead[n] = key;
+			dv[n++] = val;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		pr_debug("trace: %s (netns %u) is gone with its namespace; slot %u freed",
+			 dv[i].name, dead[i].netns, dv[i].slot);
+		bpf_map_delete_elem(p->traced, &dead[i]);
+		drop_slot_maps(p, dv[i].slot);
+	}
+}
+
+static int add_tap(const struct pins *p, const struct tf_tap_info *ti, uint32_t netns)
+{
+	struct tf_traced_key key = { .netns = netns, .ifindex = ti->ifindex };
+	struct tf_traced val = {}, old;
+	bool used[TF_TRACE_MAX_TAPS];
+	LIBBPF_OPTS(bpf_map_create_opts, ropts, .map_flags = BPF_F_INNER_MAP);
+	unsigned int queues, ring;
+	int hfd = -1, rfd = -1, n, err;
+	struct timespec ts;
+	uint32_t slot;
+
+	if (!bpf_map_lookup_elem(p->traced, &key, &old))
+		return 0;	/* already traced: leave its counters alone */
+	used_slots(p, used, &n);
+	for (slot = 0; slot < TF_TRACE_MAX_TAPS && used[slot]; slot++)
+		;
+	if (slot >= TF_TRACE_MAX_TAPS)
+		return tf_err(-ENOSPC, "cannot trace %s: %d taps are traced already (the limit)",
+			      ti->name, TF_TRACE_MAX_TAPS);
+
+	/* Ring records: one per ring slot of each queue the tap is set up for. */
+	queues = ti->by_tapflow ? ti->conf.queues : 0;
+	if (ti->queues_attached > queues)
+		queues = ti->queues_attached;
+	if (!queues)
+		queues = 1;
+	ring = pow2_at_least(ti->txqueuelen, 16, TF_RING_MAX);
+
+	hfd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tf_hist", sizeof(uint32_t),
+			     sizeof(struct tf_qhist), TF_TRACE_QUEUES, NULL);
+	if (hfd < 0) {
+		err = tf_err(-errno, "cannot create the histogram map for %s: %s", ti->name, strerror(errno));
+		goto out;
+	}
+	rfd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tf_ring", sizeof(uint32_t),
+			     sizeof(struct tf_ring_rec), queues * ring, &ropts);
+	if (rfd < 0) {
+		err = tf_err(-errno, "cannot create the ring-record map for %s: %s", ti->name, strerror(errno));
+		goto out;
+	}
+	err = zero_counters(p, slot);
+	if (err)
+		goto out;
+	if (bpf_map_update_elem(p->hists, &slot, &hfd, BPF_ANY)) {
+		err = tf_err(-errno, "cannot install the histogram map for %s: %s", ti->name, strerror(errno));
+		goto out;
+	}
+	if (bpf_map_update_elem(p->rings, &slot, &rfd, BPF_ANY)) {
+		err = tf_err(-errno, "cannot install the ring-record map for %s: %s", ti->name, strerror(errno));
+		drop_slot_maps(p, slot);
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	val.slot = slot;
+	val.ring_size = ring;
+	val.ring_queues = queues;
+	val.since_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	snprintf(val.name, sizeof(val.name), "%s", ti->name);
+	/* Last: the programs start counting for this tap from here on. */
+	if (bpf_map_update_elem(p->traced, &key, &val, BPF_NOEXIST)) {
+		err = tf_err(-errno, "cannot add %s to the traced taps: %s", ti->name, strerror(errno));
+		drop_slot_maps(p, slot);
+		goto out;
+	}
+	pr_debug("trace: %s -> slot %u, %u queue(s) x %u ring records", ti->name, slot, queues, ring);
+	err = 0;
+out:
+	if (hfd >= 0)
+		close(hfd);
+	if (rfd >= 0)
+		close(rfd);
+	return err;
+}
+
+static int traced_count(const struct pins *p)
+{
+	bool used[TF_TRACE_MAX_TAPS];
+	int n;
+
+	used_slots(p, used, &n);
+	return n;
+}
+
+int tf_trace_start(const char *const *names, int n, int backend_req, int *backend)
+{
+	struct tf_tap_info *infos = NULL;
+	struct tf_trace_meta m;
+	struct pins p = { -1, -1, -1, -1, -1 };
+	uint32_t netns = trace_netns();
+	bool loaded_now = false;
+	int lock = -1, err, i;
+
+	if (n <= 0)
+		return tf_err(-EINVAL, "no tap named");
+	err = trace_need_caps("tracing");
+	if (err)
+		return err;
+	infos = calloc(n, sizeof(*infos));
+	if (!infos)
+		return tf_err(-ENOMEM, "out of memory");
+	/* Every name must resolve before anything is loaded. */
+	for (i = 0; i < n; i++) {
+		err = tf_tap_get(names[i], &infos[i]);
+		if (err == -ENODEV)
+			err = tf_err(err, "no tap named '%s'", names[i]);
+		if (err)
+			goto out;
+	}
+	lock = trace_lock();
+	if (lock < 0) {
+		err = lock;
+		goto out;
+	}
+	err = trace_open_pins(&p);
+	if (err == -ENOENT) {
+		int chosen = 0;
+
+		err = trace_load_ladder(backend_req, &chosen);
+		if (err)
+			goto out;
+		loaded_now = true;
+		err = trace_open_pins(&p);
+	}
+	if (err)
+		goto out;
+	err = trace_read_meta(&p, &m);
+	if (err)
+		goto out;
+	if (backend_req && (int)m.backend != backend_req) {
+		err = tf_err(-EBUSY, "tracing already runs with the %s backend; stop it on every tap "
+			     "(tapflow trace stop --all) to switch to %s",
+			     tf_backend_name(m.backend), tf_backend_name(backend_req));
+		goto out;
+	}
+	reclaim_dead_netns(&p, netns);
+	for (i = 0; i < n; i++) {
+		err = add_tap(&p, &infos[i], netns);
+		if (err)
+			break;
+	}
+	if (err) {
+		/* Undo the taps this call added, so a failed start changes nothing. */
+		for (int k = 0; k < i; k++) {
+			struct tf_traced_key key = { netns, infos[k].ifindex };
+			struct tf_traced v;
+
+			if (!bpf_map_lookup_elem(p.traced, &key, &v)) {
+				bpf_map_delete_elem(p.traced, &key);
+				drop_slot_maps(&p, v.slot);
+			}
+		}
+		if (loaded_now || !traced_count(&p)) {
+			trace_close_pins(&p);
+			trace_unpin_all();
+		}
+		goto out;
+	}
+	if (backend)
+		*backend = m.backend;
+out:
+	trace_close_pins(&p);
+	trace_unlock(lock);
+	free(infos);
+	return err;
+}
+
+/* Find a traced tap of this netns by name, also one deleted since. */
+static int find_traced(const struct pins *p, const char *name, uint32_t netns,
+		       struct tf_traced_key *out, struct tf_traced *val)
+{
+	struct tf_traced_key key, next;
+	void *prev = NULL;
+	unsigned int ifindex = if_nametoindex(name);
+
+	if (ifindex) {
+		key = (struct tf_traced_key){ netns, ifindex };
+		if (!bpf_map_lookup_elem(p->traced, &key, val)) {
+			*out = key;
+			return 0;
+		}
+	}
+	while (!bpf_map_get_next_key(p->traced, prev, &next)) {
+		if (next.netns == netns && !bpf_map_lookup_elem(p->traced, &next, val) &&
+		    !strncmp(val->name, name, sizeof(val->name))) {
+			*out = next;
+			return 0;
+		}
+		key = next;
+		prev = &key;
+	}
+	return -ENOENT;
+}
+
+int tf_trace_stop(const char *const *names, int n)
+{
+	struct pins p = { -1, -1, -1, -1, -1 };
+	struct tf_traced_key *keys = NULL;
+	struct tf_traced *vals = NULL;
+	uint32_t netns = trace_netns();
+	int lock, err, i;
+
+	if (n <= 0)
+		return tf_err(-EINVAL, "no tap named");
+	err = trace_need_caps("stopping tracing");
+	if (err)
+		return err;
+	lock = trace_lock();
+	if (lock < 0)
+		return lock;
+	err = trace_open_pins(&p);
+	if (err == -ENOENT)
+		err = tf_err(-ENOENT, "tracing is not running");
+	if (err)
+		goto out;
+	keys = calloc(n, sizeof(*keys));
+	vals = calloc(n, sizeof(*vals));
+	if (!keys || !vals) {
+		err = tf_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (find_traced(&p, names[i], netns, &keys[i], &vals[i])) {
+			err = tf_err(-ENOENT, "tap '%s' is not traced", names[i]);
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		bpf_map_delete_elem(p.traced, &keys[i]);
+		drop_slot_maps(&p, vals[i].slot);
+	}
+	if (!traced_count(&p)) {
+		trace_close_pins(&p);
+		trace_unpin_all();
+	}
+out:
+	free(keys);
+	free(vals);
+	trace_close_pins(&p);
+	trace_unlock(lock);
+	return err;
+}
+
+int tf_trace_stop_all(void)
+{
+	int lock, err;
+
+	err = trace_need_caps("stopping tracing");
+	if (err)
+		return err;
+	lock = trace_lock();
+	if (lock < 0)
+		return lock;
+	trace_unpin_all();
+	trace_unlock(lock);
+	return 0;
+}

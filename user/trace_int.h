@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Internal to tracing's files (trace.c, trace_load.c, trace_ctl.c,
+ * trace_read.c): the pinned maps each of them opens and the helpers they
+ * share. Not part of libtapflow's API.
+ */
+#ifndef TF_TRACE_INT_H
+#define TF_TRACE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tf_trace.h"
+
+#define PIN_MAPS_N 5
+
+extern const char *const trace_pin_maps[PIN_MAPS_N];
+
+struct pins {
+	int traced, qcount, hists, rings, meta;
+};
+
+/* Inode of the caller's network namespace (0 if it cannot be told). */
+uint32_t trace_netns(void);
+/* Loading or changing tracing: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN. */
+int trace_need_caps(const char *what);
+/* Make sure bpffs is there and take tapflow's lock (an fd, or -errno). */
+int trace_lock(void);
+void trace_unlock(int fd);
+void trace_close_pins(struct pins *p);
+/* 0: open; -ENOENT: tracing is not loaded. */
+int trace_open_pins(struct pins *p);
+/* The meta map, checked against the layout this tapflow reads. */
+int trace_read_meta(const struct pins *p, struct tf_trace_meta *m);
+/* Remove every pin of the tracing session (links first: that detaches). */
+void trace_unpin_all(void);
+/* Load the best backend req allows (0: any); *chosen is the one loaded. */
+int trace_load_ladder(int req, int *chosen);
+
+#endif
