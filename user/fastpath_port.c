@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Fast path ports: accelerated taps and uplinks in and out, their programs
+ * attached through libxdp, and the tap module's hooks.
+ *
+ * The programs themselves are never pinned: each `on` loads a fresh copy
+ * for that port (its ifindex and slot are constants in .rodata) that reuses
+ * the pinned maps, and the device's XDP slot keeps it alive, so `off`
+ * (detach) or the device going away frees it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <linux/capability.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "tapflow.h"
+#include "json.h"
+#include "log.h"
+#include "fastpath.skel.h"
+
+#include "fastpath_int.h"
+
+/*
+ * The tap module (user/tap.c) is linked into the CLI but a library user may
+ * leave it out: reach it through weak references.
+ */
+#pragma weak tf_tap_get
+#pragma weak tf_tap_register_delete_hook
+#pragma weak tf_tap_register_show_hook
+
+#define PROG_TAP	"tf_fp_tap"
+#define PROG_UPLINK	"tf_fp_uplink"
+
+static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	(void)level;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	tf_log(TF_LOG_LIBBPF, "libxdp: %s", buf);
+	return 0;
+}
+
+/* The driver behind a name, through ETHTOOL_GDRVINFO (tun says "tun"/"tap"). */
+static int drvinfo(const char *name, char *driver, size_t dlen, char *bus, size_t blen)
+{
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = { 0 };
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_data = (void *)&di;
+	if (ioctl(fd, SIOCETHTOOL, &ifr))
+		err = -errno;
+	close(fd);
+	if (!err) {
+		snprintf(driver, dlen, "%s", di.driver);
+		snprintf(bus, blen, "%s", di.bus_info);
+	}
+	return err;
+}
+
+/* An accelerated tap must be a tap (and tapflow's, when we can tell). */
+static int resolve_tap(const char *name, int *ifindex)
+{
+	char drv[32], bus[32];
+	int err = fp_resolve(name, ifindex);
+
+	if (err)
+		return err;
+	if (tf_tap_get) {
+		struct tf_tap_info info;
+
+		err = tf_tap_get(name, &info);
+		if (err)
+			return err;
+		if (!info.tap)
+			return tf_err(-EINVAL, "'%s' is a tun (layer 3) device; the fast path needs a tap", name);
+		if (!info.by_tapflow)
+			return tf_err(-EINVAL, "'%s' was not created by tapflow (tapflow create %s --fastpath)",
+				      name, name);
+		return 0;
+	}
+	if (drvinfo(name, drv, sizeof(drv), bus, sizeof(bus)) || strcmp(drv, "tun") ||
+	    strcmp(bus, "tap"))
+		return tf_err(-EINVAL, "'%s' is not a tap", name);
+	return 0;
+}
+
+/* Loading XDP programs and maps: CAP_BPF (with CAP_NET_ADMIN) or CAP_SYS_ADMIN. */
+static int need_caps(const char *what)
+{
+	int err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", what);
+
+	if (err || tf_have_cap(CAP_SYS_ADMIN) || tf_have_cap(39 /* CAP_BPF */))
+		return err;
+	return tf_err(-EPERM, "%s needs CAP_BPF (with CAP_NET_ADMIN), or CAP_SYS_ADMIN", what);
+}
+
+static int prog_attach(const struct fp *s, int ifindex, __u32 slot, const char *name,
+		       const char *prog_name, enum xdp_attach_mode mode, bool *legacy)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->dir);
+	DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .prog_name = prog_name);
+	struct xdp_multiprog *mp;
+	struct fastpath *skel;
+	struct xdp_program *xp;
+	int err;
+
+	libxdp_set_print(libxdp_print);
+	skel = fastpath__open_opts(&oo);
+	if (!skel)
+		return tf_err(-errno, "cannot open the fast path object: %s", strerror(errno));
+	bpf_program__set_autoload(!strcmp(prog_name, PROG_TAP) ? skel->progs.tf_fp_uplink
+							       : skel->progs.tf_fp_tap, false);
+	skel->rodata->tf_ifindex = ifindex;
+	skel->rodata->tf_slot = slot;
+	err = fp_reuse_tx_ports(s, skel, true);
+	if (err) {
+		fastpath__destroy(skel);
+		return tf_err(err, "cannot reuse %s/%s: %s", s->dir, TF_FP_MAP_TX_PORTS, strerror(-err));
+	}
+	xo.obj = skel->obj;
+	xp = xdp_program__create(&xo);
+	err = libxdp_get_error(xp);
+	if (err) {
+		fastpath__destroy(skel);
+		return tf_err(err, "cannot prepare %s for libxdp: %s", prog_name, strerror(-err));
+	}
+	err = xdp_program__attach(xp, ifindex, mode, 0);
+	if (err) {
+		err = tf_err(err < 0 ? err : -EINVAL, "cannot attach %s to %s in %s mode: %s%s",
+			     prog_name, name, mode == XDP_MODE_NATIVE ? "native" : "skb",
+			     strerror(err < 0 ? -err : EINVAL),
+			     err == -EEXIST || err == -EBUSY ? " (another XDP program is there; see xdp-loader status)" : "");
+		goto out;
+	}
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	if (!libxdp_get_error(mp) && mp) {
+		if (legacy)
+			*legacy = xdp_multiprog__is_legacy(mp);
+		xdp_multiprog__close(mp);
+	}
+out:
+	xdp_program__close(xp);
+	fastpath__destroy(skel);
+	return err;
+}
+
+/* How the XDP program on ifindex is attached (XDP_MODE_UNSPEC: none). */
+static enum xdp_attach_mode attached_mode(int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	enum xdp_attach_mode m = XDP_MODE_UNSPEC;
+
+	if (mp && !libxdp_get_error(mp)) {
+		m = xdp_multiprog__attach_mode(mp);
+		xdp_multiprog__close(mp);
+	}
+	return m;
+}
+
+/* Detach our program (by name) from ifindex; anything else there stays. */
+static int prog_detach(int ifindex, const char *prog_name)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *p;
+	int err = 0;
+
+	libxdp_set_print(libxdp_print);
+	if (!mp || libxdp_get_error(mp))
+		return 0;	/* nothing attached */
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		if (p && !strcmp(xdp_program__name(p), prog_name))
+			err = xdp_multiprog__detach(mp);
+		else if (p)
+			pr_warn("fastpath: ifindex %d runs XDP program '%s', not %s; left alone",
+				ifindex, xdp_program__name(p), prog_name);
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp))
+			if (!strcmp(xdp_program__name(p), prog_name)) {
+				err = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
+				break;
+			}
+	}
+	xdp_multiprog__close(mp);
+	if (err)
+		return tf_err(err, "cannot detach %s from ifindex %d: %s", prog_name, ifindex,
+			      strerror(-err));
+	return 0;
+}
+
+int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
+{
+	struct tf_fp_port port;
+	int ifindex, err;
+	struct fp s;
+
+	if (changed)
+		*changed = false;
+	err = resolve_tap(name, &ifindex);
+	if (err)
+		return err;
+	err = need_caps("the fast path");
+	if (err)
+		return err;
+	fp_reclaim_dead();
+	err = fp_open(&s, true);
+	if (err)
+		return err;
+	err = fp_claim_netns(&s);
+	if (err)
+		goto out;
+	if (fp_port(&s, ifindex, &port)) {
+		if (port.kind != TF_FP_PORT_TAP)
+			err = tf_err(-EEXIST, "'%s' is an uplink, not a tap", name);
+		goto out;
+	}
+	err = fp_add_port(&s, ifindex, name, TF_FP_PORT_TAP);
+	if (err)
+		goto out;
+	fp_port(&s, ifindex, &port);
+	err = prog_attach(&s, ifindex, port.slot, name, PROG_TAP, XDP_MODE_NATIVE, legacy);
+	if (err) {
+		fp_forget(&s, ifindex, &port);
+		goto out;
+	}
+	if (changed)
+		*changed = true;
+	pr_info("%s: fast path on (slot %u)", name, port.slot);
+out:
+	fp_release(&s);
+	return err;
+}
+
+static int port_remove(int ifindex, const char *name, enum tf_fp_port_kind kind)
+{
+	struct tf_fp_port port;
+	struct fp s;
+	int err;
+
+	err = fp_open(&s, false);
+	if (!err && (!fp_same_netns(&s) || !fp_port(&s, ifindex, &port) || port.kind != kind)) {
+		fp_close(&s);
+		err = -ENOENT;
+	}
+	if (err == -ENOENT)
+		return tf_err(-ENOENT, "'%s' is not a fast path %s", name,
+			      kind == TF_FP_PORT_TAP ? "port (tapflow fastpath on)" : "uplink (tapflow uplink add)");
+	if (err)
+		return err;
+	err = prog_detach(ifindex, kind == TF_FP_PORT_TAP ? PROG_TAP : PROG_UPLINK);
+	if (err)
+		goto out;
+	fp_forget(&s, ifindex, &port);
+	pr_info("%s: fast path off", name);
+out:
+	fp_release(&s);
+	return err;
+}
+
+int tf_fastpath_disable(const char *name)
+{
+	int ifindex, err = fp_resolve(name, &ifindex);
+
+	return err ? err : port_remove(ifindex, name, TF_FP_PORT_TAP);
+}
+
+int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
+{
+	char drv[32] = "", bus[32] = "";
+	struct tf_fp_port port;
+	int ifindex, err;
+	struct fp s;
+
+	err = fp_resolve(dev, &ifindex);
+	if (err)
+		return err;
+	if (!drvinfo(dev, drv, sizeof(drv), bus, sizeof(bus)) && !strcmp(drv, "tun"))
+		return tf_err(-EINVAL, "'%s' is a tun/tap; accelerate it with tapflow fastpath on", dev);
+	if (ifindex == 1 || !strcmp(dev, "lo"))
+		return tf_err(-EINVAL, "the loopback device cannot be an uplink");
+	err = need_caps("an uplink");
+	if (err)
+		return err;
+	fp_reclaim_dead();
+	err = fp_open(&s, true);
+	if (err)
+		return err;
+	err = fp_claim_netns(&s);
+	if (err)
+		goto out;
+	if (fp_port(&s, ifindex, &port)) {
+		if (port.kind != TF_FP_PORT_UPLINK)
+			err = tf_err(-EEXIST, "'%s' is an accelerated tap, not an uplink", dev);
+		else if (mode)
+			*mode = attached_mode(ifindex) == XDP_MODE_SKB ? TF_XDP_SKB : TF_XDP_NATIVE;
+		goto out;
+	}
+	err = fp_add_port(&s, ifindex, dev, TF_FP_PORT_UPLINK);
+	if (err)
+		goto out;
+	fp_port(&s, ifindex, &port);
+	if (mode)
+		*mode = TF_XDP_NATIVE;
+	err = prog_attach(&s, ifindex, port.slot, dev, PROG_UPLINK, XDP_MODE_NATIVE, NULL);
+	if (err && allow_skb && err != -EEXIST && err != -EBUSY) {
+		pr_warn("%s: native XDP refused (%s); using skb (generic) mode, which is slower",
+			dev, tf_errmsg());
+		err = prog_attach(&s, ifindex, port.slot, dev, PROG_UPLINK, XDP_MODE_SKB, NULL);
+		if (!err && mode)
+			*mode = TF_XDP_SKB;
+	}
+	if (err) {
+		fp_forget(&s, ifindex, &port);
+		goto out;
+	}
+	if (!strcmp(drv, "veth"))
+		pr_info("%s: a veth accepts redirected frames only if its peer has an XDP program or GRO on (ethtool -K PEER gro on)",
+			dev);
+out:
+	fp_release(&s);
+	return err;
+}
+
+int tf_uplink_del(const char *dev)
+{
+	int ifindex, err = fp_resolve(dev, &ifindex);
+
+	return err ? err : port_remove(ifindex, dev, TF_FP_PORT_UPLINK);
+}
+
+static void on_tap_delete(int ifindex, const char *name)
+{
+	struct tf_fp_port port;
+	struct fp s;
+
+	if (fp_open(&s, false))
+		return;
+	if (fp_same_netns(&s) && fp_port(&s, ifindex, &port)) {
+		prog_detach(ifindex, port.kind == TF_FP_PORT_TAP ? PROG_TAP : PROG_UPLINK);
+		fp_forget(&s, ifindex, &port);
+		pr_info("%s: fast path state removed", name);
+	}
+	fp_release(&s);
+}
+
+static int on_tap_show(int ifindex, const char *name, struct tf_json *j, FILE *text)
+{
+	struct tf_fp_port port;
+
+	(void)name;
+	if (!tf_fastpath_is_port(ifindex, &port) || port.kind != TF_FP_PORT_TAP)
+		return 0;
+	if (j) {
+		tf_json_obj_begin(j, "fastpath");
+		tf_json_bool(j, "on", true);
+		tf_json_u64(j, "slot", port.slot);
+		tf_json_u64(j, "xsk_rules", port.nrules);
+		tf_json_obj_end(j);
+	} else {
+		fprintf(text, "    fastpath: on (XDP native, slot %u, %u AF_XDP rule%s)\n",
+			port.slot, port.nrules, port.nrules == 1 ? "" : "s");
+	}
+	return 1;
+}
+
+__attribute__((constructor)) static void fastpath_register_hooks(void)
+{
+	if (tf_tap_register_delete_hook)
+		tf_tap_register_delete_hook(on_tap_delete);
+	if (tf_tap_register_show_hook)
+		tf_tap_register_show_hook(on_tap_show);
+}
