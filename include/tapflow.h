@@ -79,12 +79,33 @@ int tf_parse_group(const char *s, gid_t *gid);
 int tf_parse_seconds(const char *s, const char *what, double min, double max,
 		     double *out);
 
-/* Is CAP_NET_ADMIN (or another capability) effective? 1 yes, 0 no. */
-int tf_have_cap(int cap);
-/* Fail with a message naming the capability when it is missing. */
-int tf_require_cap(int cap, const char *capname, const char *what);
+/*
+ * The capabilities tapflow checks, by their kernel numbers
+ * (<linux/capability.h>; CAP_PERFMON and CAP_BPF are newer than some
+ * distributions' headers, so they are spelled out here).
+ */
+enum tf_cap {
+	TF_CAP_NET_ADMIN = 12,	/* taps, netlink, XDP and tun ioctls */
+	TF_CAP_SYS_ADMIN = 21,	/* covers CAP_BPF and CAP_PERFMON on any kernel */
+	TF_CAP_PERFMON = 38,	/* tracing programs (since 5.8) */
+	TF_CAP_BPF = 39,	/* loading programs and maps (since 5.8) */
+};
+/* "CAP_NET_ADMIN", ...; "CAP_<n>" for others. */
+const char *tf_cap_name(enum tf_cap cap);
+/* Is the capability effective? 1 yes, 0 no. */
+int tf_have_cap(enum tf_cap cap);
+/* Fail (TF_ERRK_CAP) with a message naming the capability when it is missing. */
+int tf_require_cap(enum tf_cap cap, const char *what);
+/*
+ * What loading BPF for `what` takes: CAP_BPF together with `with`
+ * (CAP_PERFMON for tracing, CAP_NET_ADMIN for XDP and tun), or
+ * CAP_SYS_ADMIN in place of CAP_BPF. CAP_SYS_ADMIN stands in for
+ * CAP_PERFMON too, never for CAP_NET_ADMIN. The message names the first
+ * one missing.
+ */
+int tf_require_bpf_caps(enum tf_cap with, const char *what);
 
-/* ---- state shared by the modules (under TF_PIN_ROOT) ------------------- */
+/* ---- state shared by the modules (under TF_PIN_ROOT; see tf_pin.h) ----- */
 
 /* Inode number of the caller's network namespace: what BPF programs see as
  * dev_net(dev)->ns.inum, and how pinned state tells namespaces apart. */
@@ -110,6 +131,7 @@ bool tf_map_read_range(int fd, uint32_t start, uint32_t n, uint32_t *keys, void 
 }
 #endif
 
+#include "tf_pin.h"
 #include "tf_tap.h"
 #include "tf_trace.h"
 #include "tf_export.h"

@@ -28,6 +28,9 @@
 extern "C" {
 #endif
 
+#define TF_FP_PIN_MODULE	"fastpath"
+#define TF_FP_PIN_ROOT		TF_PIN_ROOT "/" TF_FP_PIN_MODULE
+
 /*
  * Attach the fast path program natively to the tap NAME (a tapflow tap when
  * the tap module is linked). *changed (may be NULL) tells whether anything

@@ -43,10 +43,9 @@
 
 /*
  * One directory per network namespace, named by the namespace's inode
- * number (stat -L -c %i /proc/self/ns/net): TF_FP_PIN_ROOT "/<inode>/ports".
+ * number (stat -L -c %i /proc/self/ns/net): TF_FP_PIN_ROOT "/<inode>/ports"
+ * (TF_FP_PIN_ROOT is in tf_fastpath.h, beside TF_PIN_ROOT).
  */
-#define TF_FP_PIN_ROOT		"/sys/fs/bpf/tapflow/fastpath"
-#define TF_FP_PIN_FMT		TF_FP_PIN_ROOT "/%u"
 #define TF_FP_MAP_PORTS		"ports"
 #define TF_FP_MAP_FDB		"fdb"
 #define TF_FP_MAP_TX_PORTS	"tx_ports"

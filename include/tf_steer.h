@@ -16,7 +16,8 @@
  * the tap's own feature flags, so vnet_hdr and no_pi stay as the backend set
  * them), detaches it at once (IFF_DETACH_QUEUE: being last, no other queue is
  * renumbered), installs the program and closes. The active mode is recorded
- * in maps pinned under TF_STEER_PIN_DIR/<netns inode>-<ifindex>/ (0600).
+ * in maps pinned under TF_STEER_PIN_DIR/<netns inode>-<ifindex>/ (0600),
+ * locked and versioned as tf_pin.h says.
  */
 #ifndef TF_STEER_H
 #define TF_STEER_H
@@ -32,7 +33,9 @@
 extern "C" {
 #endif
 
-#define TF_STEER_PIN_DIR	TF_PIN_ROOT "/steer"
+#define TF_STEER_PIN_MODULE	"steer"
+#define TF_STEER_PIN_DIR	TF_PIN_ROOT "/" TF_STEER_PIN_MODULE
+#define TF_STEER_LAYOUT		1	/* the pinned conf and rules maps */
 
 /* One fixed-mode rule and the queue it sends its flow to. */
 struct tf_steer_rule_q {

@@ -21,7 +21,8 @@
 extern "C" {
 #endif
 
-#define TF_TRACE_PIN_DIR TF_PIN_ROOT "/trace"
+#define TF_TRACE_PIN_MODULE "trace"
+#define TF_TRACE_PIN_DIR TF_PIN_ROOT "/" TF_TRACE_PIN_MODULE
 
 enum tf_backend_req {
 	TF_BACKEND_AUTO = 0,	/* fentry, then kprobe, then tracepoint */

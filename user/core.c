@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * libtapflow core: the thread-local error message every call leaves behind,
- * the log sink (ours and libbpf's, one level apart), capability checks, and
- * what every module's pinned state relies on: bpffs, pin directories and
- * network namespace identity.
+ * the log sink (ours and libbpf's, one level apart), capability checks by
+ * name, and what every module's pinned state relies on: bpffs, pin
+ * directories and network namespace identity (the scopes, locks and
+ * versions built on them are in pin.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -117,23 +118,60 @@ void tf_libbpf_quiet(void)
 	libbpf_set_print(libbpf_print);
 }
 
-int tf_have_cap(int cap)
+const char *tf_cap_name(enum tf_cap cap)
+{
+	static __thread char other[16];
+
+	switch (cap) {
+	case TF_CAP_NET_ADMIN: return "CAP_NET_ADMIN";
+	case TF_CAP_SYS_ADMIN: return "CAP_SYS_ADMIN";
+	case TF_CAP_PERFMON: return "CAP_PERFMON";
+	case TF_CAP_BPF: return "CAP_BPF";
+	}
+	snprintf(other, sizeof(other), "CAP_%d", (int)cap);
+	return other;
+}
+
+int tf_have_cap(enum tf_cap cap)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
 
+	if ((unsigned int)cap >= 64)
+		return 0;
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capget, &hdr, data))
 		return 0;
 	return !!(data[cap / 32].effective & (1u << (cap % 32)));
 }
 
-int tf_require_cap(int cap, const char *capname, const char *what)
+int tf_require_cap(enum tf_cap cap, const char *what)
 {
 	if (tf_have_cap(cap))
 		return 0;
 	tf_err(-EPERM, "%s needs %s (run as root or grant the capability)",
-	       what, capname);
+	       what, tf_cap_name(cap));
+	errkind = TF_ERRK_CAP;
+	return -EPERM;
+}
+
+int tf_require_bpf_caps(enum tf_cap with, const char *what)
+{
+	bool admin = tf_have_cap(TF_CAP_SYS_ADMIN);
+	enum tf_cap missing;
+
+	if (with == TF_CAP_NET_ADMIN && !tf_have_cap(with))
+		return tf_require_cap(with, what);
+	if (admin)
+		return 0;
+	if (!tf_have_cap(TF_CAP_BPF))
+		missing = TF_CAP_BPF;
+	else if (!tf_have_cap(with))
+		missing = with;
+	else
+		return 0;
+	tf_err(-EPERM, "%s needs %s (and %s), or CAP_SYS_ADMIN", what, tf_cap_name(missing),
+	       tf_cap_name(missing == TF_CAP_BPF ? with : TF_CAP_BPF));
 	errkind = TF_ERRK_CAP;
 	return -EPERM;
 }

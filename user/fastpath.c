@@ -57,6 +57,30 @@ int fp_stats_value_size(void)
 	return ncpu < 1 ? -1 : ncpu * (int)((sizeof(struct tf_fp_qstats) + 7) & ~7);
 }
 
+/*
+ * The pin directory of a namespace and its lock. The version is the meta
+ * map's, which bpf/fastpath.bpf.c defines and fp_claim_netns() writes.
+ */
+static const struct tf_pin_layout fp_layout = {
+	.module = TF_FP_PIN_MODULE,
+	.what = "the fast path",
+	.scope = TF_PIN_NETNS,
+	.version = TF_FP_VERSION,
+	.upgrade = "turn it off on every port and uplink (tapflow fastpath off, tapflow uplink del), "
+		   "then on again",
+};
+
+static void fp_init(struct fp *s)
+{
+	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta,
+		       &s->slots, &s->gen };
+
+	memset(s, 0, sizeof(*s));
+	s->pin.fd = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		*fds[i] = -1;
+}
+
 void fp_close(struct fp *s)
 {
 	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta,
@@ -67,76 +91,24 @@ void fp_close(struct fp *s)
 			close(*fds[i]);
 		*fds[i] = -1;
 	}
-	if (s->dirfd >= 0)
-		close(s->dirfd);	/* drops the flock */
-	s->dirfd = -1;
-}
-
-/* The pin of MAP (NULL: the directory) of the namespace with inode ns. */
-static void pin_path(char *buf, size_t len, uint32_t ns, const char *map)
-{
-	snprintf(buf, len, TF_FP_PIN_FMT "%s%s", ns, map ? "/" : "", map ? map : "");
+	tf_pin_close(&s->pin);
 }
 
 int tf_fastpath_pin_path(const char *map, char *buf, size_t len)
 {
-	uint32_t ns;
-	int err = tf_netns_self(&ns);
+	char dir[96];
+	int err = tf_pin_dir(&fp_layout, 0, 0, dir, sizeof(dir));
 
 	if (err)
 		return err;
-	pin_path(buf, len, ns, map);
+	snprintf(buf, len, "%s%s%s", dir, map ? "/" : "", map ? map : "");
 	return 0;
 }
 
 /* Path of one of s's pins. */
 const char *fp_pin(const struct fp *s, const char *map, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s", s->dir, map);
-	return buf;
-}
-
-/*
- * Lock the state directory s->dir, creating it (and its parents) with
- * create: LOCK_EX to change the state, LOCK_SH to only read it (stats, the
- * exporter, fdb list), so readers do not queue behind each other.
- */
-static int lock_dir(struct fp *s, bool create, int op)
-{
-	struct stat a, b;
-
-	for (int tries = 0; tries < 5; tries++) {
-		if (create) {
-			int err = tf_pin_mkdir(TF_FP_PIN_ROOT);
-
-			/* a last port elsewhere may remove the parent between the two */
-			if (!err && mkdir(s->dir, 0700) && errno != EEXIST)
-				err = errno == ENOENT ? -EAGAIN
-						      : tf_err(-errno, "cannot create %s: %s", s->dir, strerror(errno));
-			if (err == -EAGAIN)
-				continue;
-			if (err)
-				return err;
-		}
-		s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (s->dirfd < 0) {
-			if (errno == ENOENT && !create)
-				return tf_err(-ENOENT, "the fast path is not on in this network namespace");
-			if (errno == ENOENT)
-				continue;
-			return tf_err(-errno, "cannot open %s: %s", s->dir, strerror(errno));
-		}
-		if (flock(s->dirfd, op))
-			return tf_err(-errno, "cannot lock %s: %s", s->dir, strerror(errno));
-		/* The last port's owner may have removed the directory meanwhile. */
-		if (!fstat(s->dirfd, &a) && !stat(s->dir, &b) && a.st_ino == b.st_ino)
-			return 0;
-		close(s->dirfd);
-		s->dirfd = -1;
-		if (!create)
-			return tf_err(-ENOENT, "the fast path is not on in this network namespace");
-	}
-	return tf_err(-EAGAIN, "%s keeps changing under us", s->dir);
+	return tf_pin_path(&s->pin, map, buf, len);
 }
 
 /*
@@ -146,7 +118,7 @@ static int lock_dir(struct fp *s, bool create, int op)
 int fp_reuse_tx_ports(const struct fp *s, struct fastpath *skel, bool before_load)
 {
 	struct bpf_map *m = skel->maps.tx_ports;
-	char path[96];
+	char path[128];
 	int fd, err;
 
 	fp_pin(s, TF_FP_MAP_TX_PORTS, path, sizeof(path));
@@ -164,48 +136,41 @@ int fp_reuse_tx_ports(const struct fp *s, struct fastpath *skel, bool before_loa
 }
 
 /*
- * Lock the state and open its maps. With create, the maps are made (and
- * pinned) by loading the object with no program; without, a missing state
- * is -ENOENT.
+ * State of another layout cannot be reused (its maps differ) nor read:
+ * say so before touching any of it. No meta map yet, or one never
+ * written (version 0), is a state being made.
  */
-static int fp_open_lock(struct fp *s, bool create, int op)
+static int check_layout(const struct fp *s)
 {
-	uint32_t ns;
-	int err;
+	struct tf_fp_meta m = { 0 };
+	char path[128];
+	__u32 zero = 0;
+	int fd = bpf_obj_get(fp_pin(s, TF_FP_MAP_META, path, sizeof(path)));
 
-	memset(s, -1, sizeof(*s));
-	err = tf_netns_self(&ns);
-	if (err)
-		return err;
-	pin_path(s->dir, sizeof(s->dir), ns, NULL);
-	return fp_open_dir(s, create, op);
+	if (fd < 0)
+		return 0;
+	bpf_map_lookup_elem(fd, &zero, &m);
+	close(fd);
+	return m.version ? tf_pin_check_version(&s->pin, m.version) : 0;
 }
 
-/* Open to change the state (exclusive lock). */
-int fp_open(struct fp *s, bool create)
-{
-	return fp_open_lock(s, create, LOCK_EX);
-}
-
-/* Open to read it only (shared lock): never write through s. */
-int fp_open_ro(struct fp *s)
-{
-	return fp_open_lock(s, false, LOCK_SH);
-}
-
-/* fp_open for the state in s->dir (set by the caller). */
-int fp_open_dir(struct fp *s, bool create, int op)
+/*
+ * Open the maps of the state s->pin has locked. With create, the maps are
+ * made (and pinned) by loading the object with no program; without, a
+ * missing state is -ENOENT.
+ */
+static int open_maps(struct fp *s, bool create)
 {
 	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta,
 		       &s->slots, &s->gen };
-	char path[96];
+	char path[128];
 	int err;
 
-	err = lock_dir(s, create, create ? LOCK_EX : op);
+	err = check_layout(s);
 	if (err)
 		goto fail;
 	if (create) {
-		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->dir);
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->pin.dir);
 		struct fastpath *skel = fastpath__open_opts(&oo);
 		struct bpf_map *maps[8];
 
@@ -223,7 +188,7 @@ int fp_open_dir(struct fp *s, bool create, int op)
 		if (err) {
 			fastpath__destroy(skel);
 			err = tf_err(err, "cannot create the fast path maps in %s: %s",
-				     s->dir, strerror(-err));
+				     s->pin.dir, strerror(-err));
 			goto fail;
 		}
 		maps[0] = skel->maps.ports;
@@ -256,6 +221,32 @@ int fp_open_dir(struct fp *s, bool create, int op)
 fail:
 	fp_close(s);
 	return err;
+}
+
+/* Lock the state of the caller's namespace and open its maps. */
+static int fp_open_flags(struct fp *s, unsigned int flags)
+{
+	int err;
+
+	fp_init(s);
+	err = tf_pin_open(&s->pin, &fp_layout, 0, 0, flags);
+	if (err == -ENOENT)
+		return tf_err(-ENOENT, "the fast path is not on in this network namespace");
+	if (err)
+		return err;
+	return open_maps(s, flags & TF_PIN_CREATE);
+}
+
+/* Open to change the state (exclusive lock). */
+int fp_open(struct fp *s, bool create)
+{
+	return fp_open_flags(s, create ? TF_PIN_CREATE : TF_PIN_WRITE);
+}
+
+/* Open to read it only (shared lock), so readers do not queue behind each other. */
+int fp_open_ro(struct fp *s)
+{
+	return fp_open_flags(s, TF_PIN_READ);
 }
 
 int fp_port(struct fp *s, int ifindex, struct tf_fp_port *port)
@@ -378,15 +369,12 @@ void fp_release(struct fp *s)
 	if (s->ports >= 0)
 		fp_gc(s);
 	if (s->ports >= 0 && fp_nports(s) == 0) {
-		char path[96];
+		char path[128];
 
 		for (size_t i = 0; i < ARRAY_SIZE(pins); i++)
 			unlink(fp_pin(s, pins[i], path, sizeof(path)));
-		if (rmdir(s->dir))
-			pr_debug("fastpath: cannot remove %s: %s", s->dir, strerror(errno));
-		else
-			pr_debug("fastpath: last port gone, %s removed", s->dir);
-		tf_pin_rmdir(TF_FP_PIN_ROOT);	/* kept while another namespace uses it */
+		if (tf_pin_release(&s->pin))
+			pr_debug("fastpath: last port gone, %s removed", s->pin.dir);
 	}
 	fp_close(s);
 }
@@ -410,6 +398,20 @@ void fp_gc(struct fp *s)
 	}
 }
 
+static void reclaim_one(struct tf_pin *p, void *arg)
+{
+	struct fp s;
+
+	(void)arg;
+	fp_init(&s);
+	s.pin = *p;
+	p->fd = -1;	/* s holds the lock now */
+	if (!open_maps(&s, false))
+		fp_release(&s);
+	else
+		fp_close(&s);
+}
+
 /*
  * The state of a namespace that no process and no /run/netns name keeps
  * alive: its devices went with it, so fp_gc forgets every port and the last
@@ -417,29 +419,7 @@ void fp_gc(struct fp *s)
  */
 void fp_reclaim_dead(void)
 {
-	uint32_t self, ns;
-	struct dirent *de;
-	char *end;
-	DIR *d;
-
-	if (tf_netns_self(&self) || !(d = opendir(TF_FP_PIN_ROOT)))
-		return;
-	while ((de = readdir(d))) {
-		struct fp s;
-
-		errno = 0;
-		ns = strtoul(de->d_name, &end, 10);
-		if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end || errno || ns == self ||
-		    tf_netns_alive(ns))
-			continue;
-		memset(&s, -1, sizeof(s));
-		pin_path(s.dir, sizeof(s.dir), ns, NULL);
-		if (!fp_open_dir(&s, false, LOCK_EX)) {
-			pr_debug("fastpath: reclaiming %s: its network namespace is gone", s.dir);
-			fp_release(&s);
-		}
-	}
-	closedir(d);
+	tf_pin_reclaim(&fp_layout, reclaim_one, NULL);
 }
 
 /*
@@ -459,7 +439,7 @@ int fp_claim_netns(struct fp *s)
 	fp_gc(s);
 	if (m.version && m.netns != ns && fp_nports(s) > 0)
 		return tf_err(-EBUSY, "%s serves another network namespace (net:[%u], %d ports)",
-			      s->dir, m.netns, fp_nports(s));
+			      s->pin.dir, m.netns, fp_nports(s));
 	m.version = TF_FP_VERSION;
 	m.netns = ns;
 	if (bpf_map_update_elem(s->meta, &zero, &m, BPF_ANY))
@@ -524,7 +504,7 @@ int tf_fastpath_is_port(int ifindex, struct tf_fp_port *port)
 {
 	struct tf_fp_port p;
 	__u32 k = ifindex;
-	char path[96];
+	char path[128];
 	int fd, ret;
 
 	if (tf_fastpath_pin_path(TF_FP_MAP_PORTS, path, sizeof(path)))

@@ -12,23 +12,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tf_fastpath.h"
+#include "tapflow.h"
 
 struct fastpath;
 
 /* The pinned state of one network namespace, locked. */
 struct fp {
-	int dirfd;
+	struct tf_pin pin;	/* TF_FP_PIN_ROOT/<netns inode>, locked */
 	int ports, fdb, tx_ports, xsks, stats, meta, slots, gen;
-	char dir[64];		/* TF_FP_PIN_ROOT/<netns inode> */
 };
 
 /* Open to change the state (exclusive lock), creating its maps with create. */
 int fp_open(struct fp *s, bool create);
 /* Open to read it only (shared lock): never write through s. */
 int fp_open_ro(struct fp *s);
-/* fp_open for the state in s->dir (set by the caller). */
-int fp_open_dir(struct fp *s, bool create, int op);
 /* Close the maps and drop the lock. */
 void fp_close(struct fp *s);
 /* Remove everything when no port is left. Call last; closes s. */

@@ -109,17 +109,13 @@ static int resolve_tap(const char *name, int *ifindex)
 /* Loading XDP programs and maps: CAP_BPF (with CAP_NET_ADMIN) or CAP_SYS_ADMIN. */
 static int need_caps(const char *what)
 {
-	int err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", what);
-
-	if (err || tf_have_cap(CAP_SYS_ADMIN) || tf_have_cap(39 /* CAP_BPF */))
-		return err;
-	return tf_err(-EPERM, "%s needs CAP_BPF (with CAP_NET_ADMIN), or CAP_SYS_ADMIN", what);
+	return tf_require_bpf_caps(TF_CAP_NET_ADMIN, what);
 }
 
 static int prog_attach(const struct fp *s, int ifindex, __u32 slot, const char *name,
 		       const char *prog_name, enum xdp_attach_mode mode, bool *legacy)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->dir);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->pin.dir);
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .prog_name = prog_name);
 	struct xdp_multiprog *mp;
 	struct fastpath *skel;
@@ -137,7 +133,7 @@ static int prog_attach(const struct fp *s, int ifindex, __u32 slot, const char *
 	err = fp_reuse_tx_ports(s, skel, true);
 	if (err) {
 		fastpath__destroy(skel);
-		return tf_err(err, "cannot reuse %s/%s: %s", s->dir, TF_FP_MAP_TX_PORTS, strerror(-err));
+		return tf_err(err, "cannot reuse %s/%s: %s", s->pin.dir, TF_FP_MAP_TX_PORTS, strerror(-err));
 	}
 	xo.obj = skel->obj;
 	xp = xdp_program__create(&xo);

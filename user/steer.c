@@ -49,138 +49,121 @@ const char *tf_steer_mode_name(enum tf_steer_mode mode)
 
 /* ---- pins ---------------------------------------------------------------------- */
 
-static int pin_dir(int ifindex, char *buf, size_t len)
-{
-	uint32_t ino = 0;
-	int err = tf_netns_self(&ino);
+/*
+ * One directory per tap, its lock and a version map of its own (the
+ * program keeps no metadata). The maps before versions were the same
+ * conf and rules, so a directory without the version map reads as 1.
+ */
+static const struct tf_pin_layout steer_layout = {
+	.module = TF_STEER_PIN_MODULE,
+	.what = "steering",
+	.scope = TF_PIN_TAP,
+	.version = TF_STEER_LAYOUT,
+	.upgrade = "tapflow steer NAME --off, then steer it again",
+};
 
-	if (err)
-		return err;
-	snprintf(buf, len, "%s/%u-%d", TF_STEER_PIN_DIR, ino, ifindex);
-	return 0;
+static const char *const steer_pins[] = { "conf", "rules", "conf_new", "rules_new", "meta" };
+
+static int check_layout(const struct tf_pin *p)
+{
+	uint32_t v;
+	int err = tf_pin_read_version(p, &v);
+
+	return err ? err : tf_pin_check_version(p, v ? v : 1);
 }
 
-/* Remove one tap's pins, and the steer directory with the last of them. */
-static void unpin_dir(const char *dir)
+/* Remove a tap's pins, its directory, and the steer directory with the last. */
+static void unpin_all(struct tf_pin *p)
 {
-	char path[192];
+	char path[160];
 
-	snprintf(path, sizeof(path), "%s/conf", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/rules", dir);
-	unlink(path);
-	rmdir(dir);
-	tf_pin_rmdir(TF_STEER_PIN_DIR);
+	for (size_t i = 0; i < ARRAY_SIZE(steer_pins); i++)
+		unlink(tf_pin_path(p, steer_pins[i], path, sizeof(path)));
+	tf_pin_release(p);
 }
 
 static void unpin(int ifindex)
 {
-	char dir[128];
+	struct tf_pin p;
 
-	if (!pin_dir(ifindex, dir, sizeof(dir)))
-		unpin_dir(dir);
+	if (!tf_pin_open(&p, &steer_layout, 0, ifindex, TF_PIN_WRITE))
+		unpin_all(&p);
+}
+
+static void reclaim_one(struct tf_pin *p, void *arg)
+{
+	(void)arg;
+	unpin_all(p);
 }
 
 /*
- * The kernel drops a steering program with its device, but pins outlive
- * it when the tap goes without `tapflow delete` (ip link del, or its
- * namespace deleted). Forget pins of devices that no longer exist.
+ * Pin the maps beside the ones in use ("conf_new", "rules_new");
+ * commit_pins() puts them in place once the program is installed.
  */
-static void reclaim_stale_pins(void)
+static int pin_maps(struct tf_pin *p, struct steer *skel)
 {
-	char dir[300], ifname[IF_NAMESIZE];
-	struct dirent *de;
-	uint32_t self = 0;
-	DIR *d;
-
-	if (tf_netns_self(&self) || !(d = opendir(TF_STEER_PIN_DIR)))
-		return;
-	while ((de = readdir(d))) {
-		unsigned int ino, ifindex;
-		bool stale;
-
-		if (sscanf(de->d_name, "%u-%u", &ino, &ifindex) != 2)
-			continue;
-		if (ino == self)
-			stale = !if_indextoname(ifindex, ifname);
-		else
-			stale = !tf_netns_alive(ino);
-		if (!stale)
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", TF_STEER_PIN_DIR, de->d_name);
-		pr_debug("steer: %s: its device is gone, removing its pins", dir);
-		unpin_dir(dir);
-	}
-	closedir(d);
-}
-
-/* Pin the maps into "<dir>-new"; commit_pins() puts them in place. */
-static int pin_maps(int ifindex, struct steer *skel)
-{
-	char dir[160], path[192];
+	char path[160];
 	int err;
 
-	err = pin_dir(ifindex, dir, sizeof(dir) - 4);
-	if (err)
-		return err;
-	strcat(dir, "-new");
-	reclaim_stale_pins();
-	unpin_dir(dir);
-	if ((err = tf_pin_mkdir(TF_STEER_PIN_DIR)) || (err = tf_pin_mkdir(dir)))
-		return err;
-	snprintf(path, sizeof(path), "%s/conf", dir);
+	unlink(tf_pin_path(p, "conf_new", path, sizeof(path)));
 	err = bpf_map__pin(skel->maps.conf, path);
 	if (!err) {
-		snprintf(path, sizeof(path), "%s/rules", dir);
+		unlink(tf_pin_path(p, "rules_new", path, sizeof(path)));
 		err = bpf_map__pin(skel->maps.rules, path);
 	}
-	if (err) {
-		unpin_dir(dir);
+	if (err)
 		return tf_err(err, "pin %s: %s", path, strerror(-err));
+	return 0;
+}
+
+static void drop_new_pins(struct tf_pin *p)
+{
+	char path[160];
+
+	unlink(tf_pin_path(p, "conf_new", path, sizeof(path)));
+	unlink(tf_pin_path(p, "rules_new", path, sizeof(path)));
+}
+
+/* rename() over the old pin: readers see the old maps or the new, never none. */
+static int commit_pins(struct tf_pin *p)
+{
+	static const char *const names[] = { "rules", "conf" };
+	char from[160], to[160];
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(to, sizeof(to), "%s", tf_pin_path(p, names[i], from, sizeof(from)));
+		snprintf(from + strlen(from), sizeof(from) - strlen(from), "_new");
+		if (rename(from, to))
+			return tf_err(-errno, "rename %s: %s", from, strerror(errno));
 	}
-	return 0;
-}
-
-static void drop_new_pins(int ifindex)
-{
-	char dir[160];
-
-	if (!pin_dir(ifindex, dir, sizeof(dir) - 4))
-		unpin_dir(strcat(dir, "-new"));
-}
-
-static int commit_pins(int ifindex)
-{
-	char dir[128], tmp[160];
-	int err;
-
-	if ((err = pin_dir(ifindex, dir, sizeof(dir))))
-		return err;
-	snprintf(tmp, sizeof(tmp), "%s-new", dir);
-	unpin_dir(dir);
-	if (rename(tmp, dir))
-		return tf_err(-errno, "rename %s: %s", tmp, strerror(errno));
-	return 0;
+	return tf_pin_write_version(p);
 }
 
 int tf_steer_get(int ifindex, struct tf_steer_conf *conf)
 {
-	char dir[128], path[160];
+	char path[160];
+	struct tf_pin p;
 	__u32 zero = 0;
 	int fd, err;
 
-	err = pin_dir(ifindex, dir, sizeof(dir));
+	err = tf_pin_open(&p, &steer_layout, 0, ifindex, TF_PIN_READ);
+	if (err == -ENOENT)
+		return 0;
+	if (!err)
+		err = check_layout(&p);
 	if (err)
-		return err;
-	snprintf(path, sizeof(path), "%s/conf", dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : tf_err(-errno, "%s: %s", path, strerror(errno));
+		goto out;
+	fd = bpf_obj_get(tf_pin_path(&p, "conf", path, sizeof(path)));
+	if (fd < 0) {
+		err = errno == ENOENT ? 0 : tf_err(-errno, "%s: %s", path, strerror(errno));
+		goto out;
+	}
 	err = bpf_map_lookup_elem(fd, &zero, conf);
 	close(fd);
-	if (err)
-		return tf_err(-errno, "%s: %s", path, strerror(errno));
-	return 1;
+	err = err ? tf_err(-errno, "%s: %s", path, strerror(errno)) : 1;
+out:
+	tf_pin_close(&p);
+	return err;
 }
 
 /* ---- installing -------------------------------------------------------------- */
@@ -312,6 +295,7 @@ int tf_steer_set(const char *name, const struct tf_steer_opts *o)
 {
 	struct tf_tap_info info;
 	struct tf_steer_conf c;
+	struct tf_pin pin = { .fd = -1 };
 	struct steer *skel = NULL;
 	unsigned int nq = 0;
 	__u32 zero = 0;
@@ -331,7 +315,7 @@ int tf_steer_set(const char *name, const struct tf_steer_opts *o)
 		tf_toeplitz_table(c.key, (uint32_t (*)[256])skel->rodata->toeplitz);
 	err = steer__load(skel);
 	if (err) {
-		err = tf_err(err, "steer: loading the steering program failed: %s", strerror(-err));
+		err = tf_err_bpf(err, "steer: loading the steering program failed: %s", strerror(-err));
 		goto out;
 	}
 	if (bpf_map__update_elem(skel->maps.conf, &zero, sizeof(zero), &c, sizeof(c), 0)) {
@@ -345,20 +329,31 @@ int tf_steer_set(const char *name, const struct tf_steer_opts *o)
 			goto out;
 		}
 	}
-	/* Pins first, so that a program is never installed without its record. */
-	err = pin_maps(info.ifindex, skel);
+	/*
+	 * Pins first, so that a program is never installed without its record.
+	 * The kernel drops a steering program with its device, but pins
+	 * outlive it when the tap goes without `tapflow delete` (ip link del,
+	 * or its namespace deleted): forget those of devices that are gone.
+	 */
+	tf_pin_reclaim(&steer_layout, reclaim_one, NULL);
+	err = tf_pin_open(&pin, &steer_layout, 0, info.ifindex, TF_PIN_CREATE);
 	if (err)
 		goto out;
-	err = set_prog(&info, bpf_program__fd(skel->progs.tf_steer));
+	err = check_layout(&pin);
+	if (!err)
+		err = pin_maps(&pin, skel);
+	if (!err)
+		err = set_prog(&info, bpf_program__fd(skel->progs.tf_steer));
 	if (err) {
-		drop_new_pins(info.ifindex);
+		drop_new_pins(&pin);
 		goto out;
 	}
-	err = commit_pins(info.ifindex);
+	err = commit_pins(&pin);
 	if (err)
 		goto out;
 	pr_info("%s: steering %s installed", name, tf_steer_mode_name(o->mode));
 out:
+	tf_pin_release(&pin);	/* the directory goes if it holds nothing */
 	steer__destroy(skel);
 	return err;
 }

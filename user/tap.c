@@ -420,7 +420,7 @@ int tf_tap_create(const struct tf_tap_opts *in, bool *created)
 
 	*created = false;
 	tf_tap_opts_resolve(&o);
-	err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", "creating a tap");
+	err = tf_require_cap(TF_CAP_NET_ADMIN, "creating a tap");
 	if (err)
 		return err;
 	err = validate(&o);
@@ -545,7 +545,7 @@ int tf_tap_delete(const char *name, bool force)
 	struct link l;
 	int err;
 
-	err = tf_require_cap(CAP_NET_ADMIN, "CAP_NET_ADMIN", "deleting a tap");
+	err = tf_require_cap(TF_CAP_NET_ADMIN, "deleting a tap");
 	if (err)
 		return err;
 	err = tf_parse_ifname(name, NULL);

@@ -85,39 +85,21 @@ uint32_t trace_netns(void)
 
 int trace_need_caps(const char *what)
 {
-	if (tf_have_cap(CAP_SYS_ADMIN))
-		return 0;
-	if (!tf_have_cap(39 /* CAP_BPF */))
-		return tf_err(-EPERM, "%s needs CAP_BPF (and CAP_PERFMON), or CAP_SYS_ADMIN", what);
-	if (!tf_have_cap(38 /* CAP_PERFMON */))
-		return tf_err(-EPERM, "%s needs CAP_PERFMON (and CAP_BPF), or CAP_SYS_ADMIN", what);
-	return 0;
+	return tf_require_bpf_caps(TF_CAP_PERFMON, what);
 }
 
-/* Make sure bpffs is there (mount it if we may) and take tapflow's lock. */
-int trace_lock(void)
-{
-	int fd, err;
-
-	err = tf_pin_mkdir(TF_PIN_ROOT);
-	if (err)
-		return err;
-	fd = open(TF_PIN_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return tf_err(-errno, "cannot open %s: %s", TF_PIN_ROOT, strerror(errno));
-	/* Serialises slot allocation between concurrent tapflow processes. */
-	if (flock(fd, LOCK_EX)) {
-		close(fd);
-		return tf_err(-errno, "cannot lock %s: %s", TF_PIN_ROOT, strerror(errno));
-	}
-	return fd;
-}
-
-void trace_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-}
+/*
+ * Every pin of the session is in one global directory; its lock serialises
+ * loading and slot allocation between tapflow processes, and readers take
+ * it shared. The version is the meta map's (bpf/trace.bpf.c writes none).
+ */
+const struct tf_pin_layout trace_layout = {
+	.module = TF_TRACE_PIN_MODULE,
+	.what = "tracing",
+	.scope = TF_PIN_GLOBAL,
+	.version = TF_TRACE_LAYOUT,
+	.upgrade = "tapflow trace stop --all, then start again",
+};
 
 void trace_close_pins(struct pins *p)
 {
@@ -153,19 +135,32 @@ int trace_open_pins(struct pins *p)
 	return 0;
 }
 
+int trace_open_pins_shared(struct pins *p)
+{
+	struct tf_pin lock;
+	int err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_READ);
+
+	if (!err)
+		err = trace_open_pins(p);
+	tf_pin_close(&lock);
+	return err;
+}
+
 int trace_read_meta(const struct pins *p, struct tf_trace_meta *m)
 {
+	struct tf_pin at = { .layout = &trace_layout, .fd = -1 };
 	uint32_t zero = 0;
 
 	if (bpf_map_lookup_elem(p->meta, &zero, m))
 		return tf_err(-errno, "cannot read tracing metadata: %s", strerror(errno));
-	if (m->version != TF_TRACE_LAYOUT)
-		return tf_err(-EPROTO, "tracing was started by a tapflow with another map layout (%u, this one reads %u): "
-			      "tapflow trace stop --all, then start again", m->version, TF_TRACE_LAYOUT);
-	return 0;
+	tf_pin_dir(&trace_layout, 0, 0, at.dir, sizeof(at.dir));
+	return tf_pin_check_version(&at, m->version);
 }
 
-/* Remove every pin of the tracing session (links first: that detaches). */
+/*
+ * Remove every pin of the tracing session (links first: that detaches).
+ * The directory stays for the lock holder's tf_pin_release().
+ */
 void trace_unpin_all(void)
 {
 	char path[512];
@@ -182,14 +177,13 @@ void trace_unpin_all(void)
 			pr_warn("cannot remove %s: %s", path, strerror(errno));
 	}
 	closedir(d);
-	tf_pin_rmdir(TF_TRACE_PIN_DIR);
 }
 
 int tf_trace_backend(void)
 {
-	struct pins p;
 	struct tf_trace_meta m;
-	int err = trace_open_pins(&p);
+	struct pins p;
+	int err = trace_open_pins_shared(&p);
 
 	if (err == -ENOENT)
 		return 0;
@@ -206,7 +200,7 @@ int tf_trace_is_traced(int ifindex, int *backend)
 	struct tf_trace_meta m;
 	struct tf_traced v;
 	struct pins p;
-	int err = trace_open_pins(&p), ret = 0;
+	int err = trace_open_pins_shared(&p), ret = 0;
 
 	if (err)
 		return err == -ENOENT ? 0 : err;

@@ -206,8 +206,9 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 	struct tf_trace_meta m;
 	struct pins p = { -1, -1, -1, -1, -1 };
 	uint32_t netns = trace_netns();
+	struct tf_pin lock = { .fd = -1 };
 	bool loaded_now = false;
-	int lock = -1, err, i;
+	int err, i;
 
 	if (n <= 0)
 		return tf_err(-EINVAL, "no tap named");
@@ -225,11 +226,9 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 		if (err)
 			goto out;
 	}
-	lock = trace_lock();
-	if (lock < 0) {
-		err = lock;
+	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_CREATE);
+	if (err)
 		goto out;
-	}
 	err = trace_open_pins(&p);
 	if (err == -ENOENT) {
 		int chosen = 0;
@@ -278,7 +277,7 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 		*backend = m.backend;
 out:
 	trace_close_pins(&p);
-	trace_unlock(lock);
+	tf_pin_release(&lock);	/* the directory goes when nothing was loaded */
 	free(infos);
 	return err;
 }
@@ -316,17 +315,17 @@ int tf_trace_stop(const char *const *names, int n)
 	struct tf_traced_key *keys = NULL;
 	struct tf_traced *vals = NULL;
 	uint32_t netns = trace_netns();
-	int lock, err, i;
+	struct tf_pin lock;
+	int err, i;
 
 	if (n <= 0)
 		return tf_err(-EINVAL, "no tap named");
 	err = trace_need_caps("stopping tracing");
 	if (err)
 		return err;
-	lock = trace_lock();
-	if (lock < 0)
-		return lock;
-	err = trace_open_pins(&p);
+	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_WRITE);
+	if (!err)
+		err = trace_open_pins(&p);
 	if (err == -ENOENT)
 		err = tf_err(-ENOENT, "tracing is not running");
 	if (err)
@@ -355,21 +354,24 @@ out:
 	free(keys);
 	free(vals);
 	trace_close_pins(&p);
-	trace_unlock(lock);
+	tf_pin_release(&lock);
 	return err;
 }
 
 int tf_trace_stop_all(void)
 {
-	int lock, err;
+	struct tf_pin lock;
+	int err;
 
 	err = trace_need_caps("stopping tracing");
 	if (err)
 		return err;
-	lock = trace_lock();
-	if (lock < 0)
-		return lock;
+	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_WRITE);
+	if (err == -ENOENT)
+		return 0;	/* not running */
+	if (err)
+		return err;
 	trace_unpin_all();
-	trace_unlock(lock);
+	tf_pin_release(&lock);
 	return 0;
 }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tf_trace.h"
+#include "tapflow.h"
 
 #define PIN_MAPS_N 5
 
@@ -24,12 +24,13 @@ struct pins {
 uint32_t trace_netns(void);
 /* Loading or changing tracing: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN. */
 int trace_need_caps(const char *what);
-/* Make sure bpffs is there and take tapflow's lock (an fd, or -errno). */
-int trace_lock(void);
-void trace_unlock(int fd);
+/* The global directory of the session's pins, and its lock. */
+extern const struct tf_pin_layout trace_layout;
 void trace_close_pins(struct pins *p);
-/* 0: open; -ENOENT: tracing is not loaded. */
+/* 0: open; -ENOENT: tracing is not loaded. Under trace_layout's lock. */
 int trace_open_pins(struct pins *p);
+/* The same for a reader: takes the lock shared while it opens them. */
+int trace_open_pins_shared(struct pins *p);
 /* The meta map, checked against the layout this tapflow reads. */
 int trace_read_meta(const struct pins *p, struct tf_trace_meta *m);
 /* Remove every pin of the tracing session (links first: that detaches). */

@@ -29,22 +29,80 @@
 
 #include "trace_int.h"
 
-static int rung_of(const char *prog)
+/*
+ * The rungs, from the skeleton's programs: which backend each program of
+ * bpf/trace.bpf.c belongs to, 0 for those that run on every rung (the
+ * drop and consume tracepoints, which every backend needs). Rows name
+ * skel->progs members, so renaming or removing a program fails to compile
+ * here; a program added to the object without a row stops the load with
+ * an error naming it, never a silent choice of rung.
+ */
+struct rung_prog {
+	struct bpf_program *prog;
+	int rung;
+};
+
+#define RUNG_PROGS 32
+
+static size_t rung_table(const struct trace *skel, struct rung_prog t[RUNG_PROGS])
 {
-	if (!strncmp(prog, "fentry_", 7) || !strncmp(prog, "fexit_", 6))
-		return TF_BACKEND_FENTRY;
-	if (!strncmp(prog, "kprobe_", 7) || !strncmp(prog, "kretprobe_", 10))
-		return TF_BACKEND_KPROBE;
-	if (!strcmp(prog, "tp_kfree_skb") || !strcmp(prog, "tp_consume_skb"))
-		return 0;	/* every backend */
-	return TF_BACKEND_TRACEPOINT;
+#define ROW(name, rung) { skel->progs.name, rung }
+	const struct rung_prog rows[] = {
+		ROW(fentry_tun_net_xmit, TF_BACKEND_FENTRY),
+		ROW(fexit_tun_net_xmit, TF_BACKEND_FENTRY),
+		ROW(fentry_tun_get_user, TF_BACKEND_FENTRY),
+		ROW(fexit_tun_get_user, TF_BACKEND_FENTRY),
+		ROW(fentry_tun_xdp_xmit, TF_BACKEND_FENTRY),
+		ROW(fexit_tun_xdp_xmit, TF_BACKEND_FENTRY),
+		ROW(fentry_tun_do_read, TF_BACKEND_FENTRY),
+		ROW(kprobe_tun_net_xmit, TF_BACKEND_KPROBE),
+		ROW(kretprobe_tun_net_xmit, TF_BACKEND_KPROBE),
+		ROW(kprobe_tun_get_user, TF_BACKEND_KPROBE),
+		ROW(kretprobe_tun_get_user, TF_BACKEND_KPROBE),
+		ROW(kprobe_tun_xdp_xmit, TF_BACKEND_KPROBE),
+		ROW(kretprobe_tun_xdp_xmit, TF_BACKEND_KPROBE),
+		ROW(kprobe_tun_do_read, TF_BACKEND_KPROBE),
+		ROW(tp_net_dev_start_xmit, TF_BACKEND_TRACEPOINT),
+		ROW(tp_net_dev_xmit, TF_BACKEND_TRACEPOINT),
+		ROW(tp_netif_receive_skb_entry, TF_BACKEND_TRACEPOINT),
+		ROW(tp_netif_rx_entry, TF_BACKEND_TRACEPOINT),
+		ROW(tp_xdp_devmap_xmit, TF_BACKEND_TRACEPOINT),
+		ROW(tp_kfree_skb, 0),
+		ROW(tp_consume_skb, 0),
+	};
+#undef ROW
+	_Static_assert(sizeof(rows) / sizeof(rows[0]) <= RUNG_PROGS, "RUNG_PROGS is too small");
+
+	memcpy(t, rows, sizeof(rows));
+	return ARRAY_SIZE(rows);
+}
+
+/* Switch on the programs of `backend` and those of every rung; -ENOENT for one in no row. */
+static int select_rung(struct trace *skel, int backend, char *why, size_t whylen)
+{
+	struct rung_prog rows[RUNG_PROGS];
+	size_t n = rung_table(skel, rows), i;
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		for (i = 0; i < n && rows[i].prog != prog; i++)
+			;
+		if (i == n) {
+			snprintf(why, whylen, "program %s has no rung in user/trace_load.c's table",
+				 bpf_program__name(prog));
+			return -ENOENT;
+		}
+		bpf_program__set_autoload(prog, rows[i].rung == 0 || rows[i].rung == backend);
+	}
+	return 0;
 }
 
 /*
- * Load, attach and pin one backend. On failure nothing is left behind and
- * why[] says what the kernel refused.
+ * Load, attach and pin one backend. On failure nothing is left behind,
+ * why[] says what failed and *refused whether it was the kernel refusing
+ * the load or an attach.
  */
-static int load_rung(int backend, char *why, size_t whylen)
+static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 {
 	struct bpf_link *links[32] = {};
 	struct tf_trace_meta m = { .backend = backend, .version = TF_TRACE_LAYOUT,
@@ -60,14 +118,13 @@ static int load_rung(int backend, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot open the BPF object: %s", strerror(errno));
 		return -errno;
 	}
-	bpf_object__for_each_program(prog, skel->obj) {
-		int r = rung_of(bpf_program__name(prog));
-
-		bpf_program__set_autoload(prog, r == 0 || r == backend);
-	}
+	err = select_rung(skel, backend, why, whylen);
+	if (err)
+		goto out;
 	err = trace__load(skel);
 	if (err) {
 		snprintf(why, whylen, "the kernel refused to load it (%s)", strerror(-err));
+		*refused = true;
 		goto out;
 	}
 	bpf_object__for_each_program(prog, skel->obj) {
@@ -82,6 +139,7 @@ static int load_rung(int backend, char *why, size_t whylen)
 			err = -errno;
 			snprintf(why, whylen, "attaching %s failed (%s)",
 				 bpf_program__section_name(prog), strerror(errno));
+			*refused = true;
 			goto out;
 		}
 		nlinks++;
@@ -89,11 +147,6 @@ static int load_rung(int backend, char *why, size_t whylen)
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &m, BPF_ANY)) {
 		err = -errno;
 		snprintf(why, whylen, "writing metadata failed (%s)", strerror(errno));
-		goto out;
-	}
-	err = tf_pin_mkdir(TF_TRACE_PIN_DIR);
-	if (err) {
-		snprintf(why, whylen, "%s", tf_errmsg());
 		goto out;
 	}
 	for (i = 0; i < PIN_MAPS_N; i++) {
@@ -140,21 +193,25 @@ int trace_load_ladder(int req, int *chosen)
 {
 	static const int order[] = { TF_BACKEND_FENTRY, TF_BACKEND_KPROBE, TF_BACKEND_TRACEPOINT };
 	char why[3][400] = { "", "", "" };
+	bool refused = true;	/* by the kernel, on every rung tried */
 	int err = -EINVAL;
 
 	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+		bool kernel = false;
+
 		if (req && req != order[i])
 			continue;
-		err = load_rung(order[i], why[i], sizeof(why[i]));
+		err = load_rung(order[i], why[i], sizeof(why[i]), &kernel);
 		if (!err) {
 			*chosen = order[i];
 			return 0;
 		}
+		refused &= kernel;
 		pr_info("trace: %s backend unavailable: %s", tf_backend_name(order[i]), why[i]);
 	}
 	if (req)
-		return tf_err(err, "the %s backend cannot run here: %s", tf_backend_name(req),
-			      why[req - 1]);
-	return tf_err(err, "no tracing backend could run: fentry: %s; kprobe: %s; tracepoint: %s",
-		      why[0], why[1], why[2]);
+		return (refused ? tf_err_bpf : tf_err)(err, "the %s backend cannot run here: %s",
+						       tf_backend_name(req), why[req - 1]);
+	return (refused ? tf_err_bpf : tf_err)(err, "no tracing backend could run: fentry: %s; "
+					       "kprobe: %s; tracepoint: %s", why[0], why[1], why[2]);
 }

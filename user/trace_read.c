@@ -155,7 +155,7 @@ static int reader_pins(struct tf_trace_reader *r)
 			return 0;
 		reader_close(r);
 	}
-	err = trace_open_pins(&r->p);
+	err = trace_open_pins_shared(&r->p);
 	if (err)
 		return err;
 	r->meta_id = map_id(r->p.meta);
