@@ -32,9 +32,9 @@ extern "C" {
 #define TF_FP_PIN_ROOT		TF_PIN_ROOT "/" TF_FP_PIN_MODULE
 
 /*
- * Attach the fast path program natively to the tap NAME (a tapflow tap when
- * the tap module is linked). *changed (may be NULL) tells whether anything
- * was done: enabling twice is not an error. *legacy (may be NULL) is true
+ * Attach the fast path program natively to the tapflow tap NAME. *changed
+ * (may be NULL) tells whether anything was done: enabling twice is not an
+ * error. *legacy (may be NULL) is true
  * when libxdp fell back to its single-program mode.
  */
 int tf_fastpath_enable(const char *name, bool *changed, bool *legacy);

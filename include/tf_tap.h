@@ -22,6 +22,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <linux/types.h>
+
+#include "tf_steer_shared.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -91,8 +94,8 @@ int tf_tap_create(const struct tf_tap_opts *opts, bool *created);
 /*
  * Delete a tun/tap device. Without force it refuses a tap tapflow did not
  * create (-EPERM) and one with queues attached by a backend (-EBUSY). A
- * device that is not a tun/tap is never deleted (-EINVAL). Delete hooks run
- * first. Needs CAP_NET_ADMIN.
+ * device that is not a tun/tap is never deleted (-EINVAL). The modules let
+ * go of it first (see below). Needs CAP_NET_ADMIN.
  */
 int tf_tap_delete(const char *name, bool force);
 
@@ -124,35 +127,24 @@ int tf_tap_opts_diff(const struct tf_tap_opts *have, const struct tf_tap_opts *w
 const char *tf_tap_operstate_name(uint8_t operstate);
 
 /*
- * Hooks for the modules that attach things to taps (tracing, the fast path).
- * A module registers from a constructor (__attribute__((constructor))); note
- * that an object in libtapflow.a is linked only when something references
- * it, which is true of every module the CLI has a command for.
- *
- * Delete hooks run before tf_tap_delete() removes a device, so a module can
- * detach programs and unpin maps it keeps for that ifindex. They cannot veto.
+ * What the library's modules (tracing, the fast path, steering) have
+ * attached to a tap, for `tapflow show`. The modules are a fixed list in
+ * libtapflow (user/module.c), so every program linking it gets the same
+ * delete and show behaviour: tf_tap_delete() has each module let go of the
+ * tap first (detach programs, drop pins kept for its ifindex), and
+ * tf_tap_attached() asks each what it has there. Rendering is the caller's.
  */
-typedef void (*tf_tap_delete_hook)(int ifindex, const char *name);
-int tf_tap_register_delete_hook(tf_tap_delete_hook fn);
-
-/*
- * Show hooks report what a module has attached to a tap, for `tapflow show`.
- * Exactly one of j and text is non-NULL. With j, the hook is inside the
- * "attached" JSON object and adds one member of its own, e.g.
- *	tf_json_obj_begin(j, "tracing");
- *	tf_json_str(j, "backend", "tracepoint");
- *	tf_json_obj_end(j);
- * With text, it prints lines that start with four spaces, e.g.
- * "    tracing: tracepoint backend\n". It returns 1 if it reported something
- * for this tap and 0 if it has nothing attached there (then it must not
- * have written anything).
- */
-struct tf_json;
-typedef int (*tf_tap_show_hook)(int ifindex, const char *name, struct tf_json *j,
-				FILE *text);
-int tf_tap_register_show_hook(tf_tap_show_hook fn);
-/* Run the show hooks; returns how many reported something. */
-int tf_tap_run_show_hooks(int ifindex, const char *name, struct tf_json *j, FILE *text);
+struct tf_tap_attached {
+	bool fastpath;			/* an accelerated tap (tapflow fastpath on) */
+	uint32_t fastpath_slot;
+	uint32_t fastpath_rules;	/* AF_XDP rules */
+	bool steered;			/* a steering program tapflow installed */
+	struct tf_steer_conf steer;
+	bool traced;
+	int trace_backend;		/* enum tf_backend */
+};
+/* Fill *a for the tap (current netns); returns how many modules have something there. */
+int tf_tap_attached(int ifindex, const char *name, struct tf_tap_attached *a);
 
 #ifdef __cplusplus
 }

@@ -324,8 +324,73 @@ static void text_id(char *buf, size_t len, long id, const char *name)
 		snprintf(buf, len, "%ld", id);
 }
 
+/* What the modules have attached, as `show --json` has it: one member each. */
+static void json_attached(struct tf_json *j, const struct tf_tap_attached *a)
+{
+	const struct tf_steer_conf *c = &a->steer;
+
+	if (a->fastpath) {
+		tf_json_obj_begin(j, "fastpath");
+		tf_json_bool(j, "on", true);
+		tf_json_u64(j, "slot", a->fastpath_slot);
+		tf_json_u64(j, "xsk_rules", a->fastpath_rules);
+		tf_json_obj_end(j);
+	}
+	if (a->steered) {
+		tf_json_obj_begin(j, "steering");
+		tf_json_str(j, "mode", tf_steer_mode_name(c->mode));
+		tf_json_u64(j, "queues", c->queues);
+		if (c->mode == TF_STEER_RSS) {
+			char key[TF_STEER_KEY_LEN * 2 + 1];
+
+			for (int i = 0; i < TF_STEER_KEY_LEN; i++)
+				sprintf(key + 2 * i, "%02x", c->key[i]);
+			tf_json_str(j, "key", key);
+			tf_json_u64(j, "hash_types", c->hash_types);
+			tf_json_arr_begin(j, "indir");
+			for (unsigned int i = 0; i < c->indir_len && i < TF_STEER_INDIR_MAX; i++)
+				tf_json_u64(j, NULL, c->indir[i]);
+			tf_json_arr_end(j);
+		}
+		if (c->mode == TF_STEER_FIXED)
+			tf_json_u64(j, "rules", c->nrules);
+		tf_json_u64(j, "default_queue", c->default_queue);
+		tf_json_obj_end(j);
+	}
+	if (a->traced) {
+		tf_json_obj_begin(j, "tracing");
+		tf_json_str(j, "backend", tf_backend_name(a->trace_backend));
+		tf_json_obj_end(j);
+	}
+}
+
+/* The same as text: one line each, "nothing" when there is nothing. */
+static void text_attached(const struct tf_tap_attached *a, int n)
+{
+	const struct tf_steer_conf *c = &a->steer;
+
+	if (!n)
+		printf("    nothing\n");
+	if (a->fastpath)
+		printf("    fastpath: on (XDP native, slot %u, %u AF_XDP rule%s)\n",
+		       a->fastpath_slot, a->fastpath_rules, a->fastpath_rules == 1 ? "" : "s");
+	if (a->steered) {
+		printf("    steering: %s", tf_steer_mode_name(c->mode));
+		if (c->mode == TF_STEER_RSS)
+			printf(" (key %02x%02x%02x%02x..., %u-entry indirection table)",
+			       c->key[0], c->key[1], c->key[2], c->key[3], c->indir_len);
+		else if (c->mode == TF_STEER_FIXED)
+			printf(" (%u rules, default queue %u)", c->nrules, c->default_queue);
+		putchar('\n');
+	}
+	if (a->traced)
+		printf("    tracing: %s backend\n", tf_backend_name(a->trace_backend));
+}
+
 static void show_json(const struct tf_tap_info *t)
 {
+	struct tf_tap_attached att;
+
 	char mac[18];
 	struct tf_json j;
 
@@ -372,7 +437,8 @@ static void show_json(const struct tf_tap_info *t)
 	tf_json_u64(&j, "tx_errors", t->stats.tx_errors);
 	tf_json_obj_end(&j);
 	tf_json_obj_begin(&j, "attached");
-	tf_tap_run_show_hooks(t->ifindex, t->name, &j, NULL);
+	tf_tap_attached(t->ifindex, t->name, &att);
+	json_attached(&j, &att);
 	tf_json_obj_end(&j);
 	tf_json_obj_end(&j);
 	tf_json_end(&j);
@@ -380,6 +446,7 @@ static void show_json(const struct tf_tap_info *t)
 
 static void show_text(const struct tf_tap_info *t)
 {
+	struct tf_tap_attached att;
 	char owner[64], group[64], conf[16];
 
 	text_id(owner, sizeof(owner), t->owner, user_name(t->owner));
@@ -413,9 +480,7 @@ static void show_text(const struct tf_tap_info *t)
 	       " dropped %" PRIu64 " errors %" PRIu64 "\n", t->stats.tx_packets,
 	       t->stats.tx_bytes, t->stats.tx_dropped, t->stats.tx_errors);
 	printf("  attached:\n");
-	fflush(stdout);
-	if (!tf_tap_run_show_hooks(t->ifindex, t->name, NULL, stdout))
-		printf("    nothing\n");
+	text_attached(&att, tf_tap_attached(t->ifindex, t->name, &att));
 }
 
 int cmd_show(int argc, char **argv)

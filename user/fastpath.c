@@ -38,7 +38,6 @@
 #include <xdp/libxdp.h>
 
 #include "tapflow.h"
-#include "json.h"
 #include "log.h"
 #include "fastpath.skel.h"
 

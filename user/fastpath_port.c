@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Fast path ports: accelerated taps and uplinks in and out, their programs
- * attached through libxdp, and the tap module's hooks.
+ * attached through libxdp, and what the fast path does when a tap is
+ * deleted or shown (its struct tf_module).
  *
  * The programs themselves are never pinned: each `on` loads a fresh copy
  * for that port (its ifindex and slot are constants in .rodata) that reuses
@@ -30,19 +31,11 @@
 #include <xdp/libxdp.h>
 
 #include "tapflow.h"
-#include "json.h"
 #include "log.h"
 #include "fastpath.skel.h"
 
 #include "fastpath_int.h"
-
-/*
- * The tap module (user/tap.c) is linked into the CLI but a library user may
- * leave it out: reach it through weak references.
- */
-#pragma weak tf_tap_get
-#pragma weak tf_tap_register_delete_hook
-#pragma weak tf_tap_register_show_hook
+#include "module.h"
 
 #define PROG_TAP	"tf_fp_tap"
 #define PROG_UPLINK	"tf_fp_uplink"
@@ -79,30 +72,22 @@ static int drvinfo(const char *name, char *driver, size_t dlen, char *bus, size_
 	return err;
 }
 
-/* An accelerated tap must be a tap (and tapflow's, when we can tell). */
+/* An accelerated tap must be a tap, and tapflow's. */
 static int resolve_tap(const char *name, int *ifindex)
 {
-	char drv[32], bus[32];
+	struct tf_tap_info info;
 	int err = fp_resolve(name, ifindex);
 
 	if (err)
 		return err;
-	if (tf_tap_get) {
-		struct tf_tap_info info;
-
-		err = tf_tap_get(name, &info);
-		if (err)
-			return err;
-		if (!info.tap)
-			return tf_err(-EINVAL, "'%s' is a tun (layer 3) device; the fast path needs a tap", name);
-		if (!info.by_tapflow)
-			return tf_err(-EINVAL, "'%s' was not created by tapflow (tapflow create %s --fastpath)",
-				      name, name);
-		return 0;
-	}
-	if (drvinfo(name, drv, sizeof(drv), bus, sizeof(bus)) || strcmp(drv, "tun") ||
-	    strcmp(bus, "tap"))
-		return tf_err(-EINVAL, "'%s' is not a tap", name);
+	err = tf_tap_get(name, &info);
+	if (err)
+		return err;
+	if (!info.tap)
+		return tf_err(-EINVAL, "'%s' is a tun (layer 3) device; the fast path needs a tap", name);
+	if (!info.by_tapflow)
+		return tf_err(-EINVAL, "'%s' was not created by tapflow (tapflow create %s --fastpath)",
+			      name, name);
 	return 0;
 }
 
@@ -361,30 +346,21 @@ static void on_tap_delete(int ifindex, const char *name)
 	fp_release(&s);
 }
 
-static int on_tap_show(int ifindex, const char *name, struct tf_json *j, FILE *text)
+static int on_tap_show(int ifindex, const char *name, struct tf_tap_attached *a)
 {
 	struct tf_fp_port port;
 
 	(void)name;
 	if (!tf_fastpath_is_port(ifindex, &port) || port.kind != TF_FP_PORT_TAP)
 		return 0;
-	if (j) {
-		tf_json_obj_begin(j, "fastpath");
-		tf_json_bool(j, "on", true);
-		tf_json_u64(j, "slot", port.slot);
-		tf_json_u64(j, "xsk_rules", port.nrules);
-		tf_json_obj_end(j);
-	} else {
-		fprintf(text, "    fastpath: on (XDP native, slot %u, %u AF_XDP rule%s)\n",
-			port.slot, port.nrules, port.nrules == 1 ? "" : "s");
-	}
+	a->fastpath = true;
+	a->fastpath_slot = port.slot;
+	a->fastpath_rules = port.nrules;
 	return 1;
 }
 
-__attribute__((constructor)) static void fastpath_register_hooks(void)
-{
-	if (tf_tap_register_delete_hook)
-		tf_tap_register_delete_hook(on_tap_delete);
-	if (tf_tap_register_show_hook)
-		tf_tap_register_show_hook(on_tap_show);
-}
+const struct tf_module tf_fastpath_module = {
+	.name = "fastpath",
+	.tap_delete = on_tap_delete,
+	.tap_show = on_tap_show,
+};

@@ -26,7 +26,6 @@
 #include <xdp/libxdp.h>
 
 #include "tapflow.h"
-#include "json.h"
 #include "log.h"
 #include "fastpath.skel.h"
 

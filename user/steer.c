@@ -26,9 +26,9 @@
 #include <bpf/libbpf.h>
 
 #include "tapflow.h"
-#include "json.h"
 #include "log.h"
 #include "steer.skel.h"
+#include "module.h"
 
 #define TUN_DEV "/dev/net/tun"
 
@@ -381,47 +381,17 @@ static void delete_hook(int ifindex, const char *name)
 	unpin(ifindex);
 }
 
-static int show_hook(int ifindex, const char *name, struct tf_json *j, FILE *text)
+static int show_hook(int ifindex, const char *name, struct tf_tap_attached *a)
 {
-	struct tf_steer_conf c;
-
 	(void)name;
-	if (tf_steer_get(ifindex, &c) != 1)
+	if (tf_steer_get(ifindex, &a->steer) != 1)
 		return 0;
-	if (j) {
-		tf_json_obj_begin(j, "steering");
-		tf_json_str(j, "mode", tf_steer_mode_name(c.mode));
-		tf_json_u64(j, "queues", c.queues);
-		if (c.mode == TF_STEER_RSS) {
-			char key[TF_STEER_KEY_LEN * 2 + 1];
-
-			for (int i = 0; i < TF_STEER_KEY_LEN; i++)
-				sprintf(key + 2 * i, "%02x", c.key[i]);
-			tf_json_str(j, "key", key);
-			tf_json_u64(j, "hash_types", c.hash_types);
-			tf_json_arr_begin(j, "indir");
-			for (unsigned int i = 0; i < c.indir_len && i < TF_STEER_INDIR_MAX; i++)
-				tf_json_u64(j, NULL, c.indir[i]);
-			tf_json_arr_end(j);
-		}
-		if (c.mode == TF_STEER_FIXED)
-			tf_json_u64(j, "rules", c.nrules);
-		tf_json_u64(j, "default_queue", c.default_queue);
-		tf_json_obj_end(j);
-	} else {
-		fprintf(text, "    steering: %s", tf_steer_mode_name(c.mode));
-		if (c.mode == TF_STEER_RSS)
-			fprintf(text, " (key %02x%02x%02x%02x..., %u-entry indirection table)",
-				c.key[0], c.key[1], c.key[2], c.key[3], c.indir_len);
-		else if (c.mode == TF_STEER_FIXED)
-			fprintf(text, " (%u rules, default queue %u)", c.nrules, c.default_queue);
-		fputc('\n', text);
-	}
+	a->steered = true;
 	return 1;
 }
 
-__attribute__((constructor)) static void steer_register_hooks(void)
-{
-	tf_tap_register_delete_hook(delete_hook);
-	tf_tap_register_show_hook(show_hook);
-}
+const struct tf_module tf_steer_module = {
+	.name = "steer",
+	.tap_delete = delete_hook,
+	.tap_show = show_hook,
+};

@@ -29,10 +29,10 @@
 #include "tapflow.h"
 #include "json.h"
 #include "log.h"
+#include "module.h"
 #include "nl.h"
 
 #define TUN_DEV "/dev/net/tun"
-#define MAX_HOOKS 16
 
 /* A link as rtnetlink reports it, before we know it is a tun/tap. */
 struct link {
@@ -41,9 +41,6 @@ struct link {
 	bool is_tun;		/* kind "tun": a tun or a tap */
 	unsigned short type;	/* ARPHRD_* */
 };
-
-static tf_tap_delete_hook delete_hooks[MAX_HOOKS];
-static tf_tap_show_hook show_hooks[MAX_HOOKS];
 
 /*
  * Put what we were doing in front of the message already recorded (the
@@ -500,42 +497,7 @@ out:
 	return err;
 }
 
-/* ---- delete and the hook registries --------------------------------------- */
-
-int tf_tap_register_delete_hook(tf_tap_delete_hook fn)
-{
-	for (int i = 0; i < MAX_HOOKS; i++) {
-		if (delete_hooks[i] == fn)
-			return 0;
-		if (!delete_hooks[i]) {
-			delete_hooks[i] = fn;
-			return 0;
-		}
-	}
-	return tf_err(-ENOSPC, "too many tap delete hooks");
-}
-
-int tf_tap_register_show_hook(tf_tap_show_hook fn)
-{
-	for (int i = 0; i < MAX_HOOKS; i++) {
-		if (show_hooks[i] == fn)
-			return 0;
-		if (!show_hooks[i]) {
-			show_hooks[i] = fn;
-			return 0;
-		}
-	}
-	return tf_err(-ENOSPC, "too many tap show hooks");
-}
-
-int tf_tap_run_show_hooks(int ifindex, const char *name, struct tf_json *j, FILE *text)
-{
-	int n = 0;
-
-	for (int i = 0; i < MAX_HOOKS && show_hooks[i]; i++)
-		n += show_hooks[i](ifindex, name, j, text) > 0;
-	return n;
-}
+/* ---- delete ---------------------------------------------------------------- */
 
 int tf_tap_delete(const char *name, bool force)
 {
@@ -573,8 +535,7 @@ int tf_tap_delete(const char *name, bool force)
 			     name, l.info.queues_attached, l.info.queues_attached == 1 ? "" : "s");
 		goto out;
 	}
-	for (int i = 0; i < MAX_HOOKS && delete_hooks[i]; i++)
-		delete_hooks[i](l.info.ifindex, name);
+	tf_modules_tap_delete(l.info.ifindex, name);
 
 	ifi = tf_nl_req_init(&r, RTM_DELLINK, 0, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;

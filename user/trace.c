@@ -5,7 +5,8 @@
  * and removed by `trace start`/`stop` (trace_ctl.c), and any process reads
  * the counters back from the pins (trace_read.c). This file holds the
  * pins under TF_TRACE_PIN_DIR they all open, the lock writers take, the
- * layout check, backend names, and the tap module's delete and show hooks.
+ * layout check, backend names, and what tracing does when a tap is deleted
+ * or shown (its struct tf_module).
  *
  * Each traced tap gets a slot: a range of per-CPU counters, a histogram map
  * and a ring-record map sized to its queues and ring (txqueuelen).
@@ -27,9 +28,9 @@
 
 #include "tapflow.h"
 #include "tf_trace.h"
-#include "json.h"
 #include "log.h"
 
+#include "module.h"
 #include "trace_int.h"
 
 const char *const trace_pin_maps[PIN_MAPS_N] = { "traced", "qcount", "hists", "rings", "meta" };
@@ -223,25 +224,17 @@ static void trace_delete_hook(int ifindex, const char *name)
 		pr_warn("could not stop tracing %s: %s", name, tf_errmsg());
 }
 
-static int trace_show_hook(int ifindex, const char *name, struct tf_json *j, FILE *text)
+static int trace_show_hook(int ifindex, const char *name, struct tf_tap_attached *a)
 {
-	int backend = 0;
-
 	(void)name;
-	if (tf_trace_is_traced(ifindex, &backend) != 1)
+	if (tf_trace_is_traced(ifindex, &a->trace_backend) != 1)
 		return 0;
-	if (j) {
-		tf_json_obj_begin(j, "tracing");
-		tf_json_str(j, "backend", tf_backend_name(backend));
-		tf_json_obj_end(j);
-	} else {
-		fprintf(text, "    tracing: %s backend\n", tf_backend_name(backend));
-	}
+	a->traced = true;
 	return 1;
 }
 
-__attribute__((constructor)) static void trace_register_hooks(void)
-{
-	tf_tap_register_delete_hook(trace_delete_hook);
-	tf_tap_register_show_hook(trace_show_hook);
-}
+const struct tf_module tf_trace_module = {
+	.name = "trace",
+	.tap_delete = trace_delete_hook,
+	.tap_show = trace_show_hook,
+};

@@ -23,7 +23,6 @@
 
 #include "tapflow.h"
 #include "tf_trace.h"
-#include "json.h"
 #include "log.h"
 
 #include "trace_int.h"

@@ -22,7 +22,6 @@
 
 #include "tapflow.h"
 #include "tf_trace.h"
-#include "json.h"
 #include "log.h"
 
 #include "trace_int.h"
