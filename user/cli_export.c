@@ -2,7 +2,7 @@
 /*
  * tapflow export: serve the tracing counters to Prometheus on GET /metrics
  * and/or keep a node_exporter textfile up to date. The work is in the
- * library (user/export.c); this file turns options into calls and waits for
+ * library (user/export*.c); this file turns options into calls and waits for
  * a signal. The exporter may start before tracing does: until taps are
  * traced it serves only its own metrics.
  */
