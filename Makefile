@@ -84,7 +84,7 @@ $(OUTPUT)/tests/%: tests/%.c $(wildcard tests/*.h tests/progs/*.h) $(OUTPUT)/lib
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT)/tests $< $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/unit/%: tests/unit/%.c tests/unit/tf_test.h $(OUTPUT)/libtapflow.a $(HDRS) | $(OUTPUT)/tests/unit
+$(OUTPUT)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUTPUT)/libtapflow.a $(HDRS) | $(OUTPUT)/tests/unit
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
 

@@ -22,23 +22,17 @@
  *                                └─ rule ─▶ xsks[slot*256+queue] ─▶ AF_XDP socket
  *   wire ─▶ uplink rx ─▶ [tf_fp_uplink] ── fdb: tap ─▶ tx_ports ─▶ tun_xdp_xmit
  *
- * The fdb is VLAN-unaware (one MAC, one port); rules see through one VLAN
- * tag and do not walk IPv6 extension headers.
+ * The fdb is VLAN-unaware (one MAC, one port); rules read the frame through
+ * parse.bpf.h, the parser steering uses too: up to two VLAN tags, IPv6
+ * extension headers stepped over, no ports in a later fragment.
  */
+#define BPF_NO_PRESERVE_ACCESS_INDEX	/* packet headers: fixed wire layout */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
 #include "tf_fastpath_shared.h"
-
-#define ETH_ALEN	6
-#define ETH_HLEN	14
-#define ETH_P_IP	0x0800
-#define ETH_P_IPV6	0x86DD
-#define ETH_P_8021Q	0x8100
-#define ETH_P_8021AD	0x88A8
-#define IP_MF		0x2000
-#define IP_OFFSET	0x1FFF
+#include "parse.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -148,13 +142,6 @@ struct {
 	__type(value, struct fp_cache);
 } cache SEC(".maps");
 
-/* What the rules look at, parsed only when the port has rules. */
-struct tf_fp_l34 {
-	__u16 proto;	/* EtherType after at most one VLAN tag, host order */
-	__u8 ipproto;	/* 0: not IP */
-	__s32 dport;	/* UDP/TCP destination port, -1: none (or a later fragment) */
-};
-
 static __always_inline bool mac_is_multicast(const __u8 *mac)
 {
 	return mac[0] & 1;
@@ -213,78 +200,33 @@ static __always_inline void learn(struct ethhdr *eth, __u64 *g, struct tf_fp_qst
 	}
 }
 
-static __always_inline void parse_l34(void *data, void *data_end, struct ethhdr *eth,
-				      struct tf_fp_l34 *l)
-{
-	void *cur = eth + 1;
-	__u16 proto = bpf_ntohs(eth->h_proto);
-
-	l->ipproto = 0;
-	l->dport = -1;
-	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD) {
-		struct vlan_hdr *vh = cur;
-
-		if ((void *)(vh + 1) > data_end)
-			goto out;
-		proto = bpf_ntohs(vh->h_vlan_encapsulated_proto);
-		cur = vh + 1;
-	}
-	if (proto == ETH_P_IP) {
-		struct iphdr *ip = cur;
-
-		if ((void *)(ip + 1) > data_end || ip->ihl < 5)
-			goto out;
-		l->ipproto = ip->protocol;
-		if (bpf_ntohs(ip->frag_off) & IP_OFFSET)
-			goto out;
-		cur = (void *)ip + ip->ihl * 4;
-	} else if (proto == ETH_P_IPV6) {
-		struct ipv6hdr *ip6 = cur;
-
-		if ((void *)(ip6 + 1) > data_end)
-			goto out;
-		l->ipproto = ip6->nexthdr;
-		cur = ip6 + 1;
-	} else {
-		goto out;
-	}
-	if (l->ipproto == IPPROTO_UDP || l->ipproto == IPPROTO_TCP) {
-		/* source and destination ports lead both headers */
-		__be16 *ports16 = cur;
-
-		if ((void *)(ports16 + 2) <= data_end)
-			l->dport = bpf_ntohs(ports16[1]);
-	}
-out:
-	l->proto = proto;
-}
-
-static __always_inline bool rule_match(const struct tf_fp_rule *r, const struct tf_fp_l34 *l)
+static __always_inline bool rule_match(const struct tf_fp_rule *r, const struct tf_pkt *p)
 {
 	switch (r->kind) {
 	case TF_FP_RULE_ALL:
 		return true;
 	case TF_FP_RULE_ETHERTYPE:
-		return l->proto == r->value;
+		return bpf_ntohs(p->proto) == r->value;
 	case TF_FP_RULE_IPPROTO:
-		return l->ipproto && l->ipproto == r->ipproto;
+		return p->family && p->ipproto == r->ipproto;
 	case TF_FP_RULE_L4_DPORT:
-		return l->ipproto == r->ipproto && l->dport == r->value;
+		return p->l4 && p->ipproto == r->ipproto && bpf_ntohs(p->dport) == r->value;
 	}
 	return false;
 }
 
-static __always_inline bool rules_match(const struct tf_fp_slot *port, void *data,
-					void *data_end, struct ethhdr *eth)
+/* The frame past its Ethernet header (c stands there) is parsed only when the port has rules. */
+static __always_inline bool rules_match(const struct tf_fp_slot *port, struct tf_cursor *c,
+					struct ethhdr *eth)
 {
-	struct tf_fp_l34 l;
+	struct tf_pkt p;
 
-	parse_l34(data, data_end, eth, &l);
+	tf_parse_l3(c, &p, eth->h_proto, 0);
 #pragma unroll
 	for (int i = 0; i < TF_FP_MAX_RULES; i++) {
 		if (i >= port->nrules)
 			break;
-		if (rule_match(&port->rules[i], &l))
+		if (rule_match(&port->rules[i], &p))
 			return true;
 	}
 	return false;
@@ -296,13 +238,12 @@ static __always_inline bool rules_match(const struct tf_fp_slot *port, void *dat
  */
 static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
+	__u64 len = ctx->data_end - ctx->data, *g, now;
 	__u32 queue = ctx->rx_queue_index, slot = tf_slot, key = 0, dst_slot, dst_flags;
-	__u64 len = data_end - data, *g, now;
 	struct tf_fp_qstats *qs = NULL;
 	struct tf_fp_slot *port;
-	struct ethhdr *eth = data;
+	struct tf_cursor cur;
+	struct ethhdr ebuf, *eth;
 	struct fp_cache *c;
 	long act;
 
@@ -318,7 +259,9 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 	if (queue < TF_FP_QUEUES)
 		qs = bpf_map_lookup_elem(&stats, &key);
 
-	if ((void *)(eth + 1) > data_end) {
+	tf_cursor_init(&cur, ctx);
+	eth = tf_parse_eth(&cur, &ebuf);
+	if (!eth) {
 		count(qs, TF_FP_DROP, len);
 		return XDP_DROP;
 	}
@@ -334,7 +277,7 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 		c->src_ok = 1;
 	}
 
-	if (port->nrules && rules_match(port, data, data_end, eth)) {
+	if (port->nrules && rules_match(port, &cur, eth)) {
 		act = bpf_redirect_map(&xsks, key, XDP_PASS);
 		if (act == XDP_REDIRECT) {
 			count(qs, TF_FP_XSK, len);

@@ -13,9 +13,9 @@
  * and indirection table; fixed looks the flow up in a table of rules. Frames
  * that are not IPv4/IPv6 go to the default queue.
  *
- * A socket filter may not read skb->data directly, so headers are copied out
- * with bpf_skb_load_bytes_relative() from the MAC header (tun's transmit path
- * and BPF_PROG_TEST_RUN both set it; they disagree on where skb->data points).
+ * Frames are read with parse.bpf.h, the parser the fast path uses too, in
+ * its socket-filter flavour: a socket filter may not read skb->data
+ * directly, so each header is copied out with bpf_skb_load_bytes_relative().
  */
 #define BPF_NO_PRESERVE_ACCESS_INDEX	/* packet headers: fixed wire layout */
 #include "vmlinux.h"
@@ -23,18 +23,8 @@
 #include <bpf/bpf_endian.h>
 
 #include "tf_steer_shared.h"
-
-#define ETH_P_IP_	0x0800
-#define ETH_P_IPV6_	0x86DD
-#define ETH_P_8021Q_	0x8100
-#define ETH_P_8021AD_	0x88A8
-#define IP_MF_OFFSET	0x3fff	/* more-fragments flag and fragment offset */
-#define NEXTHDR_HOP	0
-#define NEXTHDR_ROUTING	43
-#define NEXTHDR_FRAG	44
-#define NEXTHDR_DEST	60
-#define MAX_VLANS	2
-#define MAX_IPV6_EXT	4
+#define TF_PARSE_SKB	/* no direct packet access in a socket filter */
+#include "parse.bpf.h"
 
 /* Set by user space before load: byte i of the input, value v -> contribution. */
 const volatile __u32 toeplitz[TF_STEER_HASH_IN_MAX][256];
@@ -53,10 +43,6 @@ struct {
 	__type(value, __u32);
 } rules SEC(".maps");
 
-struct cursor {
-	__u32 off;	/* from the MAC header */
-};
-
 /* What the modes look at, in network byte order. */
 struct flow {
 	__u8 family;	/* 4, 6; 0: not IP */
@@ -67,101 +53,27 @@ struct flow {
 	__be32 daddr[4];
 };
 
-/* Copy the next len bytes at the cursor and step over them; -1 if too short. */
-static __always_inline int pull(struct __sk_buff *skb, struct cursor *c, void *to, __u32 len)
-{
-	if (bpf_skb_load_bytes_relative(skb, c->off, to, len, BPF_HDR_START_MAC))
-		return -1;
-	c->off += len;
-	return 0;
-}
-
-static __always_inline int parse_ipv4(struct __sk_buff *skb, struct cursor *c,
-				      struct flow *f, __u8 *l4proto)
-{
-	struct iphdr ip;
-
-	if (pull(skb, c, &ip, sizeof(ip)) || ip.version != 4 || ip.ihl < 5)
-		return -1;
-	c->off += (ip.ihl - 5) * 4;	/* options */
-	f->family = 4;
-	f->saddr[0] = ip.saddr;
-	f->daddr[0] = ip.daddr;
-	/* A fragment has no ports (or only the first has): hash it as plain IP. */
-	*l4proto = (ip.frag_off & bpf_htons(IP_MF_OFFSET)) ? 0 : ip.protocol;
-	return 0;
-}
-
-static __always_inline int parse_ipv6(struct __sk_buff *skb, struct cursor *c,
-				      struct flow *f, __u8 *l4proto)
-{
-	struct ipv6hdr ip6;
-	__u8 nexthdr;
-
-	if (pull(skb, c, &ip6, sizeof(ip6)) || ip6.version != 6)
-		return -1;
-	f->family = 6;
-	__builtin_memcpy(f->saddr, &ip6.saddr, 16);
-	__builtin_memcpy(f->daddr, &ip6.daddr, 16);
-	nexthdr = ip6.nexthdr;
-#pragma unroll
-	for (int i = 0; i < MAX_IPV6_EXT; i++) {
-		struct ipv6_opt_hdr ext;
-
-		if (nexthdr == NEXTHDR_FRAG) {
-			nexthdr = 0;
-			break;
-		}
-		if (nexthdr != NEXTHDR_HOP && nexthdr != NEXTHDR_ROUTING &&
-		    nexthdr != NEXTHDR_DEST)
-			break;
-		if (pull(skb, c, &ext, sizeof(ext))) {
-			nexthdr = 0;
-			break;
-		}
-		c->off += ext.hdrlen * 8 + 8 - sizeof(ext);
-		nexthdr = ext.nexthdr;
-	}
-	*l4proto = nexthdr;
-	return 0;
-}
-
-/* Fill f from the frame; 0 for IPv4/IPv6, -1 for anything else. */
+/*
+ * Fill f from the frame; 0 for IPv4/IPv6, -1 for anything else (not IP, or
+ * the IP header cut short). A fragment, first or later, is hashed as plain
+ * IP: all fragments of a datagram must land on one queue, and only the
+ * first carries the ports.
+ */
 static __always_inline int parse_flow(struct __sk_buff *skb, struct flow *f)
 {
-	struct cursor c = { 0 };
-	struct ethhdr eth;
-	__be16 proto;
-	__u8 l4proto = 0;
-	__be16 ports[2];
+	struct tf_cursor c;
+	struct tf_pkt p;
 
-	if (pull(skb, &c, &eth, sizeof(eth)))
+	tf_cursor_init(&c, skb);
+	if (tf_parse_frame(&c, &p, TF_PARSE_ADDRS) || !p.family)
 		return -1;
-	proto = eth.h_proto;
-#pragma unroll
-	for (int i = 0; i < MAX_VLANS; i++) {
-		__be16 tag[2];	/* TCI, encapsulated EtherType */
-
-		if (proto != bpf_htons(ETH_P_8021Q_) && proto != bpf_htons(ETH_P_8021AD_))
-			break;
-		if (pull(skb, &c, tag, sizeof(tag)))
-			return -1;
-		proto = tag[1];
-	}
-	if (proto == bpf_htons(ETH_P_IP_)) {
-		if (parse_ipv4(skb, &c, f, &l4proto))
-			return -1;
-	} else if (proto == bpf_htons(ETH_P_IPV6_)) {
-		if (parse_ipv6(skb, &c, f, &l4proto))
-			return -1;
-	} else {
-		return -1;
-	}
-	if ((l4proto == IPPROTO_TCP || l4proto == IPPROTO_UDP) &&
-	    !pull(skb, &c, ports, sizeof(ports))) {
-		f->proto = l4proto;
-		f->sport = ports[0];
-		f->dport = ports[1];
+	f->family = p.family;
+	__builtin_memcpy(f->saddr, p.saddr, 16);
+	__builtin_memcpy(f->daddr, p.daddr, 16);
+	if (p.l4 && p.frag == TF_FRAG_NONE) {
+		f->proto = p.ipproto;
+		f->sport = p.sport;
+		f->dport = p.dport;
 	}
 	return 0;
 }

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
 # Shared shell support for tapflow's integration tests. A test script sources
-# this file, defines functions named test_*, and ends with `run_tests`. Each
-# test runs in a subshell with a fresh network namespace ($NS) that is deleted
-# on exit, also on failure; the test's return code decides its line:
-#   0 → PASS, 77 → SKIP (reason given to `skip`), anything else → FAIL with
-#   the last message given to `fail` (or an expect_* helper).
+# this file, defines functions named test_*, and ends with `run_tests`, which
+# runs them in the order the script defines them. Each test runs in a
+# subshell with a fresh network namespace ($NS) that is deleted on exit, also
+# on failure; how the test ends decides its line:
+#   returns 0 → PASS; `skip REASON` or `need WHAT...` (which end the test on
+#   the spot) → SKIP; anything else → FAIL with the last message given to
+#   `fail` (or an expect_* helper).
 #
 # Run tapflow inside the namespace with `tf ...` (nsenter: keeps the host's
 # mounts, so bpffs pins are shared), and tools that read sysfs with `nsx ...`
@@ -21,7 +23,23 @@ _TF_REASON=""
 _TF_CLEANUPS=()
 
 fail() { _TF_REASON="$*"; echo "    $*" >&2; return 1; }
-skip() { _TF_REASON="$*"; return 77; }
+# skip REASON: the test ends here, as SKIP. It exits the test's subshell, so
+# it must not be called inside $(...) or a pipeline, where it would end only
+# that inner shell.
+skip() { _TF_REASON="$*"; exit 77; }
+
+# need WHAT...: skip the test unless each WHAT is here: a path (one with a
+# slash) must be an executable, built by `make all`; a name, a command on
+# PATH, installed by scripts/setup.sh. The reason names the first missing.
+need() {
+	local w
+	for w in "$@"; do
+		case $w in
+		*/*) [ -x "$w" ] || skip "${w##*/} is not built (make all)" ;;
+		*) command -v "$w" >/dev/null || skip "$w not installed (scripts/setup.sh installs it)" ;;
+		esac
+	done
+}
 
 # expect_eq ACTUAL EXPECTED WHAT
 expect_eq() {
@@ -120,24 +138,35 @@ _tf_teardown() {
 	fi
 }
 
+# The test_* functions in the order the suite defines them: `declare -F`
+# alone lists them sorted by name. extdebug makes `declare -F NAME` print
+# "NAME LINE FILE".
+_tf_tests_in_order() {
+	local fn
+	shopt -s extdebug
+	for fn in $(compgen -A function test_); do
+		declare -F "$fn"
+	done | sort -k3,3 -k2,2n | awk '{print $1}'
+	shopt -u extdebug
+}
+
 run_tests() {
 	local fn rc reason
 	# One scratch directory per suite run: each test's NSDIR and the file
 	# its subshell leaves its reason in are made in it; removed at the end.
 	_TF_SUITE_DIR=$(mktemp -d /tmp/tapflow-test.XXXXXX) || return 1
 	reason=$_TF_SUITE_DIR/.reason
-	for fn in $(declare -F | awk '{print $3}' | grep '^test_'); do
+	for fn in $(_tf_tests_in_order); do
 		if [ -n "${TF_TEST_FILTER:-}" ] && ! [[ "$fn" =~ $TF_TEST_FILTER ]]; then
 			continue
 		fi
 		: > "$reason"
 		(
-			trap '_tf_teardown' EXIT
-			_tf_ns_new "$fn" || { echo "could not create a network namespace" > "$reason"; exit 1; }
+			# However the test ends (return, skip's exit), its reason
+			# is left for the line below, then its namespace goes.
+			trap 'echo "$_TF_REASON" > "$reason"; _tf_teardown' EXIT
+			_tf_ns_new "$fn" || { _TF_REASON="could not create a network namespace"; exit 1; }
 			"$fn"
-			rc=$?
-			echo "$_TF_REASON" > "$reason"
-			exit $rc
 		)
 		rc=$?
 		r=""

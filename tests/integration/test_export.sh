@@ -16,10 +16,6 @@ PORT=10725		# the default, free inside a fresh namespace
 PROM_PORT=19090
 K=3000			# frames per queue
 
-need() {
-	command -v "$1" >/dev/null || { skip "$1 not installed (scripts/setup.sh installs it)"; return 77; }
-}
-
 # A traced tap with Q queues; its name in $TAP.
 traced_tap() {
 	TAP=$(uniq_name te)
@@ -59,7 +55,7 @@ setup_tmp() {
 # ---- the output, checked by promtool and against tf-load ---------------------
 
 test_real_output_promtool_and_counts() {
-	need promtool || return 77
+	need promtool
 	setup_tmp
 	traced_tap 4 || return 1
 	load --queues 4 --count $K --hold-ms 20000
@@ -117,8 +113,8 @@ test_detached_and_deleted_stop_being_exported() {
 # the export has exactly them as redirect_tap on port A, queue 1, and the
 # text passes promtool; with the fast path off, the family is gone.
 test_fastpath_counters() {
-	need promtool || return 77
-	need jq || return 77
+	need promtool
+	need jq
 	setup_tmp
 	local a b macb=02:00:00:00:0b:01 out
 	a=$(uniq_name ea) b=$(uniq_name eb)
@@ -158,8 +154,8 @@ test_fastpath_counters() {
 # ---- a real Prometheus --------------------------------------------------------
 
 test_prometheus_scrapes_exact_counts() {
-	need prometheus || return 77
-	need jq || return 77
+	need prometheus
+	need jq
 	setup_tmp
 	traced_tap 2 || return 1
 	start_exporter --listen 127.0.0.1:$PORT || return 1
@@ -280,7 +276,7 @@ test_endpoint_holds_up() {
 # ---- textfile, CLI --------------------------------------------------------------
 
 test_textfile_atomic_0644() {
-	need promtool || return 77
+	need promtool
 	setup_tmp
 	traced_tap 1 || return 1
 	load --queues 1 --count 10 --hold-ms 60000

@@ -36,12 +36,10 @@ PIN_ROOT=/sys/fs/bpf/tapflow/fastpath
 pin_dir() { echo "$PIN_ROOT/$(stat -L -c %i "/run/netns/${1:-$NS}")"; }
 
 need_root_bits() {
-	[ -e /dev/net/tun ] || { skip "no /dev/net/tun"; return 77; }
-	mountpoint -q /sys/fs/bpf || { skip "bpffs is not mounted at /sys/fs/bpf"; return 77; }
-	[ -x "$TFLOAD" ] || { skip "tf-load is not built"; return 77; }
-	command -v jq >/dev/null || { skip "jq not installed"; return 77; }
+	[ -e /dev/net/tun ] || skip "no /dev/net/tun"
+	mountpoint -q /sys/fs/bpf || skip "bpffs is not mounted at /sys/fs/bpf"
+	need "$TFLOAD" jq
 	PIN_DIR=$(pin_dir)
-	return 0
 }
 
 setup_tmp() {
@@ -156,7 +154,7 @@ expect_gone() {
 # ---- tap -> tap ---------------------------------------------------------------
 
 test_tap_to_tap() {
-	need_root_bits || return $?
+	need_root_bits
 	setup_tmp
 	two_taps || return 1
 	expect_ok "show" tf show "$A" || return 1
@@ -185,7 +183,7 @@ test_tap_to_tap() {
 # ---- the slow path stays --------------------------------------------------------
 
 test_slow_path() {
-	need_root_bits || return $?
+	need_root_bits
 	setup_tmp
 	two_taps || return 1
 	local br=br$SFX
@@ -209,8 +207,8 @@ test_slow_path() {
 # ---- uplink ----------------------------------------------------------------------
 
 test_uplink() {
-	need_root_bits || return $?
-	[ -r "$PASS_PROG" ] || { skip "$PASS_PROG (xdp-tools) missing: the veth peer needs an XDP program"; return 77; }
+	need_root_bits
+	[ -r "$PASS_PROG" ] || skip "$PASS_PROG (xdp-tools) missing: the veth peer needs an XDP program"
 	setup_tmp
 	two_taps || return 1
 	nsx ip link add up0 type veth peer name up1 && nsx ip link set up0 up && nsx ip link set up1 up ||
@@ -260,7 +258,7 @@ EOF
 # ---- AF_XDP rules without a socket -------------------------------------------------
 
 test_xsk_rule_fallback() {
-	need_root_bits || return $?
+	need_root_bits
 	setup_tmp
 	two_taps || return 1
 	expect_ok "rule add" tf fastpath rule add "$A" --udp-dport 4789 || return 1
@@ -286,7 +284,7 @@ test_xsk_rule_fallback() {
 # the fast path on for an existing tap, and when the fast path cannot be had
 # (no CAP_BPF nor CAP_SYS_ADMIN) deletes the tap it made, leaving nothing.
 test_create_fastpath() {
-	need_root_bits || return $?
+	need_root_bits
 	local t=C$(printf '%x' $((RANDOM % 4096))) u=D$(printf '%x' $((RANDOM % 4096)))
 	on_exit "tf delete $t"
 	on_exit "tf delete $u"
@@ -325,7 +323,7 @@ test_create_fastpath() {
 in_ns() { local NS=$1; shift; "$@"; }
 
 test_two_namespaces() {
-	need_root_bits || return $?
+	need_root_bits
 	setup_tmp
 	two_taps || return 1
 	local ns2 dir1 dir2 sent got1 i
@@ -382,7 +380,7 @@ test_two_namespaces() {
 # ---- nothing left behind -------------------------------------------------------------
 
 test_off_leaves_nothing() {
-	need_root_bits || return $?
+	need_root_bits
 	setup_tmp
 	two_taps || return 1
 	local ids
@@ -402,7 +400,7 @@ test_off_leaves_nothing() {
 }
 
 test_delete_leaves_nothing() {
-	need_root_bits || return $?
+	need_root_bits
 	setup_tmp
 	two_taps || return 1
 	local ids
@@ -418,7 +416,7 @@ test_delete_leaves_nothing() {
 # Readers (stats, fdb list, the exporter) share the state's lock; changes
 # take it alone.
 test_readers_share_the_lock() {
-	need_root_bits || return $?
+	need_root_bits
 	setup_tmp
 	two_taps || return 1
 	flock -s "$PIN_DIR" sleep 3 &
@@ -435,7 +433,7 @@ test_readers_share_the_lock() {
 }
 
 test_bad_input() {
-	need_root_bits || return $?
+	need_root_bits
 	setup_tmp
 	local t=T$(printf '%x' $((RANDOM % 4096)))
 	expect_fail "no such tap" "no device" tf fastpath on nosuchtap0 || return 1

@@ -139,11 +139,8 @@ check_expect() {	# WHAT
 	expect_eq "$got" "${want[*]} " "$1: frames per queue (flow i sends 2^i)"
 }
 
-need() {
-	[ -x "$UDPSEND" ] || { skip "tf-udpsend not built"; return 77; }
-	[ -x "$TFLOAD" ] || { skip "tf-load not built"; return 77; }
-	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-}
+# Run bare (not through run.sh, isolated.sh or setup.sh), the suite still needs bpffs.
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 run_mode() {	# MODE [STEER ARGS...] -- sets up nothing; tap and reader must exist
 	local mode=$1; shift
@@ -154,7 +151,7 @@ run_mode() {	# MODE [STEER ARGS...] -- sets up nothing; tap and reader must exis
 }
 
 test_l3() {
-	need || return $?
+	need "$UDPSEND" "$TFLOAD"
 	setup_tap || return 1
 	expect_queues l3
 	run_mode l3 || return 1
@@ -162,14 +159,14 @@ test_l3() {
 }
 
 test_l4() {
-	need || return $?
+	need "$UDPSEND" "$TFLOAD"
 	setup_tap || return 1
 	expect_queues l4
 	run_mode l4
 }
 
 test_rss_default() {
-	need || return $?
+	need "$UDPSEND" "$TFLOAD"
 	setup_tap || return 1
 	expect_queues rss
 	run_mode rss || return 1
@@ -178,7 +175,7 @@ test_rss_default() {
 }
 
 test_rss_key_indir() {
-	need || return $?
+	need "$UDPSEND" "$TFLOAD"
 	setup_tap || return 1
 	local key=fa01acbe3bb7426a0cf23080a32dcb77b4307baecb2bcad0b08fa3433d256741c20e5b25da565a6d
 	RSS_KEY=$key
@@ -187,7 +184,7 @@ test_rss_key_indir() {
 }
 
 test_fixed() {
-	need || return $?
+	need "$UDPSEND" "$TFLOAD"
 	setup_tap || return 1
 	EXPECT=(3 1 2 0 3 0)	# flow 5 matches no rule: default queue 0
 	run_mode fixed --rule udp:10.9.0.1:1000:10.9.0.2:5000=3 --rule udp:10.9.0.1:1001:10.9.0.2:5000=1 \
@@ -200,7 +197,7 @@ test_fixed() {
 # Installing does not disturb a running backend: no queue is renumbered or
 # lost, nothing is dropped, and the program outlives the CLI.
 test_backend_undisturbed() {
-	need || return $?
+	need "$UDPSEND" "$TFLOAD"
 	setup_tap || return 1
 	local before after i
 	EXPECT=(); for i in "${!FLOWS[@]}"; do EXPECT[i]=2; done
@@ -222,7 +219,7 @@ test_backend_undisturbed() {
 # TUNSETIFF rewrites IFF_VNET_HDR device-wide: steer must reopen with the
 # tap's own flags, or a vnet_hdr backend would start reading bare frames.
 test_vnet_hdr_kept() {
-	need || return $?
+	need "$UDPSEND" "$TFLOAD"
 	setup_tap --vnet-hdr || return 1
 	VNET=1
 	expect_queues l4
@@ -236,7 +233,7 @@ test_vnet_hdr_kept() {
 }
 
 test_off_and_delete() {
-	need || return $?
+	need "$UDPSEND" "$TFLOAD"
 	setup_tap || return 1
 	local ifindex ino dir
 	ifindex=$(nsx cat /sys/class/net/$T/ifindex)
@@ -263,7 +260,7 @@ test_off_and_delete() {
 }
 
 test_bad_input() {
-	need || return $?
+	need "$UDPSEND" "$TFLOAD"
 	setup_tap || return 1
 	local before
 	expect_ok "steer l4" tf steer "$T" --mode l4 || return 1

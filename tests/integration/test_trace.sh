@@ -19,7 +19,6 @@ trace_on() {
 	if ! out=$(tf trace start --backend "$BACKEND" "$@" 2>&1); then
 		if [ "$BACKEND" != auto ] && echo "$out" | grep -q "cannot run here"; then
 			skip "$out"
-			return 77
 		fi
 		fail "trace start $*: $out"
 		return 1
@@ -261,7 +260,6 @@ test_bad_input() {
 test_pins_private_and_removed() {
 	local t=$(uniq_name tr) mode
 	[ -z "$(tf trace status --json | jq -r '.taps[]?.tap')" ] || skip "another tracing session is running"
-	[ $? = 77 ] && return 77
 	mk_tap "$t" 1 || return 1
 	trace_on "$t" || return $?
 	for f in /sys/fs/bpf/tapflow/trace/*; do

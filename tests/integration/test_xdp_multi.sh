@@ -29,13 +29,9 @@ N=1000				# frames through both programs
 M=300				# frames after the fast path left A
 
 need_bits() {
-	[ -e /dev/net/tun ] || { skip "no /dev/net/tun"; return 77; }
-	mountpoint -q /sys/fs/bpf || { skip "bpffs is not mounted at /sys/fs/bpf"; return 77; }
-	[ -x "$TFLOAD" ] || { skip "tf-load is not built"; return 77; }
-	[ -x "$TALLY" ] || { skip "tf-xdp-tally is not built"; return 77; }
-	command -v jq >/dev/null || { skip "jq not installed"; return 77; }
-	command -v bpftool >/dev/null || { skip "bpftool not installed"; return 77; }
-	return 0
+	[ -e /dev/net/tun ] || skip "no /dev/net/tun"
+	mountpoint -q /sys/fs/bpf || skip "bpffs is not mounted at /sys/fs/bpf"
+	need "$TFLOAD" "$TALLY" jq bpftool
 }
 
 # xdp_state DEV [attach|detach ...]: runs tf-xdp-tally (status by default)
@@ -87,7 +83,7 @@ write_a() {
 }
 
 test_dispatcher_with_fast_path() {
-	need_bits || return $?
+	need_bits
 	local sfx ifa ifb ids disp_ids="" got i
 	sfx=$(printf '%x' $((RANDOM % 4096)))
 	A=xa$sfx B=xb$sfx
@@ -104,7 +100,6 @@ test_dispatcher_with_fast_path() {
 	if [ "$DISP" != true ]; then
 		nsrun "$TALLY" detach "$A" >/dev/null 2>&1
 		skip "libxdp attached xdp_tally to $A in legacy (single-program) mode: this kernel has no multi-program dispatcher (freplace refused), so no second program can share the tap with the fast path here"
-		return 77
 	fi
 	expect_eq "$MODE" native "tally attach mode" || return 1
 	expect_eq "$PROGS" "xdp_tally:10" "programs on A after the tally attached" || return 1

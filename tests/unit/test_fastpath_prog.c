@@ -33,6 +33,7 @@
 #include "tapflow.h"
 #include "fastpath.skel.h"
 #include "tf_test.h"
+#include "tf_frame.h"
 
 #define LO		1
 #define ARRAY_SIZE_T(a)	((int)(sizeof(a) / sizeof((a)[0])))
@@ -60,50 +61,6 @@ struct env {
 
 static struct env E;
 static const char *env_err;
-
-/* ---- frames ------------------------------------------------------------------ */
-
-struct fspec {
-	const uint8_t *dst, *src;
-	uint16_t proto;		/* EtherType; 0x0800 IPv4 */
-	uint16_t vlan;		/* 0: untagged */
-	uint8_t ipproto;	/* for IPv4 */
-	uint16_t dport;
-	uint16_t frag_off;	/* IPv4 fragment offset field, host order */
-};
-
-static size_t build(const struct fspec *f, uint8_t *p)
-{
-	size_t n = 0;
-
-	memset(p, 0, 128);
-	memcpy(p, f->dst, 6);
-	memcpy(p + 6, f->src, 6);
-	n = 12;
-	if (f->vlan) {
-		p[n++] = 0x81; p[n++] = 0x00;
-		p[n++] = f->vlan >> 8; p[n++] = f->vlan & 0xff;
-	}
-	p[n++] = f->proto >> 8;
-	p[n++] = f->proto & 0xff;
-	if (f->proto == 0x0800) {
-		uint8_t *ip = p + n;
-
-		ip[0] = 0x45;
-		ip[3] = 46;
-		ip[6] = f->frag_off >> 8;
-		ip[7] = f->frag_off & 0xff;
-		ip[8] = 64;
-		ip[9] = f->ipproto;
-		n += 20;
-		p[n + 2] = f->dport >> 8;
-		p[n + 3] = f->dport & 0xff;
-		n += 26;
-	} else {
-		n += 46;
-	}
-	return n < 60 ? 60 : n;
-}
 
 /* ---- environment ----------------------------------------------------------------- */
 
@@ -253,11 +210,11 @@ static void env_setup(void)
 
 /* ---- running a frame ----------------------------------------------------------------- */
 
-static int run(struct bpf_program *prog, const struct fspec *f, struct tf_fp_qstats *delta)
+static int run(struct bpf_program *prog, const struct tf_frame *f, struct tf_fp_qstats *delta)
 {
 	int ncpu = libbpf_num_possible_cpus(), stride = (sizeof(struct tf_fp_qstats) + 7) & ~7;
 	struct xdp_md ctx = { .ingress_ifindex = LO, .rx_queue_index = 0 };
-	uint8_t frame[128], out[256];
+	uint8_t frame[F_MAX], out[F_MAX];
 	char before[stride * ncpu], after[stride * ncpu];
 	int fd = bpf_map__fd(E.skel->maps.stats);
 	__u32 key = TF_FP_QKEY(SLOT_IN, 0);
@@ -266,7 +223,9 @@ static int run(struct bpf_program *prog, const struct fspec *f, struct tf_fp_qst
 		.ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
 	uint64_t *b = (void *)before, *a = (void *)after, *d = (void *)delta;
 
-	o.data_size_in = build(f, frame);
+	o.data_size_in = tf_frame_build(f, frame);
+	if (o.data_size_in > F_MAX)
+		return -E2BIG;
 	ctx.data_end = o.data_size_in;	/* the kernel takes the frame's end from ctx */
 	memset(before, 0, sizeof(before));
 	bpf_map_lookup_elem(fd, &key, before);
@@ -288,7 +247,7 @@ static int run(struct bpf_program *prog, const struct fspec *f, struct tf_fp_qst
 struct tcase {
 	const char *name;
 	bool uplink;		/* run tf_fp_uplink (lo is an uplink port) */
-	struct fspec f;
+	struct tf_frame f;
 	int verdict;
 	int action;		/* enum tf_fp_action counted once, -1: none */
 	int xsk_miss;
@@ -305,15 +264,15 @@ static void run_table(const struct tcase *t, int n)
 		for (int a = 0; a < TF_FP_ACT__MAX; a++)
 			ASSERT_EQ(d.packets[a], a == t[i].action ? 1 : 0, t[i].name);
 		if (t[i].action >= 0) {
-			uint8_t tmp[128];
+			uint8_t tmp[F_MAX];
 
-			ASSERT_EQ(d.bytes[t[i].action], build(&t[i].f, tmp), t[i].name);
+			ASSERT_EQ(d.bytes[t[i].action], tf_frame_build(&t[i].f, tmp), t[i].name);
 		}
 		ASSERT_EQ(d.xsk_miss, t[i].xsk_miss, t[i].name);
 	}
 }
 
-#define UDP4(d, s, port) { .dst = (d), .src = (s), .proto = 0x0800, .ipproto = IPPROTO_UDP, .dport = (port) }
+#define UDP4(d, s, port) { .dst = (d), .src = (s), .family = 4, .ipproto = IPPROTO_UDP, .dport = (port) }
 
 static void test_tap_forwarding(void)
 {
@@ -324,7 +283,7 @@ static void test_tap_forwarding(void)
 		{ "broadcast", false, UDP4(BCAST, MAC_A, 9), XDP_PASS, TF_FP_PASS, 0 },
 		{ "multicast", false, UDP4(MCAST, MAC_A, 9), XDP_PASS, TF_FP_PASS, 0 },
 		{ "unknown unicast", false, UDP4(MAC_X, MAC_A, 9), XDP_PASS, TF_FP_PASS, 0 },
-		{ "arp", false, { .dst = BCAST, .src = MAC_A, .proto = 0x0806 }, XDP_PASS, TF_FP_PASS, 0 },
+		{ "arp", false, { .dst = BCAST, .src = MAC_A, .ethertype = 0x0806 }, XDP_PASS, TF_FP_PASS, 0 },
 		{ "hairpin to self", false, UDP4(MAC_A, MAC_B, 9), XDP_PASS, TF_FP_PASS, 0 },
 	};
 	struct tf_fp_fdb v;
@@ -351,8 +310,8 @@ static void test_tap_forwarding(void)
 
 static void test_learning(void)
 {
-	struct fspec from_s = UDP4(BCAST, MAC_S, 9), from_c = UDP4(BCAST, MAC_X, 9);
-	struct fspec from_m = UDP4(BCAST, MCAST, 9), from_n = UDP4(BCAST, MAC_N, 9);
+	struct tf_frame from_s = UDP4(BCAST, MAC_S, 9), from_c = UDP4(BCAST, MAC_X, 9);
+	struct tf_frame from_m = UDP4(BCAST, MCAST, 9), from_n = UDP4(BCAST, MAC_N, 9);
 	struct tf_fp_fdb_key k = { 0 };
 	struct tf_fp_qstats d;
 	struct tf_fp_fdb v;
@@ -393,7 +352,7 @@ static void test_learning(void)
  */
 static void test_cache(void)
 {
-	struct fspec to_n = UDP4(MAC_N, MAC_A, 9);
+	struct tf_frame to_n = UDP4(MAC_N, MAC_A, 9);
 	struct tf_fp_fdb_key k = { 0 };
 	struct tf_fp_qstats d;
 	cpu_set_t cpus;
@@ -442,7 +401,7 @@ static void test_uplink(void)
 
 static void test_not_a_port(void)
 {
-	struct fspec f = UDP4(MAC_B, MAC_A, 9);
+	struct tf_frame f = UDP4(MAC_B, MAC_A, 9);
 	struct tf_fp_slot other = { .ifindex = E.tapb };
 	struct tf_fp_qstats d;
 	__u32 k = LO, slot = SLOT_IN;
@@ -471,20 +430,20 @@ static void test_xsk_rules(void)
 	/* no socket in the slot: matching frames go on as if unmatched */
 	static const struct tcase miss[] = {
 		{ "udp 4789, no socket", false, UDP4(MAC_B, MAC_A, 4789), XDP_REDIRECT, TF_FP_REDIRECT_TAP, 1 },
-		{ "arp, no socket", false, { .dst = BCAST, .src = MAC_A, .proto = 0x0806 }, XDP_PASS, TF_FP_PASS, 1 },
+		{ "arp, no socket", false, { .dst = BCAST, .src = MAC_A, .ethertype = 0x0806 }, XDP_PASS, TF_FP_PASS, 1 },
 		{ "udp 53 unmatched", false, UDP4(BCAST, MAC_A, 53), XDP_PASS, TF_FP_PASS, 0 },
 	};
 	static const struct tcase hit[] = {
 		{ "udp 4789", false, UDP4(MAC_B, MAC_A, 4789), XDP_REDIRECT, TF_FP_XSK, 0 },
-		{ "udp 4789 in vlan", false, { .dst = MAC_B, .src = MAC_A, .proto = 0x0800, .vlan = 7,
+		{ "udp 4789 in vlan", false, { .dst = MAC_B, .src = MAC_A, .family = 4, .tags = "q", .vid = 7,
 					      .ipproto = IPPROTO_UDP, .dport = 4789 }, XDP_REDIRECT, TF_FP_XSK, 0 },
-		{ "tcp 4789 unmatched", false, { .dst = BCAST, .src = MAC_A, .proto = 0x0800,
+		{ "tcp 4789 unmatched", false, { .dst = BCAST, .src = MAC_A, .family = 4,
 						 .ipproto = IPPROTO_TCP, .dport = 4789 }, XDP_PASS, TF_FP_PASS, 0 },
-		{ "later fragment unmatched", false, { .dst = BCAST, .src = MAC_A, .proto = 0x0800,
+		{ "later fragment unmatched", false, { .dst = BCAST, .src = MAC_A, .family = 4,
 						       .ipproto = IPPROTO_UDP, .dport = 4789, .frag_off = 100 },
 		  XDP_PASS, TF_FP_PASS, 0 },
-		{ "arp", false, { .dst = BCAST, .src = MAC_A, .proto = 0x0806 }, XDP_REDIRECT, TF_FP_XSK, 0 },
-		{ "icmp", false, { .dst = MAC_X, .src = MAC_A, .proto = 0x0800, .ipproto = IPPROTO_ICMP },
+		{ "arp", false, { .dst = BCAST, .src = MAC_A, .ethertype = 0x0806 }, XDP_REDIRECT, TF_FP_XSK, 0 },
+		{ "icmp", false, { .dst = MAC_X, .src = MAC_A, .family = 4, .ipproto = IPPROTO_ICMP },
 		  XDP_REDIRECT, TF_FP_XSK, 0 },
 		{ "udp 53 unmatched", false, UDP4(MAC_B, MAC_A, 53), XDP_REDIRECT, TF_FP_REDIRECT_TAP, 0 },
 	};
@@ -514,5 +473,120 @@ static void test_xsk_rules(void)
 	put_port(LO, SLOT_IN, TF_FP_PORT_TAP, NULL, 0);
 }
 
+/*
+ * The parser (bpf/parse.bpf.h) through the rules: each frame either matches
+ * a rule and reaches the socket, or does not and goes on by its MAC (all are
+ * broadcast: passed). Rules: UDP port 4789, IP protocol ICMPv6 (58) and
+ * EtherType ARP. Every layer is also cut short, one frame each: what is
+ * missing cannot match, and nothing past the end is read (the verifier
+ * holds the program to it; the table holds it to the verdict).
+ */
+#define P_XSK(name, ...)  { name, false, { .dst = BCAST, .src = MAC_A, __VA_ARGS__ }, XDP_REDIRECT, TF_FP_XSK, 0 }
+#define P_PASS(name, ...) { name, false, { .dst = BCAST, .src = MAC_A, __VA_ARGS__ }, XDP_PASS, TF_FP_PASS, 0 }
+#define VX .ipproto = IPPROTO_UDP, .dport = 4789	/* what the port rule wants */
+
+static const struct tcase parser_table[] = {
+	/* VLAN tags: up to two, 802.1Q and 802.1ad, in any order */
+	P_XSK("untagged udp 4789", .family = 4, VX),
+	P_PASS("untagged udp 4790", .family = 4, .ipproto = IPPROTO_UDP, .dport = 4790),
+	P_XSK("802.1Q udp 4789", .tags = "q", .vid = 7, .family = 4, VX),
+	P_XSK("802.1ad udp 4789", .tags = "a", .vid = 7, .family = 4, VX),
+	P_XSK("QinQ (802.1ad, 802.1Q) udp 4789", .tags = "aq", .vid = 7, .family = 4, VX),
+	P_XSK("two 802.1Q udp 4789", .tags = "qq", .vid = 7, .family = 4, VX),
+	P_XSK("QinQ arp (EtherType past two tags)", .tags = "aq", .ethertype = 0x0806),
+	P_XSK("QinQ IPv6 udp 4789", .tags = "aq", .family = 6, VX),
+	P_PASS("three tags: the third is not looked through", .tags = "aqq", .family = 4, VX),
+	/* IPv4 */
+	P_XSK("IPv4 options", .family = 4, .ip_opts = 3, VX),
+	P_XSK("IPv4 first fragment (MF, offset 0): ports there", .family = 4, .frag_off = 0x2000, VX),
+	P_PASS("IPv4 later fragment: no ports", .family = 4, .frag_off = 0x2000 | 185, VX),
+	P_PASS("IPv4 last fragment: no ports", .family = 4, .frag_off = 185, VX),
+	P_PASS("IPv4 IHL 4", .family = 4, .ihl = 4, VX),
+	P_PASS("IPv4 EtherType, version 6", .family = 4, .version = 6, VX),
+	/* IPv6 and its extension headers */
+	P_XSK("IPv6 udp 4789", .family = 6, VX),
+	P_PASS("IPv6 tcp 4789", .family = 6, .ipproto = IPPROTO_TCP, .dport = 4789),
+	P_XSK("IPv6 hop-by-hop", .family = 6, .ext = "H", VX),
+	P_XSK("IPv6 hop-by-hop, dest opts, routing, dest opts", .family = 6, .ext = "HDRD", VX),
+	P_XSK("IPv6 destination options (16 bytes)", .family = 6, .ext = "D", VX),
+	P_XSK("IPv6 first fragment: ports there", .family = 6, .ext = "F", VX),
+	P_XSK("IPv6 hop-by-hop, first fragment, dest opts", .family = 6, .ext = "HFD", VX),
+	P_PASS("IPv6 later fragment: no ports", .family = 6, .ext = "L", VX),
+	P_XSK("IPv6 icmpv6 past hop-by-hop (protocol rule)", .family = 6, .ext = "H", .ipproto = 58),
+	P_XSK("IPv6 icmpv6 later fragment (protocol rule)", .family = 6, .ext = "HL", .ipproto = 58),
+	P_XSK("IPv6 six extension headers", .family = 6, .ext = "HDRDDD", VX),
+	P_PASS("IPv6 seven extension headers: the walk stops", .family = 6, .ext = "HDRDDDD", VX),
+	P_PASS("IPv6 EtherType, version 4", .family = 6, .version = 4, VX),
+	/* cut short at every layer */
+	P_PASS("Ethernet header only, IPv4 EtherType", .family = 4, VX, .len = F_ETH),
+	P_PASS("VLAN tag cut short", .tags = "q", .family = 4, VX, .len = F_ETH + 2),
+	P_PASS("second VLAN tag cut short", .tags = "aq", .family = 4, VX, .len = F_ETH + F_TAG + 2),
+	P_PASS("IPv4 header cut short", .family = 4, VX, .len = F_ETH + F_IP4 - 1),
+	P_PASS("IPv4 options cut short", .family = 4, .ip_opts = 3, VX, .len = F_ETH + F_IP4 + 8),
+	P_PASS("IPv4 ports cut short", .family = 4, VX, .len = F_ETH + F_IP4 + 3),
+	P_XSK("IPv4 ports, nothing after them", .family = 4, VX, .len = F_ETH + F_IP4 + 4),
+	P_PASS("IPv6 header cut short", .family = 6, VX, .len = F_ETH + F_IP6 - 1),
+	P_PASS("IPv6 extension header cut short", .family = 6, .ext = "H", VX, .len = F_ETH + F_IP6 + 1),
+	P_PASS("IPv6 extension header body cut short", .family = 6, .ext = "D", VX,
+	       .len = F_ETH + F_IP6 + F_DST - 1),
+	P_PASS("IPv6 fragment header cut short", .family = 6, .ext = "F", VX,
+	       .len = F_ETH + F_IP6 + F_FRAG - 1),
+	P_PASS("IPv6 ports cut short", .family = 6, .ext = "H", VX, .len = F_ETH + F_IP6 + F_OPT + 3),
+	P_XSK("IPv6 ports, nothing after them", .family = 6, .ext = "H", VX,
+	      .len = F_ETH + F_IP6 + F_OPT + 4),
+};
+
+static void test_parser(void)
+{
+	static const struct tf_fp_rule rules[] = {
+		{ .kind = TF_FP_RULE_L4_DPORT, .ipproto = IPPROTO_UDP, .value = 4789 },
+		{ .kind = TF_FP_RULE_IPPROTO, .ipproto = 58 },
+		{ .kind = TF_FP_RULE_ETHERTYPE, .value = 0x0806 },
+	};
+	/* where no rule needs the IP header, a cut-short one still matches */
+	static const struct tf_fp_rule ipv4 = { .kind = TF_FP_RULE_ETHERTYPE, .value = 0x0800 };
+	static const struct tcase by_type[] = {
+		P_XSK("IPv4 header cut short, EtherType rule", .family = 4, VX, .len = F_ETH + 2),
+		P_XSK("QinQ, IPv4 header cut short, EtherType rule", .tags = "aq", .family = 4,
+		      VX, .len = F_ETH + 2 * F_TAG),
+		P_PASS("IPv6, EtherType rule", .family = 6, VX),
+	};
+	/* by MAC, a frame cut short is forwarded like any other */
+	static const struct tcase by_mac[] = {
+		{ "cut short after the Ethernet header, to B", false,
+		  { .dst = MAC_B, .src = MAC_A, .family = 4, VX, .len = F_ETH },
+		  XDP_REDIRECT, TF_FP_REDIRECT_TAP, 0 },
+		{ "IPv6 cut short in an extension header, to B", false,
+		  { .dst = MAC_B, .src = MAC_A, .family = 6, .ext = "HD", VX, .len = F_ETH + F_IP6 + 12 },
+		  XDP_REDIRECT, TF_FP_REDIRECT_TAP, 0 },
+	};
+	__u32 key = TF_FP_QKEY(SLOT_IN, 0);
+	int fd;
+
+	env_setup();
+	if (env_err)
+		TEST_SKIP(env_err);
+	if (!E.xsk && xsk_on_lo())
+		TEST_SKIP("cannot bind an AF_XDP socket to lo queue 0");
+	fd = xsk_socket__fd(E.xsk);
+	if (!ASSERT_OK(bpf_map_update_elem(bpf_map__fd(E.skel->maps.xsks), &key, &fd, BPF_ANY), "xskmap"))
+		return;
+	put_fdb(MAC_B, E.tapb, TF_FP_FDB_LEARNED);
+	ASSERT_OK(put_port(LO, SLOT_IN, TF_FP_PORT_TAP, rules, ARRAY_SIZE_T(rules)), "port with rules");
+	run_table(parser_table, ARRAY_SIZE_T(parser_table));
+	run_table(by_mac, ARRAY_SIZE_T(by_mac));
+	ASSERT_OK(put_port(LO, SLOT_IN, TF_FP_PORT_TAP, &ipv4, 1), "EtherType rule");
+	run_table(by_type, ARRAY_SIZE_T(by_type));
+	/* shorter than an Ethernet header: the kernel does not run the program */
+	{
+		struct tf_frame f = { .dst = BCAST, .src = MAC_A, .len = F_ETH - 1 };
+		struct tf_fp_qstats d;
+
+		ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), -EINVAL, "13 bytes: refused");
+	}
+	put_port(LO, SLOT_IN, TF_FP_PORT_TAP, NULL, 0);
+}
+
 TF_MAIN("fastpath_prog", TF_TEST(test_tap_forwarding), TF_TEST(test_learning),
-	TF_TEST(test_uplink), TF_TEST(test_xsk_rules), TF_TEST(test_cache), TF_TEST(test_not_a_port))
+	TF_TEST(test_uplink), TF_TEST(test_xsk_rules), TF_TEST(test_cache), TF_TEST(test_not_a_port),
+	TF_TEST(test_parser))

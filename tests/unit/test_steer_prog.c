@@ -16,6 +16,7 @@
 
 #include "tapflow.h"
 #include "tf_test.h"
+#include "tf_frame.h"
 #include "steer.skel.h"
 
 /* ---- frames ------------------------------------------------------------------- */
@@ -28,47 +29,28 @@ struct flow6 {
 	bool frag;		/* IPv4: a non-first fragment */
 	bool vlan;		/* one 802.1Q tag */
 	int ip_opts;		/* IPv4 option words */
+	bool first_frag;	/* IPv4: the first fragment (MF, offset 0) */
+	const char *tags;	/* VLAN tags, as tf_frame's (instead of vlan) */
+	const char *ext;	/* IPv6 extension headers, as tf_frame's */
+	uint8_t version;	/* 0: the family's own */
+	uint8_t ihl;		/* 0: 5 + ip_opts */
+	size_t len;		/* cut the frame here; 0: whole */
 };
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v; }
+static void put16(uint8_t *p, uint16_t v) { tf_put16(p, v); }
 
-/* Build an Ethernet frame for f into buf; returns its length. */
+/* Build an Ethernet frame for f into buf (F_MAX bytes); returns its length. */
 static size_t build(const struct flow6 *f, uint8_t *buf)
 {
-	size_t off = 12, l3;
+	struct tf_frame t = {
+		.tags = f->tags ? f->tags : f->vlan ? "q" : NULL, .vid = 42,
+		.family = f->family, .ipproto = f->proto, .saddr = f->src, .daddr = f->dst,
+		.sport = f->sport, .dport = f->dport, .ip_opts = f->ip_opts,
+		.frag_off = f->frag ? 185 : f->first_frag ? 0x2000 : 0,	/* offset 1480 */
+		.ihl = f->ihl, .ext = f->ext, .version = f->version, .len = f->len,
+	};
 
-	memset(buf, 0, 256);
-	memcpy(buf, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
-	if (f->vlan) {
-		put16(buf + off, 0x8100);
-		put16(buf + off + 2, 42);
-		off += 4;
-	}
-	put16(buf + off, f->family == 4 ? 0x0800 : 0x86dd);
-	off += 2;
-	l3 = off;
-	if (f->family == 4) {
-		buf[l3] = 0x40 | (5 + f->ip_opts);
-		put16(buf + l3 + 2, 20 + f->ip_opts * 4 + 20);
-		buf[l3 + 8] = 64;
-		buf[l3 + 9] = f->proto;
-		if (f->frag)
-			put16(buf + l3 + 6, 185);	/* offset 1480 */
-		inet_pton(AF_INET, f->src, buf + l3 + 12);
-		inet_pton(AF_INET, f->dst, buf + l3 + 16);
-		off = l3 + 20 + f->ip_opts * 4;
-	} else {
-		buf[l3] = 0x60;
-		put16(buf + l3 + 4, 20);
-		buf[l3 + 6] = f->proto;
-		buf[l3 + 7] = 64;
-		inet_pton(AF_INET6, f->src, buf + l3 + 8);
-		inet_pton(AF_INET6, f->dst, buf + l3 + 24);
-		off = l3 + 40;
-	}
-	put16(buf + off, f->sport);
-	put16(buf + off + 2, f->dport);
-	return off + 20;
+	return tf_frame_build(&t, buf);
 }
 
 static struct flow6 reverse(struct flow6 f)
@@ -115,7 +97,7 @@ static long long run_frame(const uint8_t *frame, size_t len)
 
 static long long run(const struct flow6 *f)
 {
-	uint8_t buf[256];
+	uint8_t buf[F_MAX];
 
 	return run_frame(buf, build(f, buf));
 }
@@ -391,7 +373,7 @@ static void test_non_ip(void)
 		0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1,
 		0, 0, 0, 0, 0, 0, 10, 0, 0, 2,
 	};
-	uint8_t bad[256], lldp[60] = { 1, 0x80, 0xc2, 0, 0, 0xe, 2, 0, 0, 0, 0, 1, 0x88, 0xcc };
+	uint8_t bad[F_MAX], lldp[60] = { 1, 0x80, 0xc2, 0, 0, 0xe, 2, 0, 0, 0, 0, 1, 0x88, 0xcc };
 	struct flow6 f = { 4, 17, "10.0.0.1", "10.0.0.2", 1000, 2000 };
 	static const int modes[] = { TF_STEER_L3, TF_STEER_L4, TF_STEER_RSS, TF_STEER_FIXED };
 
@@ -460,6 +442,112 @@ static void test_parse(void)
 	ASSERT_EQ(tf_steer_parse_rule("udp:10.0.0.1:53:10.0.0.2:9", 4, &r), -EINVAL, "no queue");
 }
 
+/* ---- the parser ------------------------------------------------------------------------ */
+
+/*
+ * bpf/parse.bpf.h through the steering program: each frame is hashed over
+ * its addresses and ports (L4), its addresses only (L3: not TCP/UDP, a
+ * fragment, the ports cut short), or goes to the default queue (DEF: not
+ * IP, a bad or cut-short IP header). Run in l4 and in rss mode, the
+ * expected value computed from the flow's addresses and ports.
+ */
+enum { L4, L3, DEF };
+#define DEFQ	77777	/* above any l4 hash (16 bits): a default-queue answer shows */
+#define A4(p)	.family = 4, .proto = (p), .src = "10.0.0.1", .dst = "10.0.0.2", .sport = 1000, .dport = 2000
+#define A6(p)	.family = 6, .proto = (p), .src = "fd00::1", .dst = "fd00::2", .sport = 1000, .dport = 2000
+
+static const struct scase {
+	const char *name;
+	struct flow6 f;
+	int want;
+} parser_table[] = {
+	{ "untagged", { A4(17) }, L4 },
+	{ "802.1Q", { A4(17), .tags = "q" }, L4 },
+	{ "802.1ad", { A4(17), .tags = "a" }, L4 },
+	{ "QinQ (802.1ad, 802.1Q)", { A4(17), .tags = "aq" }, L4 },
+	{ "two 802.1Q", { A4(17), .tags = "qq" }, L4 },
+	{ "QinQ IPv6 hop-by-hop", { A6(17), .tags = "aq", .ext = "H" }, L4 },
+	{ "three tags: not IP", { A4(17), .tags = "aqq" }, DEF },
+	{ "IPv4 options", { A4(17), .ip_opts = 3 }, L4 },
+	{ "IPv4 icmp", { A4(1) }, L3 },
+	{ "IPv4 first fragment", { A4(17), .first_frag = true }, L3 },
+	{ "IPv4 later fragment", { A4(17), .frag = true }, L3 },
+	{ "IPv4 IHL 4", { A4(17), .ihl = 4 }, DEF },
+	{ "IPv4 EtherType, version 6", { A4(17), .version = 6 }, DEF },
+	{ "IPv6", { A6(17) }, L4 },
+	{ "IPv6 tcp", { A6(6) }, L4 },
+	{ "IPv6 hop-by-hop", { A6(17), .ext = "H" }, L4 },
+	{ "IPv6 hop-by-hop, dest opts, routing, dest opts", { A6(17), .ext = "HDRD" }, L4 },
+	{ "IPv6 destination options (16 bytes)", { A6(17), .ext = "D" }, L4 },
+	{ "IPv6 six extension headers", { A6(17), .ext = "HDRDDD" }, L4 },
+	{ "IPv6 seven extension headers: the walk stops", { A6(17), .ext = "HDRDDDD" }, L3 },
+	{ "IPv6 first fragment", { A6(17), .ext = "F" }, L3 },
+	{ "IPv6 hop-by-hop, first fragment, dest opts", { A6(17), .ext = "HFD" }, L3 },
+	{ "IPv6 later fragment", { A6(17), .ext = "HL" }, L3 },
+	{ "IPv6 icmpv6 past hop-by-hop", { A6(58), .ext = "H" }, L3 },
+	{ "IPv6 EtherType, version 4", { A6(17), .version = 4 }, DEF },
+	/*
+	 * Cut short at every layer. BPF_PROG_TEST_RUN refuses an skb whose
+	 * EtherType is IPv4 or IPv6 and whose IP header is short (6.18), so a
+	 * short IP header comes behind a VLAN tag: the parser's path is the same.
+	 */
+	{ "Ethernet and VLAN header only", { A4(17), .tags = "q", .len = F_ETH + F_TAG }, DEF },
+	{ "VLAN tag cut short", { A4(17), .tags = "q", .len = F_ETH + 2 }, DEF },
+	{ "second VLAN tag cut short", { A4(17), .tags = "aq", .len = F_ETH + F_TAG + 2 }, DEF },
+	{ "IPv4 header cut short", { A4(17), .tags = "q", .len = F_ETH + F_TAG + F_IP4 - 1 }, DEF },
+	{ "IPv4 options cut short", { A4(17), .ip_opts = 3, .len = F_ETH + F_IP4 + 8 }, L3 },
+	{ "IPv4 ports cut short", { A4(17), .len = F_ETH + F_IP4 + 3 }, L3 },
+	{ "IPv4 ports, nothing after them", { A4(17), .len = F_ETH + F_IP4 + 4 }, L4 },
+	{ "IPv6 header cut short", { A6(17), .tags = "q", .len = F_ETH + F_TAG + F_IP6 - 1 }, DEF },
+	{ "IPv6 extension header cut short", { A6(17), .ext = "H", .len = F_ETH + F_IP6 + 1 }, L3 },
+	{ "IPv6 extension header body cut short", { A6(17), .ext = "D", .len = F_ETH + F_IP6 + F_DST - 1 }, L3 },
+	{ "IPv6 fragment header cut short", { A6(17), .ext = "F", .len = F_ETH + F_IP6 + F_FRAG - 1 }, L3 },
+	{ "IPv6 ports cut short", { A6(17), .ext = "H", .len = F_ETH + F_IP6 + F_OPT + 3 }, L3 },
+	{ "IPv6 ports, nothing after them", { A6(17), .ext = "H", .len = F_ETH + F_IP6 + F_OPT + 4 }, L4 },
+};
+
+/* What rss mode (hash only, every type) gives for f hashed as want. */
+static long long rss_want(const struct flow6 *f, int want)
+{
+	uint8_t in[TF_STEER_HASH_IN_MAX];
+	size_t alen = f->family == 4 ? 4 : 16;
+
+	if (want == DEF)
+		return DEFQ;
+	inet_pton(f->family == 4 ? AF_INET : AF_INET6, f->src, in);
+	inet_pton(f->family == 4 ? AF_INET : AF_INET6, f->dst, in + alen);
+	put16(in + 2 * alen, f->sport);
+	put16(in + 2 * alen + 2, f->dport);
+	return tf_toeplitz(tf_rss_default_key, in, 2 * alen + (want == L4 ? 4 : 0));
+}
+
+static void test_parser(void)
+{
+	struct tf_steer_conf c = { .default_queue = DEFQ, .hash_types = TF_RSS_HASH_ALL,
+				   .indir_len = 1, .flags = TF_STEER_F_HASH_ONLY };
+	size_t n = sizeof(parser_table) / sizeof(parser_table[0]);
+	uint8_t buf[F_MAX] = { 0 };
+
+	if (!need_root())
+		return;
+	for (int rss = 0; rss < 2; rss++) {
+		c.mode = rss ? TF_STEER_RSS : TF_STEER_L4;
+		if (!load(&c, tf_rss_default_key))
+			return;
+		for (size_t i = 0; i < n; i++) {
+			const struct scase *t = &parser_table[i];
+			long long want = rss ? rss_want(&t->f, t->want) :
+				t->want == DEF ? DEFQ : symmetric(&t->f, t->want == L4);
+			char name[96];
+
+			snprintf(name, sizeof(name), "%s: %s", rss ? "rss" : "l4", t->name);
+			ASSERT_EQ(run(&t->f), want, name);
+		}
+		/* shorter than an Ethernet header: the kernel does not run the program */
+		ASSERT_EQ(run_frame(buf, F_ETH - 1), -1000 - EINVAL, "13 bytes: refused");
+	}
+}
+
 static void test_unload(void)
 {
 	steer__destroy(skel);
@@ -474,4 +562,5 @@ TF_MAIN("steer",
 	TF_TEST(test_symmetric),
 	TF_TEST(test_fixed),
 	TF_TEST(test_non_ip),
+	TF_TEST(test_parser),
 	TF_TEST(test_unload))
