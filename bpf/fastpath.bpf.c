@@ -256,7 +256,7 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 	if (!port || !g || !c || port->ifindex != tf_ifindex || ctx->ingress_ifindex != tf_ifindex)
 		return XDP_PASS;
 	key = TF_FP_QKEY(slot, queue);
-	if (queue < TF_FP_QUEUES)
+	if (queue < TF_MAX_QUEUES)
 		qs = bpf_map_lookup_elem(&stats, &key);
 
 	tf_cursor_init(&cur, ctx);

@@ -52,7 +52,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TF_TRACE_MAX_TAPS * TF_TRACE_QUEUES);
+	__uint(max_entries, TF_TRACE_MAX_TAPS * TF_MAX_QUEUES);
 	__type(key, __u32);
 	__type(value, struct tf_qcount);
 } qcount SEC(".maps");
@@ -65,7 +65,7 @@ struct {
  */
 struct hist_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, TF_TRACE_QUEUES);
+	__uint(max_entries, TF_MAX_QUEUES);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct tf_qhist));
 };
@@ -190,7 +190,7 @@ static __always_inline struct tf_traced *lookup_dev(const struct net_device *dev
 static __always_inline void saw_queue(struct tf_traced *t, __u32 queue)
 {
 	/* Grows a handful of times per tap: readers scan only seen queues. */
-	if (queue >= t->queues_seen && queue < TF_TRACE_QUEUES)
+	if (queue >= t->queues_seen && queue < TF_MAX_QUEUES)
 		t->queues_seen = queue + 1;
 }
 
@@ -198,9 +198,9 @@ static __always_inline struct tf_qcount *qcount_of(__u32 slot, __u32 queue)
 {
 	__u32 idx;
 
-	if (slot >= TF_TRACE_MAX_TAPS || queue >= TF_TRACE_QUEUES)
+	if (slot >= TF_TRACE_MAX_TAPS || queue >= TF_MAX_QUEUES)
 		return NULL;
-	idx = slot * TF_TRACE_QUEUES + queue;
+	idx = slot * TF_MAX_QUEUES + queue;
 	return bpf_map_lookup_elem(&qcount, &idx);
 }
 
@@ -233,7 +233,7 @@ static __always_inline struct tun_file *tun_queue(const struct net_device *dev, 
 	struct tun_struct *tun = tf_netdev_priv(dev);
 	struct tun_file *tfile = NULL;
 
-	if (q >= TF_TRACE_QUEUES)
+	if (q >= TF_MAX_QUEUES)
 		return NULL;
 	bpf_core_read(&tfile, sizeof(tfile), &tun->tfiles[q]);
 	return tfile;

@@ -17,13 +17,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tf_limits.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define TF_IFNAMSIZ	16	/* IFNAMSIZ, with the NUL */
-#define TF_MAX_QUEUES	256	/* MAX_TAP_QUEUES in drivers/net/tun.c */
-#define TF_PIN_ROOT	"/sys/fs/bpf/tapflow"
+#define TF_BPFFS	"/sys/fs/bpf"
+#define TF_PIN_ROOT	TF_BPFFS "/tapflow"
 
 /* ---- errors and logging ------------------------------------------------ */
 

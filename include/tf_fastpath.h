@@ -91,7 +91,7 @@ struct tf_fastpath_qstats {
 /*
  * Per-queue counters of a port, summed over CPUs: the queues with any
  * non-zero counter, ascending; free with free(). *total (may be NULL) gets
- * the sum over all queues (queue = TF_FP_QUEUES).
+ * the sum over all queues (queue = TF_MAX_QUEUES).
  */
 int tf_fastpath_stats(const char *name, struct tf_fastpath_qstats **qs, size_t *n,
 		      struct tf_fastpath_qstats *total);

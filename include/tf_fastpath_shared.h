@@ -41,6 +41,8 @@
 #ifndef TF_FASTPATH_SHARED_H
 #define TF_FASTPATH_SHARED_H
 
+#include "tf_limits.h"
+
 /*
  * One directory per network namespace, named by the namespace's inode
  * number (stat -L -c %i /proc/self/ns/net): TF_FP_PIN_ROOT "/<inode>/ports"
@@ -56,9 +58,8 @@
 #define TF_FP_MAP_META		"meta"
 
 #define TF_FP_MAX_PORTS		64	/* accelerated taps + uplinks */
-#define TF_FP_QUEUES		256	/* MAX_TAP_QUEUES */
-#define TF_FP_QKEY(slot, queue)	((slot) * TF_FP_QUEUES + (queue))
-#define TF_FP_QKEYS		(TF_FP_MAX_PORTS * TF_FP_QUEUES)
+#define TF_FP_QKEY(slot, queue)	((slot) * TF_MAX_QUEUES + (queue))
+#define TF_FP_QKEYS		(TF_FP_MAX_PORTS * TF_MAX_QUEUES)
 #define TF_FP_MAX_RULES		8	/* AF_XDP rules per port */
 #define TF_FP_FDB_SIZE		4096
 #define TF_FP_VERSION		2	/* 2: slots, gen, DEVMAP by slot, fdb slot */

@@ -6,7 +6,7 @@
  *
  * Layout of what tracing keeps (pinned under /sys/fs/bpf/tapflow/trace/):
  *   traced   HASH  {netns, ifindex} -> struct tf_traced   which taps, which slot
- *   qcount   PERCPU_ARRAY [slot * TF_TRACE_QUEUES + queue] -> struct tf_qcount
+ *   qcount   PERCPU_ARRAY [slot * TF_MAX_QUEUES + queue] -> struct tf_qcount
  *   hists    ARRAY_OF_MAPS [slot] -> ARRAY [queue] -> struct tf_qhist
  *   rings    ARRAY_OF_MAPS [slot] -> ARRAY [queue * ring_size + ring slot]
  *                                     -> struct tf_ring_rec (in-flight packets)
@@ -15,8 +15,9 @@
 #ifndef TF_TRACE_SHARED_H
 #define TF_TRACE_SHARED_H
 
+#include "tf_limits.h"
+
 #define TF_TRACE_MAX_TAPS	64	/* slots; the traced map's size */
-#define TF_TRACE_QUEUES		256	/* MAX_TAP_QUEUES */
 #define TF_HIST_SLOTS		40	/* log2 buckets: [2^k, 2^(k+1)), 0 in bucket 0 */
 #define TF_OCC_SLOTS		24	/* log2 of ring occupancy (entries) */
 #define TF_RING_MAX		65536	/* ring records per queue, at most */

@@ -48,7 +48,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_QUEUES	256	/* MAX_TAP_QUEUES in drivers/net/tun.c */
 #define MIN_SIZE	60
 #define MAX_SIZE	9000
 #define IP_HLEN		20
@@ -72,7 +71,7 @@ struct config {
 	const char *dev;
 	unsigned int nqueues;
 	unsigned int ndrive;
-	unsigned int drive[MAX_QUEUES];
+	unsigned int drive[TF_MAX_QUEUES];
 	bool do_write;
 	bool do_read;
 	uint64_t count;		/* per queue; 0 = no count limit */
@@ -297,11 +296,11 @@ static void parse_queue_list(const char *s)
 				goto bad;
 			hi = strtoul(p, &end, 10);
 		}
-		if (lo > hi || hi >= MAX_QUEUES)
+		if (lo > hi || hi >= TF_MAX_QUEUES)
 			bad_option("--queue-list: '%s': queues are 0..%d, ranges low-high",
-				   s, MAX_QUEUES - 1);
+				   s, TF_MAX_QUEUES - 1);
 		for (; lo <= hi; lo++) {
-			if (cfg.ndrive == MAX_QUEUES)
+			if (cfg.ndrive == TF_MAX_QUEUES)
 				goto bad;
 			cfg.drive[cfg.ndrive++] = lo;
 		}
@@ -357,7 +356,7 @@ static const struct option long_opts[] = {
 
 static void parse_args(int argc, char **argv)
 {
-	bool list_set = false, seen[MAX_QUEUES] = { false };
+	bool list_set = false, seen[TF_MAX_QUEUES] = { false };
 	unsigned int i;
 	int c;
 
@@ -379,7 +378,7 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'q':
 			cfg.nqueues = parse_u64("--queues", optarg, 1,
-						MAX_QUEUES);
+						TF_MAX_QUEUES);
 			break;
 		case 'l':
 			parse_queue_list(optarg);

@@ -33,10 +33,8 @@
 
 #include "tf_backend.h"
 
-#define MAXQ 256
-
-static int fds[MAXQ];
-static long wrote[MAXQ], got[MAXQ];
+static int fds[TF_MAX_QUEUES];
+static long wrote[TF_MAX_QUEUES], got[TF_MAX_QUEUES];
 
 static void msleep(long ms)
 {
@@ -82,7 +80,7 @@ int main(int argc, char **argv)
 	unsigned char buf[65536];
 	int n, i;
 
-	if (argc < 3 || (n = atoi(argv[2])) < 1 || n > MAXQ) {
+	if (argc < 3 || (n = atoi(argv[2])) < 1 || n > TF_MAX_QUEUES) {
 		fprintf(stderr, "usage: tf-qscript DEV N STEP...\n");
 		return 2;
 	}

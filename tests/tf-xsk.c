@@ -38,7 +38,6 @@
 #include "tapflow.h"
 #include "xsk_all.skel.h"
 
-#define MAXQ	256
 #define MAXW	64
 #define NPORTS	8
 
@@ -146,10 +145,10 @@ int main(int argc, char **argv)
 	bool attach = false, test_prog = false, drop = false;
 	struct tf_xsk_opts o = { 0 };
 	struct wspec w[MAXW];
-	struct qcount cnt[MAXQ] = { 0 };
+	struct qcount cnt[TF_MAX_QUEUES] = { 0 };
 	struct xsk_all *skel = NULL;
 	struct tf_xsk *x = NULL;
-	int qfd[MAXQ], ifindex = 0, c, ret = 1;
+	int qfd[TF_MAX_QUEUES], ifindex = 0, c, ret = 1;
 	double duration = 0, t0, last;
 	unsigned long long total = 0;
 
@@ -179,7 +178,7 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (!dev || !nq || nq > MAXQ || (drop && !test_prog) || (nw && !attach))
+	if (!dev || !nq || nq > TF_MAX_QUEUES || (drop && !test_prog) || (nw && !attach))
 		usage();
 	for (unsigned int i = 0; i < nw; i++)
 		if (w[i].queue >= nq)

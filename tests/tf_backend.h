@@ -19,6 +19,8 @@
 #include <net/if.h>
 #include <linux/if_tun.h>
 
+#include "tf_limits.h"
+
 /* Attach a queue of tap dev with IFF_TAP|IFF_NO_PI|flags: the fd, or -errno. */
 static inline int tf_backend_attach(const char *dev, int flags, bool nonblock)
 {

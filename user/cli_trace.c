@@ -337,7 +337,7 @@ struct hist_opts {
 
 static const struct cli_opt hist_opts[] = {
 	{ "queue", 'q', CLI_UINT, offsetof(struct hist_opts, queue), "Q", "only this queue",
-	  .min = 0, .max = TF_TRACE_QUEUES - 1 },
+	  .min = 0, .max = TF_MAX_QUEUES - 1 },
 	{ 0 }
 };
 

@@ -219,10 +219,10 @@ int tf_pin_mkdir(const char *dir)
 {
 	struct statfs sfs;
 
-	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC_NUM) {
-		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
-			return tf_err(-errno, "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s "
-				      "(run scripts/setup.sh or mount -t bpf bpf /sys/fs/bpf)", strerror(errno));
+	if (statfs(TF_BPFFS, &sfs) || sfs.f_type != BPF_FS_MAGIC_NUM) {
+		if (mount("bpf", TF_BPFFS, "bpf", 0, "mode=0700"))
+			return tf_err(-errno, "bpffs is not mounted at " TF_BPFFS " and mounting it failed: %s "
+				      "(run scripts/setup.sh or mount -t bpf bpf " TF_BPFFS ")", strerror(errno));
 	}
 	if (mkdir(TF_PIN_ROOT, 0700) && errno != EEXIST)
 		return tf_err(-errno, "cannot create %s: %s", TF_PIN_ROOT, strerror(errno));

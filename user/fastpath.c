@@ -330,7 +330,7 @@ static void fp_zero_slot(struct fp *s, __u32 slot)
 
 	if (vsz < 0 || !(zero = calloc(1, vsz)))
 		return;
-	for (__u32 q = 0; q < TF_FP_QUEUES; q++) {
+	for (__u32 q = 0; q < TF_MAX_QUEUES; q++) {
 		__u32 k = TF_FP_QKEY(slot, q);
 
 		bpf_map_update_elem(s->stats, &k, zero, BPF_ANY);

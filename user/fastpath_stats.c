@@ -64,15 +64,15 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 	if (vsz < 0)
 		return tf_err(-EINVAL, "cannot count the possible CPUs");
 	/* the port's 256 rows in one batch lookup (a scrape reads every port) */
-	all = malloc((size_t)vsz * TF_FP_QUEUES);
-	keys = calloc(TF_FP_QUEUES, sizeof(*keys));
-	qs = calloc(TF_FP_QUEUES, sizeof(*qs));
+	all = malloc((size_t)vsz * TF_MAX_QUEUES);
+	keys = calloc(TF_MAX_QUEUES, sizeof(*keys));
+	qs = calloc(TF_MAX_QUEUES, sizeof(*qs));
 	if (!all || !keys || !qs) {
 		err = tf_err(-ENOMEM, "out of memory");
 		goto out;
 	}
-	batched = tf_map_read_range(s->stats, TF_FP_QKEY(port->slot, 0), TF_FP_QUEUES, keys, all);
-	for (__u32 q = 0; q < TF_FP_QUEUES; q++) {
+	batched = tf_map_read_range(s->stats, TF_FP_QKEY(port->slot, 0), TF_MAX_QUEUES, keys, all);
+	for (__u32 q = 0; q < TF_MAX_QUEUES; q++) {
 		struct tf_fastpath_qstats *d = &qs[*n];
 		__u32 k = TF_FP_QKEY(port->slot, q);
 		bool any = false;
@@ -108,7 +108,7 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 			(*n)++;
 	}
 	if (total)
-		total->queue = TF_FP_QUEUES;
+		total->queue = TF_MAX_QUEUES;
 	*out = qs;
 	qs = NULL;
 out:

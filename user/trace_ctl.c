@@ -59,20 +59,20 @@ static int zero_counters(const struct pins *p, uint32_t slot)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 	int ncpu = libbpf_num_possible_cpus();
-	uint32_t keys[TF_TRACE_QUEUES], count = TF_TRACE_QUEUES;
+	uint32_t keys[TF_MAX_QUEUES], count = TF_MAX_QUEUES;
 	void *zeros;
 	int err = 0;
 
 	if (ncpu <= 0)
 		return tf_err(-EINVAL, "cannot count CPUs");
-	zeros = calloc((size_t)TF_TRACE_QUEUES * ncpu, sizeof(struct tf_qcount));
+	zeros = calloc((size_t)TF_MAX_QUEUES * ncpu, sizeof(struct tf_qcount));
 	if (!zeros)
 		return tf_err(-ENOMEM, "out of memory");
-	for (uint32_t q = 0; q < TF_TRACE_QUEUES; q++)
-		keys[q] = slot * TF_TRACE_QUEUES + q;
+	for (uint32_t q = 0; q < TF_MAX_QUEUES; q++)
+		keys[q] = slot * TF_MAX_QUEUES + q;
 	/* one syscall for the slot's 256 rows; one per row if batches are refused */
-	if (bpf_map_update_batch(p->qcount, keys, zeros, &count, &o) || count != TF_TRACE_QUEUES) {
-		for (uint32_t q = 0; q < TF_TRACE_QUEUES && !err; q++)
+	if (bpf_map_update_batch(p->qcount, keys, zeros, &count, &o) || count != TF_MAX_QUEUES) {
+		for (uint32_t q = 0; q < TF_MAX_QUEUES && !err; q++)
 			if (bpf_map_update_elem(p->qcount, &keys[q], zeros, BPF_ANY))
 				err = tf_err(-errno, "cannot reset counters: %s", strerror(errno));
 	}
@@ -145,7 +145,7 @@ static int add_tap(const struct pins *p, const struct tf_tap_info *ti, uint32_t 
 	ring = pow2_at_least(ti->txqueuelen, 16, TF_RING_MAX);
 
 	hfd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tf_hist", sizeof(uint32_t),
-			     sizeof(struct tf_qhist), TF_TRACE_QUEUES, NULL);
+			     sizeof(struct tf_qhist), TF_MAX_QUEUES, NULL);
 	if (hfd < 0) {
 		err = tf_err(-errno, "cannot create the histogram map for %s: %s", ti->name, strerror(errno));
 		goto out;

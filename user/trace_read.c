@@ -57,7 +57,7 @@ struct tf_trace_reader {
 	void *counts;			/* one tap's qcount rows, ncpu values each */
 	struct tf_qhist *hists;		/* one tap's histogram rows */
 	uint32_t rows;			/* rows counts and hists have room for */
-	uint32_t keys[TF_TRACE_QUEUES];
+	uint32_t keys[TF_MAX_QUEUES];
 	struct tf_traced_key tkey[TF_TRACE_MAX_TAPS];
 	struct tf_traced tval[TF_TRACE_MAX_TAPS];
 	struct tf_tap_stats taps[TF_TRACE_MAX_TAPS];	/* what a read hands out */
@@ -260,8 +260,8 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 	limit = val->queues_seen;
 	if (ts->queues_attached > limit)
 		limit = ts->queues_attached;
-	if (limit > TF_TRACE_QUEUES)
-		limit = TF_TRACE_QUEUES;
+	if (limit > TF_MAX_QUEUES)
+		limit = TF_MAX_QUEUES;
 	if (r->qcap[i] < (limit ? limit : 1)) {
 		struct tf_queue_stats *q = realloc(r->q[i], (limit ? limit : 1) * sizeof(*q));
 
@@ -280,14 +280,14 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 	 * instead of two syscalls per queue: what a scrape of many taps costs.
 	 */
 	if (limit) {
-		have_counts = tf_map_read_range(r->p.qcount, val->slot * TF_TRACE_QUEUES, limit,
+		have_counts = tf_map_read_range(r->p.qcount, val->slot * TF_MAX_QUEUES, limit,
 						r->keys, r->counts);
 		if (hfd >= 0)
 			have_hists = tf_map_read_range(hfd, 0, limit, r->keys, r->hists);
 	}
 	for (uint32_t q = 0; q < limit; q++) {
 		struct tf_queue_stats *qs = &ts->q[ts->nqueues];
-		uint32_t idx = val->slot * TF_TRACE_QUEUES + q;
+		uint32_t idx = val->slot * TF_MAX_QUEUES + q;
 		const struct tf_qcount *row = NULL;
 
 		memset(qs, 0, sizeof(*qs));
