@@ -74,6 +74,12 @@ int tf_parse_uint(const char *s, const char *what, unsigned long min,
 		  unsigned long max, unsigned long *out);
 /* aa:bb:cc:dd:ee:ff; rejects multicast and all-zero (not usable on a tap). */
 int tf_parse_mac(const char *s, uint8_t mac[6]);
+/* Format a MAC as aa:bb:cc:dd:ee:ff into buf; returns buf. */
+#define TF_MAC_STRLEN	18
+char *tf_mac_format(const uint8_t mac[6], char buf[TF_MAC_STRLEN]);
+/* The ifindex of the device `name` in the caller's network namespace:
+ * -EINVAL for a bad name, -ENODEV (naming it) for none by that name. */
+int tf_ifindex(const char *name, int *ifindex);
 /* A user or group by name or numeric id; must exist on this system. */
 int tf_parse_user(const char *s, uid_t *uid);
 int tf_parse_group(const char *s, gid_t *gid);
@@ -128,6 +134,12 @@ void tf_pin_rmdir(const char *dir);
  * false when the kernel could not: read them one by one instead.
  */
 bool tf_map_read_range(int fd, uint32_t start, uint32_t n, uint32_t *keys, void *values);
+/*
+ * Add one per-CPU value as the kernel lays it out (ncpu copies of a struct
+ * of __u64 counters, value_size bytes, each copy rounded up to 8 bytes)
+ * into *sum, the same struct: what every per-CPU counter read does.
+ */
+void tf_percpu_sum(const void *percpu, int ncpu, size_t value_size, void *sum);
 
 #ifdef __cplusplus
 }

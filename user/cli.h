@@ -69,6 +69,8 @@ bool cli_given(const struct cli_spec *spec, const struct cli_parsed *p,
 void cli_usage(const struct cli_spec *spec, FILE *f);
 /* Print "tapflow CMD: <tf_errmsg()>" and map err to an exit code. */
 int cli_fail(const struct cli_spec *spec, int err);
+/* A positional interface name, with the checks an interface-name option gets. */
+int cli_parse_ifname(const struct cli_spec *spec, const char *arg, char name[TF_IFNAMSIZ]);
 /* Print "tapflow CMD: <fmt>" and return TF_EXIT_USAGE. */
 int cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

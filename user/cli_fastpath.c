@@ -24,13 +24,6 @@
 #include "json.h"
 #include "log.h"
 
-static int parse_name(const struct cli_spec *spec, const char *arg, char name[TF_IFNAMSIZ])
-{
-	if (tf_parse_ifname(arg, name))
-		return cli_usage_error(spec, "%s", tf_errmsg());
-	return 0;
-}
-
 static int no_sub(const char *cmd, const char *sub, const char *subs)
 {
 	fprintf(stderr, "tapflow %s: unknown subcommand '%s' (%s)\n", cmd, sub, subs);
@@ -78,7 +71,7 @@ static int fastpath_on(int argc, char **argv)
 	err = cli_parse(&on_spec, argc, argv, NULL, &p);
 	if (err)
 		return err == 1 ? TF_EXIT_OK : err;
-	if (parse_name(&on_spec, p.argv[0], name))
+	if (cli_parse_ifname(&on_spec, p.argv[0], name))
 		return TF_EXIT_USAGE;
 	err = tf_fastpath_enable(name, &changed, &legacy);
 	if (err)
@@ -101,7 +94,7 @@ static int fastpath_off(int argc, char **argv)
 	err = cli_parse(&off_spec, argc, argv, NULL, &p);
 	if (err)
 		return err == 1 ? TF_EXIT_OK : err;
-	if (parse_name(&off_spec, p.argv[0], name))
+	if (cli_parse_ifname(&off_spec, p.argv[0], name))
 		return TF_EXIT_USAGE;
 	err = tf_fastpath_disable(name);
 	if (err)
@@ -169,7 +162,7 @@ static int fastpath_stats(int argc, char **argv)
 	err = cli_parse(&stats_spec, argc, argv, &cfg, &p);
 	if (err)
 		return err == 1 ? TF_EXIT_OK : err;
-	if (parse_name(&stats_spec, p.argv[0], name))
+	if (cli_parse_ifname(&stats_spec, p.argv[0], name))
 		return TF_EXIT_USAGE;
 	err = tf_fastpath_stats(name, &qs, &n, &total);
 	if (err)
@@ -317,16 +310,14 @@ static int fastpath_rule(int argc, char **argv)
 	err = cli_parse(spec, argc - 1, argv + 1, &cfg, &p);
 	if (err)
 		return err == 1 ? TF_EXIT_OK : err;
-	if (parse_name(spec, p.argv[0], name))
+	if (cli_parse_ifname(spec, p.argv[0], name))
 		return TF_EXIT_USAGE;
 	if (spec == &rule_list_spec) {
 		struct tf_fp_port port;
 		char buf[64];
 		int ifindex = 0;
 
-		err = tf_parse_ifname(name, NULL);
-		if (!err && !(ifindex = if_nametoindex(name)))
-			err = tf_err(-ENODEV, "no device '%s' in this network namespace", name);
+		err = tf_ifindex(name, &ifindex);
 		if (!err && !tf_fastpath_is_port(ifindex, &port))
 			err = tf_err(-ENOENT, "'%s' is not a fast path port", name);
 		if (err)
@@ -421,7 +412,7 @@ int cmd_uplink(int argc, char **argv)
 	err = cli_parse(spec, argc - 1, argv + 1, &cfg, &p);
 	if (err)
 		return err == 1 ? TF_EXIT_OK : err;
-	if (parse_name(spec, p.argv[0], name))
+	if (cli_parse_ifname(spec, p.argv[0], name))
 		return TF_EXIT_USAGE;
 	if (spec == &uplink_del_spec) {
 		err = tf_uplink_del(name);
@@ -480,12 +471,10 @@ static int fdb_list(int argc, char **argv)
 		tf_json_init(&j, stdout);
 		tf_json_arr_begin(&j, NULL);
 		for (size_t i = 0; i < n; i++) {
-			char m[18];
+			char m[TF_MAC_STRLEN];
 
-			snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", e[i].mac[0],
-				 e[i].mac[1], e[i].mac[2], e[i].mac[3], e[i].mac[4], e[i].mac[5]);
 			tf_json_obj_begin(&j, NULL);
-			tf_json_str(&j, "mac", m);
+			tf_json_str(&j, "mac", tf_mac_format(e[i].mac, m));
 			tf_json_str(&j, "port", e[i].port);
 			tf_json_u64(&j, "ifindex", e[i].ifindex);
 			tf_json_str(&j, "type", fdb_kind(e[i].flags));
@@ -495,10 +484,11 @@ static int fdb_list(int argc, char **argv)
 		tf_json_arr_end(&j);
 		tf_json_end(&j);
 	} else {
+		char m[TF_MAC_STRLEN];
+
 		printf("%-17s  %-15s  %s\n", "mac", "port", "type");
 		for (size_t i = 0; i < n; i++)
-			printf("%02x:%02x:%02x:%02x:%02x:%02x  %-15s  %s%s\n", e[i].mac[0],
-			       e[i].mac[1], e[i].mac[2], e[i].mac[3], e[i].mac[4], e[i].mac[5],
+			printf("%s  %-15s  %s%s\n", tf_mac_format(e[i].mac, m),
 			       e[i].port[0] ? e[i].port : "?", fdb_kind(e[i].flags),
 			       e[i].flags & TF_FP_FDB_UPLINK ? " (uplink)" : "");
 	}
@@ -530,7 +520,7 @@ int cmd_fdb(int argc, char **argv)
 	err = cli_parse(spec, argc - 1, argv + 1, NULL, &p);
 	if (err)
 		return err == 1 ? TF_EXIT_OK : err;
-	if (parse_name(spec, p.argv[0], name))
+	if (cli_parse_ifname(spec, p.argv[0], name))
 		return TF_EXIT_USAGE;
 	if (tf_parse_mac(p.argv[1], mac))
 		return cli_usage_error(spec, "%s", tf_errmsg());

@@ -97,6 +97,13 @@ int cli_fail(const struct cli_spec *spec, int err)
 	return TF_EXIT_FAIL;
 }
 
+int cli_parse_ifname(const struct cli_spec *spec, const char *arg, char name[TF_IFNAMSIZ])
+{
+	if (tf_parse_ifname(arg, name))
+		return cli_usage_error(spec, "%s", tf_errmsg());
+	return 0;
+}
+
 static int store(const struct cli_spec *spec, const struct cli_opt *o,
 		 const char *val, void *cfg)
 {

@@ -21,14 +21,6 @@
 #define PER_QUEUE_NOTE \
 	"device-wide: tun keeps no per-queue counters; per-queue counts come from `tapflow trace`"
 
-/* The positional NAME gets the same checks as an interface-name option. */
-static int parse_name(const struct cli_spec *spec, const char *arg, char name[TF_IFNAMSIZ])
-{
-	if (tf_parse_ifname(arg, name))
-		return cli_usage_error(spec, "%s", tf_errmsg());
-	return 0;
-}
-
 /* ---- create ---------------------------------------------------------------- */
 
 struct create_cfg {
@@ -90,7 +82,7 @@ int cmd_create(int argc, char **argv)
 	err = cli_parse(&create_spec, argc, argv, &cfg, &p);
 	if (err)
 		return err == 1 ? TF_EXIT_OK : err;
-	if (parse_name(&create_spec, p.argv[0], o.name))
+	if (cli_parse_ifname(&create_spec, p.argv[0], o.name))
 		return TF_EXIT_USAGE;
 	o.queues = cfg.queues;
 	o.owner = cfg.owner;
@@ -177,7 +169,7 @@ int cmd_delete(int argc, char **argv)
 	err = cli_parse(&delete_spec, argc, argv, &cfg, &p);
 	if (err)
 		return err == 1 ? TF_EXIT_OK : err;
-	if (parse_name(&delete_spec, p.argv[0], name))
+	if (cli_parse_ifname(&delete_spec, p.argv[0], name))
 		return TF_EXIT_USAGE;
 	err = tf_tap_delete(name, cfg.force);
 	if (err)
@@ -391,11 +383,10 @@ static void show_json(const struct tf_tap_info *t)
 {
 	struct tf_tap_attached att;
 
-	char mac[18];
+	char mac[TF_MAC_STRLEN];
 	struct tf_json j;
 
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", t->mac[0], t->mac[1],
-		 t->mac[2], t->mac[3], t->mac[4], t->mac[5]);
+	tf_mac_format(t->mac, mac);
 	tf_json_init(&j, stdout);
 	tf_json_obj_begin(&j, NULL);
 	tf_json_str(&j, "name", t->name);
@@ -447,6 +438,7 @@ static void show_json(const struct tf_tap_info *t)
 static void show_text(const struct tf_tap_info *t)
 {
 	struct tf_tap_attached att;
+	char mac[TF_MAC_STRLEN];
 	char owner[64], group[64], conf[16];
 
 	text_id(owner, sizeof(owner), t->owner, user_name(t->owner));
@@ -467,8 +459,7 @@ static void show_text(const struct tf_tap_info *t)
 	printf("  group:      %s\n", group);
 	printf("  mtu:        %u\n", t->mtu);
 	if (t->has_mac)
-		printf("  mac:        %02x:%02x:%02x:%02x:%02x:%02x\n", t->mac[0], t->mac[1],
-		       t->mac[2], t->mac[3], t->mac[4], t->mac[5]);
+		printf("  mac:        %s\n", tf_mac_format(t->mac, mac));
 	printf("  txqueuelen: %u\n", t->txqueuelen);
 	printf("  queues:     %s configured, %u attached, %u disabled\n", conf,
 	       t->queues_attached, t->queues_disabled);
@@ -494,7 +485,7 @@ int cmd_show(int argc, char **argv)
 	err = cli_parse(&show_spec, argc, argv, &cfg, &p);
 	if (err)
 		return err == 1 ? TF_EXIT_OK : err;
-	if (parse_name(&show_spec, p.argv[0], name))
+	if (cli_parse_ifname(&show_spec, p.argv[0], name))
 		return TF_EXIT_USAGE;
 	err = tf_tap_get(name, &t);
 	if (err)

@@ -250,3 +250,16 @@ bool tf_map_read_range(int fd, uint32_t start, uint32_t n, uint32_t *keys, void 
 		return false;
 	return count == n && keys[0] == start && keys[n - 1] == start + n - 1;
 }
+
+void tf_percpu_sum(const void *percpu, int ncpu, size_t value_size, void *sum)
+{
+	size_t stride = (value_size + 7) & ~(size_t)7, words = value_size / sizeof(uint64_t);
+	uint64_t *dst = sum;
+
+	for (int c = 0; c < ncpu; c++) {
+		const uint64_t *src = (const void *)((const char *)percpu + (size_t)c * stride);
+
+		for (size_t k = 0; k < words; k++)
+			dst[k] += src[k];
+	}
+}

@@ -518,22 +518,10 @@ int tf_fastpath_is_port(int ifindex, struct tf_fp_port *port)
 	return ret;
 }
 
-int fp_resolve(const char *name, int *ifindex)
-{
-	int err = tf_parse_ifname(name, NULL);
-
-	if (err)
-		return err;
-	*ifindex = if_nametoindex(name);
-	if (!*ifindex)
-		return tf_err(-ENODEV, "no device '%s' in this network namespace", name);
-	return 0;
-}
-
 int fp_open_port(struct fp *s, const char *name, int *ifindex, struct tf_fp_port *port,
 		     bool ro)
 {
-	int err = fp_resolve(name, ifindex);
+	int err = tf_ifindex(name, ifindex);
 
 	if (err)
 		return err;

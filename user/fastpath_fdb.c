@@ -30,10 +30,6 @@
 
 #include "fastpath_int.h"
 
-static void fmt_mac(const uint8_t *m, char *buf)
-{
-	sprintf(buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-}
 
 int tf_fdb_add(const char *name, const uint8_t mac[6])
 {
@@ -41,14 +37,14 @@ int tf_fdb_add(const char *name, const uint8_t mac[6])
 	struct tf_fp_fdb v, old;
 	struct tf_fp_port port;
 	int ifindex, err;
-	char m[18];
+	char m[TF_MAC_STRLEN];
 	struct fp s;
 
 	err = fp_open_port(&s, name, &ifindex, &port, false);
 	if (err)
 		return err;
 	memcpy(k.mac, mac, 6);
-	fmt_mac(mac, m);
+	tf_mac_format(mac, m);
 	if (!bpf_map_lookup_elem(s.fdb, &k, &old) && (old.flags & TF_FP_FDB_STATIC)) {
 		char other[IF_NAMESIZE] = "?";
 
@@ -78,14 +74,14 @@ int tf_fdb_del(const char *name, const uint8_t mac[6])
 	struct tf_fp_port port;
 	struct tf_fp_fdb v;
 	int ifindex, err;
-	char m[18];
+	char m[TF_MAC_STRLEN];
 	struct fp s;
 
 	err = fp_open_port(&s, name, &ifindex, &port, false);
 	if (err)
 		return err;
 	memcpy(k.mac, mac, 6);
-	fmt_mac(mac, m);
+	tf_mac_format(mac, m);
 	if (bpf_map_lookup_elem(s.fdb, &k, &v) || (int)v.ifindex != ifindex)
 		err = tf_err(-ENOENT, "%s is not in the fdb on port %s", m, name);
 	else if (bpf_map_delete_elem(s.fdb, &k))

@@ -58,8 +58,6 @@ int fp_same_netns(struct fp *s);
 /* Bytes of one per-CPU stats value (every CPU), -1 if CPUs cannot be counted. */
 int fp_stats_value_size(void);
 
-/* A device of this namespace by name. */
-int fp_resolve(const char *name, int *ifindex);
 /* Open the state (shared with ro) for the port NAME: -ENOENT if it is none. */
 int fp_open_port(struct fp *s, const char *name, int *ifindex, struct tf_fp_port *port,
 		 bool ro);

@@ -76,7 +76,7 @@ static int drvinfo(const char *name, char *driver, size_t dlen, char *bus, size_
 static int resolve_tap(const char *name, int *ifindex)
 {
 	struct tf_tap_info info;
-	int err = fp_resolve(name, ifindex);
+	int err = tf_ifindex(name, ifindex);
 
 	if (err)
 		return err;
@@ -262,7 +262,7 @@ out:
 
 int tf_fastpath_disable(const char *name)
 {
-	int ifindex, err = fp_resolve(name, &ifindex);
+	int ifindex, err = tf_ifindex(name, &ifindex);
 
 	return err ? err : port_remove(ifindex, name, TF_FP_PORT_TAP);
 }
@@ -274,7 +274,7 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 	int ifindex, err;
 	struct fp s;
 
-	err = fp_resolve(dev, &ifindex);
+	err = tf_ifindex(dev, &ifindex);
 	if (err)
 		return err;
 	if (!drvinfo(dev, drv, sizeof(drv), bus, sizeof(bus)) && !strcmp(drv, "tun"))
@@ -326,7 +326,7 @@ out:
 
 int tf_uplink_del(const char *dev)
 {
-	int ifindex, err = fp_resolve(dev, &ifindex);
+	int ifindex, err = tf_ifindex(dev, &ifindex);
 
 	return err ? err : port_remove(ifindex, dev, TF_FP_PORT_UPLINK);
 }

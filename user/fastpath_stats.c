@@ -50,7 +50,6 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 			   struct tf_fastpath_qstats *total)
 {
 	int ncpu = libbpf_num_possible_cpus(), vsz = fp_stats_value_size();
-	size_t stride = (sizeof(struct tf_fp_qstats) + 7) & ~7;
 	struct tf_fastpath_qstats *qs = NULL;
 	char *all = NULL, *buf;
 	uint32_t *keys = NULL;
@@ -75,6 +74,7 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 	for (__u32 q = 0; q < TF_MAX_QUEUES; q++) {
 		struct tf_fastpath_qstats *d = &qs[*n];
 		__u32 k = TF_FP_QKEY(port->slot, q);
+		struct tf_fp_qstats sum;
 		bool any = false;
 
 		buf = all + (size_t)vsz * (batched ? q : 0);
@@ -82,16 +82,12 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 			continue;
 		memset(d, 0, sizeof(*d));
 		d->queue = q;
-		for (int c = 0; c < ncpu; c++) {
-			const struct tf_fp_qstats *v = (void *)(buf + c * stride);
-
-			for (int a = 0; a < TF_FP_ACT__MAX; a++) {
-				d->packets[a] += v->packets[a];
-				d->bytes[a] += v->bytes[a];
-			}
-			d->xsk_miss += v->xsk_miss;
-			d->learned += v->learned;
-		}
+		memset(&sum, 0, sizeof(sum));
+		tf_percpu_sum(buf, ncpu, sizeof(sum), &sum);
+		memcpy(d->packets, sum.packets, sizeof(d->packets));
+		memcpy(d->bytes, sum.bytes, sizeof(d->bytes));
+		d->xsk_miss = sum.xsk_miss;
+		d->learned = sum.learned;
 		for (int a = 0; a < TF_FP_ACT__MAX; a++) {
 			any |= d->packets[a] != 0;
 			if (total) {

@@ -2,12 +2,16 @@
 /*
  * Input validation shared by the CLI and API callers. Each parser either
  * fills its output or returns -EINVAL with a one-line message that names the
- * field and the offending value, so callers can print it as it is.
+ * field and the offending value, so callers can print it as it is. Also
+ * the two small things every command does with what it parsed: a device
+ * name to its ifindex, and a MAC back to text.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <math.h>
+#include <net/if.h>
+#include <stdio.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,4 +160,23 @@ int tf_parse_group(const char *s, gid_t *gid)
 		return tf_err(-EINVAL, "group: unknown group '%s'", s);
 	*gid = gr->gr_gid;
 	return 0;
+}
+
+int tf_ifindex(const char *name, int *ifindex)
+{
+	int err = tf_parse_ifname(name, NULL);
+
+	if (err)
+		return err;
+	*ifindex = if_nametoindex(name);
+	if (!*ifindex)
+		return tf_err(-ENODEV, "no device '%s' in this network namespace", name);
+	return 0;
+}
+
+char *tf_mac_format(const uint8_t m[6], char buf[TF_MAC_STRLEN])
+{
+	snprintf(buf, TF_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x",
+		 m[0], m[1], m[2], m[3], m[4], m[5]);
+	return buf;
 }

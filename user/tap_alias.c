@@ -30,9 +30,11 @@ int tf_tap_alias_format(const struct tf_tap_opts *o, char *buf, size_t len)
 	n = snprintf(buf, len, "%s queues=%u owner=%ld group=%ld mtu=%u txqlen=%u vnet_hdr=%d",
 		     TF_TAP_ALIAS_MARK, o->queues, o->owner, o->group, o->mtu,
 		     o->txqueuelen, o->vnet_hdr);
-	if (n >= 0 && (size_t)n < len && o->has_mac)
-		n += snprintf(buf + n, len - n, " mac=%02x:%02x:%02x:%02x:%02x:%02x",
-			      o->mac[0], o->mac[1], o->mac[2], o->mac[3], o->mac[4], o->mac[5]);
+	if (n >= 0 && (size_t)n < len && o->has_mac) {
+		char m[TF_MAC_STRLEN];
+
+		n += snprintf(buf + n, len - n, " mac=%s", tf_mac_format(o->mac, m));
+	}
 	if (n < 0 || (size_t)n >= len)
 		return tf_err(-ENOSPC, "alias does not fit in %zu bytes", len);
 	return n;
@@ -138,10 +140,6 @@ static void fmt_id(long id, char *buf, size_t len)
 		snprintf(buf, len, "%ld", id);
 }
 
-static void fmt_mac(const uint8_t *m, char *buf, size_t len)
-{
-	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-}
 
 int tf_tap_opts_diff(const struct tf_tap_opts *have, const struct tf_tap_opts *want,
 		     char *buf, size_t len)
@@ -189,10 +187,10 @@ int tf_tap_opts_diff(const struct tf_tap_opts *have, const struct tf_tap_opts *w
 		ADD("vnet-hdr", have->vnet_hdr ? "on" : "off", want->vnet_hdr ? "on" : "off");
 	if (want->has_mac && (!have->has_mac || memcmp(have->mac, want->mac, 6))) {
 		if (have->has_mac)
-			fmt_mac(have->mac, h, sizeof(h));
+			tf_mac_format(have->mac, h);
 		else
 			snprintf(h, sizeof(h), "none");
-		fmt_mac(want->mac, w, sizeof(w));
+		tf_mac_format(want->mac, w);
 		ADD("mac", h, w);
 	}
 #undef ADD

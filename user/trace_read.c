@@ -297,13 +297,8 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 			row = (const struct tf_qcount *)r->counts + (size_t)q * r->ncpu;
 		else if (!bpf_map_lookup_elem(r->p.qcount, &idx, r->counts))
 			row = r->counts;
-		for (int c = 0; row && c < r->ncpu; c++) {
-			const __u64 *src = (const __u64 *)(row + c);
-			__u64 *dst = (__u64 *)&qs->c;
-
-			for (size_t k = 0; k < sizeof(*row) / sizeof(__u64); k++)
-				dst[k] += src[k];
-		}
+		if (row)
+			tf_percpu_sum(row, r->ncpu, sizeof(*row), &qs->c);
 		for (int d = 0; d < TF_DROP__MAX; d++)
 			qs->tx_drops += qs->c.tx_drops[d];
 		if (!qs->attached && qcount_zero(&qs->c))
