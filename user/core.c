@@ -203,6 +203,8 @@ bool tf_netns_alive(uint32_t ino)
 		while ((de = readdir(d))) {
 			if (i == 0 && (de->d_name[0] < '0' || de->d_name[0] > '9'))
 				continue;
+			if (de->d_name[0] == '.')
+				continue;	/* "." would be the directory's own inode */
 			snprintf(path, sizeof(path), "%s/%s%s", dirs[i], de->d_name,
 				 i == 0 ? "/ns/net" : "");
 			if (!stat(path, &st) && (uint32_t)st.st_ino == ino) {

@@ -58,7 +58,7 @@ const char *tf_pin_path(const struct tf_pin *p, const char *name, char *buf, siz
 
 static int not_there(const struct tf_pin *p)
 {
-	return tf_err(-ENOENT, "no %s state in %s", p->layout->what, p->dir);
+	return tf_err(-ENOENT, "%s is not set up here (no %s)", p->layout->what, p->dir);
 }
 
 /*
