@@ -30,7 +30,6 @@
 
 #include "fastpath_int.h"
 
-
 int tf_fdb_add(const char *name, const uint8_t mac[6])
 {
 	struct tf_fp_fdb_key k = { 0 };

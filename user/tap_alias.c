@@ -140,7 +140,6 @@ static void fmt_id(long id, char *buf, size_t len)
 		snprintf(buf, len, "%ld", id);
 }
 
-
 int tf_tap_opts_diff(const struct tf_tap_opts *have, const struct tf_tap_opts *want,
 		     char *buf, size_t len)
 {
