@@ -274,4 +274,27 @@ test_pins_private_and_removed() {
 	return 0
 }
 
+# A backend the kernel refuses (fentry on the development hosts, kprobe
+# without CONFIG_KPROBES) is exit 3, like every BPF load the kernel refuses,
+# and leaves nothing pinned. Where both load (the VM lane) there is nothing
+# to refuse.
+test_refused_backend_exits_3() {
+	local t=$(uniq_name tr) b out rc refused=0
+	[ -z "$(tf trace status --json | jq -r '.taps[]?.tap')" ] || skip "another tracing session is running"
+	mk_tap "$t" 1 || return 1
+	for b in fentry kprobe; do
+		out=$(tf trace start --backend $b "$t" 2>&1); rc=$?
+		if [ "$rc" = 0 ]; then
+			tf trace stop "$t" >/dev/null || { fail "stop after $b"; return 1; }
+			continue
+		fi
+		refused=1
+		expect_eq "$rc" 3 "exit code of a refused $b backend ($out)" || return 1
+		[[ "$out" == *"the $b backend cannot run here"* ]] || { fail "message: $out"; return 1; }
+		[ ! -e /sys/fs/bpf/tapflow/trace ] || { fail "pins left after a refused $b"; return 1; }
+	done
+	[ "$refused" = 1 ] || skip "this kernel runs the fentry and kprobe backends"
+	return 0
+}
+
 run_tests
