@@ -99,6 +99,18 @@ int tf_export_serve(struct tf_exporter *e, const char *listen);
 const char *tf_export_bound(const struct tf_exporter *e);
 
 /*
+ * TLS and basic auth for the server, from a web configuration file in
+ * exporter-toolkit's format (what every Prometheus exporter's
+ * --web.config.file reads): tls_server_config (cert_file, key_file,
+ * client_ca_file, client_auth_type, min/max_version) and basic_auth_users
+ * (bcrypt hashes). Call before tf_export_serve(). Everything is read and
+ * checked now; a bad file is -EINVAL with a one-line message.
+ */
+int tf_export_web_config(struct tf_exporter *e, const char *path);
+/* "https" when the web config turned TLS on, else "http". */
+const char *tf_export_scheme(const struct tf_exporter *e);
+
+/*
  * Scrape once and replace path atomically for node_exporter's textfile
  * collector: write path.tmp.PID, fsync, rename over path, fsync the
  * directory. The file is mode 0644 (see the README, Prometheus: tapflow export).

@@ -50,8 +50,13 @@ void tf_export_free(struct tf_exporter *e)
 {
 	if (!e)
 		return;
+	/* Queued password checks resume their connections before MHD stops. */
+	tfx_auth_stop(e->auth);
 	if (e->mhd)
 		MHD_stop_daemon(e->mhd);	/* frees every response first */
+	tfx_auth_free(e->auth);
+	tfx_guard_free(e->guard);
+	tf_webcfg_free(e->web);
 	if (e->lfd >= 0)
 		close(e->lfd);
 	for (int i = 0; i < SNAP_MAX; i++)
