@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <gnutls/crypto.h>
 
 #include "tapflow.h"
@@ -39,6 +41,7 @@
 #define AUTH_GOOD	32	/* verified pairs kept */
 #define AUTH_BAD	256	/* refused pairs kept */
 #define AUTH_KEY	32	/* SHA-256 */
+#define AUTH_NICE	10	/* the checker thread's nice value */
 
 struct cache_ent {
 	uint8_t key[AUTH_KEY];
@@ -137,6 +140,13 @@ static void *checker(void *arg)
 	struct job *j;
 	bool ok;
 
+	/*
+	 * Checks of new passwords are background work: serving scrapes (and
+	 * cached passwords) comes first when the CPUs are busy. Linux nice
+	 * values are per thread.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), AUTH_NICE))
+		pr_debug("export: cannot lower the password checker's priority: %s", strerror(errno));
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		while (!a->qlen && !a->stop)

@@ -132,11 +132,30 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /*
+ * Called by GnuTLS inside the handshake once the client's certificate is
+ * in: non-zero fails the handshake. Verified against the client CA (the
+ * credentials' trust list, MHD_OPTION_HTTPS_MEM_TRUST).
+ */
+static int verify_peer(gnutls_session_t s, bool required)
+{
+	unsigned int n = 0, status = 0;
+
+	if (!gnutls_certificate_get_peers(s, &n) || !n)
+		return required ? GNUTLS_E_NO_CERTIFICATE_FOUND : 0;
+	if (gnutls_certificate_verify_peers2(s, &status) < 0 || status)
+		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+	return 0;
+}
+
+static int verify_if_given(gnutls_session_t s) { return verify_peer(s, false); }
+static int verify_required(gnutls_session_t s) { return verify_peer(s, true); }
+
+/*
  * Per TLS session, before its handshake: libmicrohttpd only ever *requests*
  * a client certificate (when given a trust list) and never checks it, so
- * the exporter-toolkit policy is set here; gnutls_session_set_verify_cert()
- * makes the handshake itself fail on a certificate the client CA did not
- * sign, as Go's tls.RequireAndVerifyClientCert does.
+ * the exporter-toolkit policy is set here, and a verify function makes
+ * the handshake itself fail on a certificate the client CA did not sign,
+ * as Go's tls.RequireAndVerifyClientCert does.
  */
 static void tls_session_setup(const struct tf_webcfg *w, struct MHD_Connection *c)
 {
@@ -159,11 +178,11 @@ static void tls_session_setup(const struct tf_webcfg *w, struct MHD_Connection *
 		break;
 	case TF_CLIENT_AUTH_VERIFY_IF_GIVEN:
 		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUEST);
-		gnutls_session_set_verify_cert(s, NULL, 0);
+		gnutls_session_set_verify_function(s, verify_if_given);
 		break;
 	case TF_CLIENT_AUTH_REQUIRE_VERIFY:
 		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
-		gnutls_session_set_verify_cert(s, NULL, 0);
+		gnutls_session_set_verify_function(s, verify_required);
 		break;
 	}
 }
@@ -394,6 +413,7 @@ int tf_export_serve(struct tf_exporter *e, const char *listen_addr)
 	 * slot, never a thread, so it cannot stall other scrapes.
 	 */
 	e->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)e->lfd,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_LIMIT,
@@ -401,7 +421,6 @@ int tf_export_serve(struct tf_exporter *e, const char *listen_addr)
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEM,
 				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, e,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, e,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_ARRAY, opt,
 				  MHD_OPTION_END);
 	if (!e->mhd) {

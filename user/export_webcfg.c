@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include <gnutls/gnutls.h>
 
 #include "tapflow.h"
 #include "export_priv.h"
@@ -169,6 +170,45 @@ static int tls_version(const struct parse *p, const yaml_node_t *v, const char *
 	return bad(p, v, "%s '%s': want TLS10, TLS11, TLS12 or TLS13", key, s);
 }
 
+/*
+ * Load what libmicrohttpd will load, now, so that a key that does not match
+ * its certificate, or a CA file with no certificate, is a config error
+ * naming the file rather than a server that fails to start.
+ */
+static int check_tls(const struct parse *p, const yaml_node_t *m, const struct tf_webcfg *c)
+{
+	gnutls_certificate_credentials_t cr;
+	gnutls_priority_t prio;
+	gnutls_datum_t cert = { (unsigned char *)c->cert_pem, strlen(c->cert_pem) };
+	gnutls_datum_t key = { (unsigned char *)c->key_pem, strlen(c->key_pem) };
+	int r;
+
+	if (gnutls_certificate_allocate_credentials(&cr) < 0)
+		return tf_err(-ENOMEM, "--web.config.file: out of memory");
+	r = gnutls_certificate_set_x509_key_mem(cr, &cert, &key, GNUTLS_X509_FMT_PEM);
+	if (r < 0) {
+		gnutls_certificate_free_credentials(cr);
+		return bad(p, m, "the certificate and key cannot be used together: %s",
+			   gnutls_strerror(r));
+	}
+	if (c->ca_pem) {
+		gnutls_datum_t ca = { (unsigned char *)c->ca_pem, strlen(c->ca_pem) };
+
+		r = gnutls_certificate_set_x509_trust_mem(cr, &ca, GNUTLS_X509_FMT_PEM);
+		if (r <= 0) {
+			gnutls_certificate_free_credentials(cr);
+			return bad(p, m, "client CA: no usable certificate%s%s",
+				   r < 0 ? ": " : "", r < 0 ? gnutls_strerror(r) : "");
+		}
+	}
+	gnutls_certificate_free_credentials(cr);
+	r = gnutls_priority_init(&prio, c->priorities, NULL);
+	if (r < 0)
+		return bad(p, m, "TLS versions: %s", gnutls_strerror(r));
+	gnutls_priority_deinit(prio);
+	return 0;
+}
+
 static int parse_tls(struct parse *p, yaml_node_t *m, struct tf_webcfg *c)
 {
 	int vmin = 2, vmax = 3;	/* exporter-toolkit's defaults: TLS12..TLS13 */
@@ -237,7 +277,7 @@ static int parse_tls(struct parse *p, yaml_node_t *m, struct tf_webcfg *c)
 		n += snprintf(c->priorities + n, sizeof(c->priorities) - n, ":%s",
 			      tls_versions[i].prio);
 	c->tls = true;
-	return 0;
+	return check_tls(p, m, c);
 }
 
 /* Is h a bcrypt hash libcrypt can check? Try it once with an empty password. */
