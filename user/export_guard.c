@@ -22,7 +22,10 @@
  *     longest, and the slots left for connections with a complete head
  *     (HTTP_CONN_LIMIT - GUARD_PENDING) are not taken by slow clients.
  *     The minimum age keeps a burst of parallel scrapers, whose heads are
- *     simply not read yet, from evicting each other.
+ *     simply not read yet, from evicting each other; the watchdog trims
+ *     what a burst left above the cap. Near libmicrohttpd's own limit
+ *     (which, once reached, stops accepting, so nothing would ever be
+ *     evicted) the oldest waiting connection goes whatever its age.
  *
  * A connection is cut with shutdown(2) on its socket: libmicrohttpd then sees
  * the end of the stream and closes it in its own thread, so its state stays
@@ -43,6 +46,7 @@
 #include "log.h"
 
 #define GUARD_SLOTS	(HTTP_CONN_LIMIT + 16)	/* MHD's limit, plus slack */
+#define GUARD_FULL	(HTTP_CONN_LIMIT - 16)	/* evict before MHD refuses anyone */
 
 struct slot {
 	struct tfx_guard *g;
@@ -57,7 +61,7 @@ struct tfx_guard {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct slot slots[GUARD_SLOTS];
-	unsigned int npending;
+	unsigned int npending, nused;
 	bool stop, started;
 	pthread_t thread;
 	uint64_t evicted, timed_out;
@@ -89,6 +93,30 @@ static void set_pending(struct tfx_guard *g, struct slot *s, bool pending)
 	}
 }
 
+/*
+ * Cut the connection that has waited longest for its head, if it has waited
+ * min_age_ms at least (never `keep`, the one just accepted). Called with
+ * g->lock held.
+ */
+static bool evict_oldest(struct tfx_guard *g, const struct slot *keep, unsigned int min_age_ms)
+{
+	uint64_t young = clock_ns(CLOCK_MONOTONIC) - min_age_ms * 1000000ull;
+	struct slot *old = NULL;
+
+	for (int i = 0; i < GUARD_SLOTS; i++) {
+		struct slot *o = &g->slots[i];
+
+		if (o != keep && o->used && o->pending && o->t0 <= young &&
+		    (!old || o->t0 < old->t0))
+			old = o;
+	}
+	if (!old)
+		return false;
+	cut(g, old);
+	g->evicted++;
+	return true;
+}
+
 static void *watchdog(void *arg)
 {
 	struct tfx_guard *g = arg;
@@ -107,6 +135,9 @@ static void *watchdog(void *arg)
 				g->timed_out++;
 			}
 		}
+		/* A burst that came too fast to evict on arrival is trimmed here. */
+		while (g->npending > GUARD_PENDING && evict_oldest(g, NULL, GUARD_MIN_AGE_MS))
+			;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += GUARD_TICK_MS * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
@@ -162,13 +193,14 @@ void tfx_guard_notify(struct tfx_guard *g, struct MHD_Connection *c,
 		      void **socket_context, int started)
 {
 	const union MHD_ConnectionInfo *ci;
-	struct slot *s = *socket_context, *old = NULL;
+	struct slot *s = *socket_context;
 
 	pthread_mutex_lock(&g->lock);
 	if (!started) {
 		if (s) {
 			set_pending(g, s, false);
 			s->used = false;
+			g->nused--;
 			*socket_context = NULL;
 		}
 		pthread_mutex_unlock(&g->lock);
@@ -191,21 +223,11 @@ void tfx_guard_notify(struct tfx_guard *g, struct MHD_Connection *c,
 	*s = (struct slot){ .g = g, .fd = ci->connect_fd, .used = true };
 	set_pending(g, s, true);
 	*socket_context = s;
-	if (g->npending > GUARD_PENDING) {
-		uint64_t young = s->t0 - GUARD_MIN_AGE_MS * 1000000ull;
-
-		for (int i = 0; i < GUARD_SLOTS; i++) {
-			struct slot *o = &g->slots[i];
-
-			if (o != s && o->used && o->pending && o->t0 < young &&
-			    (!old || o->t0 < old->t0))
-				old = o;
-		}
-		if (old) {
-			cut(g, old);
-			g->evicted++;
-		}
-	}
+	g->nused++;
+	if (g->nused >= GUARD_FULL)
+		evict_oldest(g, s, 0);		/* at the limit: a slot must come free */
+	else if (g->npending > GUARD_PENDING)
+		evict_oldest(g, s, GUARD_MIN_AGE_MS);
 	pthread_mutex_unlock(&g->lock);
 }
 
