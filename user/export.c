@@ -8,6 +8,7 @@
  * export_textfile.c writes them for node_exporter).
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <microhttpd.h>
@@ -26,8 +27,16 @@ int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out)
 	if (src) {
 		e->src = *src;
 	} else {
-		int err = tf_trace_reader_new(&e->reader);
+		/*
+		 * Every bpf() command needs CAP_BPF here (unprivileged BPF is
+		 * off on Debian): without it each scrape would answer 500, so
+		 * say so now, by name.
+		 */
+		int err = tf_have_cap(CAP_SYS_ADMIN) ? 0 :
+			  tf_require_cap(CAP_BPF, "CAP_BPF", "reading the pinned BPF maps");
 
+		if (!err)
+			err = tf_trace_reader_new(&e->reader);
 		if (err) {
 			free(e);
 			return err;
@@ -66,6 +75,20 @@ void tf_export_free(struct tf_exporter *e)
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->read_lock);
 	free(e);
+}
+
+int tfx_export_probe(struct tf_exporter *e)
+{
+	int err = tf_export_scrape(e, &e->text);
+
+	/*
+	 * The pins are 0600 and opened read-write (BPF_OBJ_GET without
+	 * BPF_F_RDONLY): another user with CAP_BPF still cannot open them.
+	 */
+	if ((err == -EACCES || err == -EPERM) && e->reader && !tf_have_cap(CAP_DAC_OVERRIDE))
+		return tf_require_cap(CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE",
+				      "reading the 0600 pins under /sys/fs/bpf/tapflow as a user who does not own them");
+	return err;
 }
 
 int tf_export_scrape(struct tf_exporter *e, struct tf_export_buf *b)

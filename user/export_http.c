@@ -377,6 +377,9 @@ int tf_export_serve(struct tf_exporter *e, const char *listen_addr)
 	err = tf_export_parse_listen(listen_addr, &ss, &len);
 	if (err)
 		return err;
+	err = tfx_export_probe(e);
+	if (err)
+		return err;
 	err = open_listener(&ss, len, listen_addr);
 	if (err < 0)
 		return err;

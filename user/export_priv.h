@@ -140,5 +140,11 @@ struct tf_exporter {
  */
 struct snap *tfx_snap_get(struct tf_exporter *e, uint64_t t_req);
 void tfx_snap_put(void *cls);
+/*
+ * One scrape before serving, so that what would make every scrape fail
+ * (pins the exporter may not open) fails the start instead, naming the
+ * missing capability.
+ */
+int tfx_export_probe(struct tf_exporter *e);
 
 #endif

@@ -89,4 +89,35 @@ test_request_head_deadline() {
 	awk -v t="$t" 'BEGIN { exit !(t >= 4.5 && t < 7) }' || { fail "cut after $t s, want ~5"; return 1; }
 }
 
+# Without the privileges it needs, `export` fails at start with one line
+# naming the missing capability (exit 1), instead of serving 500s.
+test_unprivileged_fails_at_start() {
+	need setpriv || return 77
+	setup_tmp
+	local tap
+	tap=$(uniq_name te)
+	expect_ok "create" tf create "$tap" || return 1
+	expect_ok "trace start" tf trace start "$tap" || return 1
+	on_exit "tf trace stop $tap"
+	local as_nobody="setpriv --reuid 65534 --regid 65534 --clear-groups"
+	nsrun $as_nobody --inh-caps=-all "$TAPFLOW" export --listen 127.0.0.1:$PORT > "$TMP/out" 2> "$TMP/err"
+	expect_eq "$?" 1 "exit code without CAP_BPF" || return 1
+	expect_eq "$(wc -l < "$TMP/err")" 1 "one line" || return 1
+	grep -q "needs CAP_BPF" "$TMP/err" || { fail "no CAP_BPF in: $(cat "$TMP/err")"; return 1; }
+	nsrun $as_nobody --inh-caps=-all "$TAPFLOW" export --once > "$TMP/out" 2> "$TMP/err"
+	expect_eq "$?" 1 "exit code of --once without CAP_BPF" || return 1
+	# CAP_BPF, but not the pins' owner: names the capability that would do.
+	nsrun $as_nobody --inh-caps=+bpf --ambient-caps=+bpf "$TAPFLOW" export --listen 127.0.0.1:$PORT \
+		> "$TMP/out" 2> "$TMP/err"
+	expect_eq "$?" 1 "exit code with CAP_BPF, other user" || return 1
+	expect_eq "$(wc -l < "$TMP/err")" 1 "one line" || return 1
+	grep -q "needs CAP_DAC_OVERRIDE" "$TMP/err" || { fail "no CAP_DAC_OVERRIDE in: $(cat "$TMP/err")"; return 1; }
+	nsrun curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/" && { fail "something listens"; return 1; }
+	# And with both, it serves.
+	nsrun $as_nobody --inh-caps=+bpf,+dac_override --ambient-caps=+bpf,+dac_override \
+		"$TAPFLOW" export --once > "$TMP/m" 2> "$TMP/err"
+	expect_eq "$?" 0 "export --once with CAP_BPF and CAP_DAC_OVERRIDE ($(cat "$TMP/err"))" || return 1
+	grep -q "^tapflow_queues_attached{tap=\"$tap\"}" "$TMP/m" || { fail "tap missing from the export"; return 1; }
+}
+
 run_tests
