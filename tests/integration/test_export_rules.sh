@@ -98,6 +98,22 @@ test_prometheus_evaluates_the_rules() {
 	[ -n "$r0" ] && [ -n "$r1" ] || { fail "recording rule tapflow:rx_packets:rate1m not computed"; tail -3 "$TMP/prom.log" >&2; return 1; }
 	# tf-load writes the same rate on both queues: even, within rate()'s noise.
 	awk -v x="$imb" 'BEGIN { exit !(x >= 1 && x < 1.3) }' || { fail "imbalance $imb on an even load"; return 1; }
+	# Every query of the Grafana dashboard runs on this Prometheus (its
+	# recording rules loaded), and those of the rx panels have data.
+	local expr st n bad=""
+	while IFS= read -r expr; do
+		expr=${expr//\$__rate_interval/1m}
+		expr=${expr//\$instance/.*}
+		expr=${expr//\$tap/$TAP}
+		st=$(nsrun curl -s --max-time 2 "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$expr")
+		[ "$(echo "$st" | jq -r .status)" = success ] || bad="$bad [$expr: $(echo "$st" | jq -r .error)]"
+		case $expr in
+		tapflow:rx_packets:rate1m*|tapflow:rx_bytes:rate1m*|tapflow:rx_queue_imbalance*)
+			n=$(echo "$st" | jq '.data.result | length')
+			[ "$n" -gt 0 ] || bad="$bad [$expr: no data]" ;;
+		esac
+	done < <(jq -r '.panels[].targets[].expr' "$TOP/dashboards/tapflow-grafana.json")
+	expect_eq "$bad" "" "dashboard queries that fail" || return 1
 	local rules
 	rules=$(nsrun curl -s "http://127.0.0.1:$PROM_PORT/api/v1/rules" | jq -r '[.data.groups[].rules[] | select(.health != "ok")] | length')
 	expect_eq "$rules" 0 "rules Prometheus reports unhealthy" || return 1
