@@ -8,7 +8,6 @@
  * export_textfile.c writes them for node_exporter).
  */
 #include <errno.h>
-#include <linux/capability.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <microhttpd.h>
@@ -32,8 +31,8 @@ int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out)
 		 * off on Debian): without it each scrape would answer 500, so
 		 * say so now, by name.
 		 */
-		int err = tf_have_cap(CAP_SYS_ADMIN) ? 0 :
-			  tf_require_cap(CAP_BPF, "CAP_BPF", "reading the pinned BPF maps");
+		int err = tf_have_cap(TF_CAP_SYS_ADMIN) ? 0 :
+			  tf_require_cap(TF_CAP_BPF, "reading the pinned BPF maps");
 
 		if (!err)
 			err = tf_trace_reader_new(&e->reader);
@@ -85,8 +84,8 @@ int tfx_export_probe(struct tf_exporter *e)
 	 * The pins are 0600 and opened read-write (BPF_OBJ_GET without
 	 * BPF_F_RDONLY): another user with CAP_BPF still cannot open them.
 	 */
-	if ((err == -EACCES || err == -EPERM) && e->reader && !tf_have_cap(CAP_DAC_OVERRIDE))
-		return tf_require_cap(CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE",
+	if ((err == -EACCES || err == -EPERM) && e->reader && !tf_have_cap(TF_CAP_DAC_OVERRIDE))
+		return tf_require_cap(TF_CAP_DAC_OVERRIDE,
 				      "reading the 0600 pins under /sys/fs/bpf/tapflow as a user who does not own them");
 	return err;
 }

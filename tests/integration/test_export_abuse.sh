@@ -16,10 +16,6 @@
 PORT=10725
 ABUSE=$(dirname "$0")/../tf-export-abuse.py
 
-need() {
-	command -v "$1" >/dev/null || { skip "$1 not installed (scripts/setup.sh installs it)"; return 77; }
-}
-
 setup_tmp() {
 	TMP=$(mktemp -d)
 	on_exit "rm -rf $TMP"
@@ -55,7 +51,7 @@ abuse() {
 field() { tr ' ' '\n' < "$TMP/probe" | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 
 test_slowloris_and_friends_do_not_blind_the_scraper() {
-	need python3 || return 77
+	need python3
 	setup_tmp
 	start_exporter || return 1
 	# 600 slow connections: more than the 512 connection slots.
@@ -75,7 +71,7 @@ test_slowloris_and_friends_do_not_blind_the_scraper() {
 # A request head has a deadline of its own: a connection trickling one
 # header byte every 0.5 s (never idle for libmicrohttpd) is cut after ~5 s.
 test_request_head_deadline() {
-	need python3 || return 77
+	need python3
 	setup_tmp
 	start_exporter || return 1
 	local t
@@ -92,7 +88,7 @@ test_request_head_deadline() {
 # Without the privileges it needs, `export` fails at start with one line
 # naming the missing capability (exit 1), instead of serving 500s.
 test_unprivileged_fails_at_start() {
-	need setpriv || return 77
+	need setpriv
 	setup_tmp
 	local tap
 	tap=$(uniq_name te)

@@ -13,17 +13,13 @@ RULES=$TOP/rules
 PORT=10725
 PROM_PORT=19090
 
-need() {
-	command -v "$1" >/dev/null || { skip "$1 not installed (scripts/setup.sh installs it)"; return 77; }
-}
-
 setup_tmp() {
 	TMP=$(mktemp -d)
 	on_exit "rm -rf $TMP"
 }
 
 test_promtool_check_and_unit_tests() {
-	need promtool || return 77
+	need promtool
 	local out
 	out=$(promtool check rules "$RULES/tapflow.rules.yml" 2>&1) || { fail "promtool check rules: $out"; return 1; }
 	out=$(cd "$RULES" && promtool test rules tapflow.rules.test.yml 2>&1) ||
@@ -63,8 +59,8 @@ test_rules_name_real_metrics() {
 }
 
 test_prometheus_evaluates_the_rules() {
-	need prometheus || return 77
-	need jq || return 77
+	need prometheus
+	need jq
 	setup_tmp
 	traced_tap_with_traffic --queues 2 --count 20000 --rate 1000 --hold-ms 40000 || return 1
 	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" export --listen 127.0.0.1:$PORT > "$TMP/export.log" 2>&1 &

@@ -16,10 +16,6 @@ PORT=10725
 PROM_PORT=19090
 PASS=s3cret-Pw
 
-need() {
-	command -v "$1" >/dev/null || { skip "$1 not installed (scripts/setup.sh installs it)"; return 77; }
-}
-
 setup_tmp() {
 	TMP=$(mktemp -d)
 	on_exit "rm -rf $TMP"
@@ -93,9 +89,9 @@ prom_query() {
 # password (up = 1, tapflow's own series stored); what lacks either is
 # refused, and the exporter keeps serving Prometheus through it all.
 test_prometheus_https_client_cert_and_password() {
-	need prometheus || return 77
-	need openssl || return 77
-	need jq || return 77
+	need prometheus
+	need openssl
+	need jq
 	setup_tmp
 	make_certs || return 1
 	web_config RequireAndVerifyClientCert || return 1
@@ -164,7 +160,7 @@ test_prometheus_https_client_cert_and_password() {
 # password is cached once verified, wrong ones are checked off the HTTP
 # threads (and refused with 429 when too many wait).
 test_wrong_passwords_do_not_stall_the_right_one() {
-	need openssl || return 77
+	need openssl
 	setup_tmp
 	make_certs || return 1
 	web_config NoClientCert || return 1
@@ -201,7 +197,7 @@ test_wrong_passwords_do_not_stall_the_right_one() {
 # Basic auth without TLS, and VerifyClientCertIfGiven: no certificate is
 # fine, an untrusted one is not.
 test_auth_without_tls_and_verify_if_given() {
-	need openssl || return 77
+	need openssl
 	setup_tmp
 	printf 'basic_auth_users:\n  prom: %s\n' "$(bcrypt "$PASS")" > "$TMP/web.yml"
 	start_exporter --web.config.file "$TMP/web.yml" || return 1
@@ -223,7 +219,7 @@ test_auth_without_tls_and_verify_if_given() {
 
 # Bad configs: one line naming the problem, exit 2, before anything serves.
 test_bad_configs_refused_at_start() {
-	need openssl || return 77
+	need openssl
 	setup_tmp
 	make_certs || return 1
 	local h c
