@@ -78,7 +78,11 @@ void tf_export_free(struct tf_exporter *e)
 
 int tfx_export_probe(struct tf_exporter *e)
 {
-	int err = tf_export_scrape(e, &e->text);
+	/* Its own buffer, freed: a kept one would hold a whole text for nothing. */
+	struct tf_export_buf b = { 0 };
+	int err = tf_export_scrape(e, &b);
+
+	tf_export_buf_free(&b);
 
 	/*
 	 * The pins are 0600 and opened read-write (BPF_OBJ_GET without
