@@ -14,8 +14,9 @@
 #       from connect to the last byte; samples PID's VmRSS. Prints
 #       "scrapes=N fails=F max_ms=M p50_ms=... rss_start_kb=K rss_max_kb=K"
 #       and exits 1 if any scrape failed.
-#   trickle --port P --seconds S
-#       one connection sending a header byte every 0.5 s; prints "cut=T"
+#   trickle --port P --seconds S [--idle]
+#       one connection sending a header byte every 0.5 s (with --idle:
+#       nothing, e.g. a TLS handshake never begun); prints "cut=T"
 #       (seconds until the server closed it) or "open".
 import argparse
 import selectors
@@ -189,8 +190,9 @@ def trickle(a):
     i = 0
     while time.monotonic() - t0 < a.seconds:
         try:
-            s.send(HEAD[i:i + 1])
-            i += 1
+            if not a.idle:
+                s.send(HEAD[i:i + 1])
+                i += 1
             if not s.recv(4096):
                 print("cut=%.1f" % (time.monotonic() - t0))
                 return 0
@@ -210,6 +212,7 @@ def main():
     p.add_argument("--slow", type=int, default=300)
     p.add_argument("--seconds", type=float, default=15)
     p.add_argument("--pid", type=int, default=0)
+    p.add_argument("--idle", action="store_true")
     a = p.parse_args()
     return {"attack": attack, "probe": probe, "trickle": trickle}[a.mode](a) or 0
 

@@ -217,6 +217,24 @@ test_auth_without_tls_and_verify_if_given() {
 		"000 35" "untrusted client certificate (if given)" || return 1
 }
 
+# A TLS handshake is part of the request head's deadline (5 s): a client
+# that connects and never starts it loses its slot then, not after the 10 s
+# idle timeout.
+test_handshake_deadline() {
+	need openssl python3
+	setup_tmp
+	make_certs || return 1
+	web_config NoClientCert || return 1
+	start_exporter --web.config.file "$TMP/web.yml" || return 1
+	local t
+	t=$(nsrun python3 "$TOP/tests/tf-export-abuse.py" trickle --idle --port $PORT --seconds 20)
+	case $t in cut=*) ;; *) fail "silent TLS connection not cut: $t"; return 1 ;; esac
+	t=${t#cut=}
+	echo "    a connection that never began its TLS handshake was cut after $t s"
+	awk -v t="$t" 'BEGIN { exit !(t >= 4.5 && t < 7) }' || { fail "cut after $t s, want ~5"; return 1; }
+	expect_eq "$(code -u prom:$PASS https://127.0.0.1:$PORT/metrics)" "200 0" "serving after" || return 1
+}
+
 # Bad configs: one line naming the problem, exit 2, before anything serves.
 test_bad_configs_refused_at_start() {
 	need openssl
