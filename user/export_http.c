@@ -23,7 +23,6 @@
 #include "export_text.h"
 #include "log.h"
 
-
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned int status,
 				  const char *text, const char *allow)
 {
