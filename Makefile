@@ -17,7 +17,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 CFLAGS  ?= -g -O2
 CFLAGS  += -Wall -Wextra -Werror -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
 	   -DTAPFLOW_VERSION='"$(VERSION)"'
-LDLIBS  := -lxdp -lbpf -lelf -lz -lmicrohttpd -lpthread -lm
+LDLIBS  := -lxdp -lbpf -lelf -lz -lmicrohttpd -lgnutls -lyaml -lcrypt -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	   -I. -Iinclude -Ibpf
 

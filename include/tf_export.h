@@ -2,8 +2,9 @@
 /*
  * Prometheus export of the per-queue tracing counters: the text exposition
  * format 0.0.4, rendered from struct tf_tap_stats (what tf_trace_read()
- * returns), served over HTTP (libmicrohttpd) and/or written as a
- * node_exporter textfile. Included by tapflow.h.
+ * returns), served over HTTP (libmicrohttpd; TLS and basic auth from an
+ * exporter-toolkit web config) and/or written as a node_exporter
+ * textfile. Included by tapflow.h.
  *
  * Rendering is a pure function of the stats, so it is unit-tested on
  * synthetic arrays; the exporter object takes its stats from a source that
@@ -92,11 +93,26 @@ int tf_export_parse_listen(const char *s, struct sockaddr_storage *ss,
 /*
  * Serve GET /metrics on listen (NULL: TF_EXPORT_DEFAULT_LISTEN) from
  * internal threads until tf_export_free(). Each scrape reads the maps
- * afresh; scrapes that queue up behind one render share it.
+ * afresh; scrapes that queue up behind one render share it. One scrape is
+ * made before listening, so what would fail every scrape (a missing
+ * capability, named) fails here. Slow clients are cut: a request head
+ * (TLS handshake included) is due 5 s after connect (README, Abuse limits).
  */
 int tf_export_serve(struct tf_exporter *e, const char *listen);
 /* The address actually bound, e.g. "127.0.0.1:10725" or "[::]:10725". */
 const char *tf_export_bound(const struct tf_exporter *e);
+
+/*
+ * TLS and basic auth for the server, from a web configuration file in
+ * exporter-toolkit's format (what every Prometheus exporter's
+ * --web.config.file reads): tls_server_config (cert_file, key_file,
+ * client_ca_file, client_auth_type, min/max_version) and basic_auth_users
+ * (bcrypt hashes). Call before tf_export_serve(). Everything is read and
+ * checked now; a bad file is -EINVAL with a one-line message.
+ */
+int tf_export_web_config(struct tf_exporter *e, const char *path);
+/* "https" when the web config turned TLS on, else "http". */
+const char *tf_export_scheme(const struct tf_exporter *e);
 
 /*
  * Scrape once and replace path atomically for node_exporter's textfile

@@ -103,13 +103,14 @@ done
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "nan" }'; }
 
-# scrape_stats URL SELF_METRIC_REGEX OUTFILE_PREFIX: N scrapes; prints
+# scrape_stats URL SELF_METRIC_REGEX [CURL_ARGS...]: N scrapes; prints
 # "self_ms curl_ms bytes series".
 scrape_stats() {
 	local url=$1 re=$2 i
+	shift 2
 	: > "$TMP/self"; : > "$TMP/curl"
 	for ((i = 0; i < N; i++)); do
-		ns curl -s -o "$TMP/body" -w '%{time_total}\n' "$url" >> "$TMP/curl"
+		ns curl -s "$@" -o "$TMP/body" -w '%{time_total}\n' "$url" >> "$TMP/curl"
 		grep -E "$re" "$TMP/body" | awk '{ print $2 * 1000 }' >> "$TMP/self"
 	done
 	printf '%s %s %s %s\n' "$(median < "$TMP/self")" \
@@ -125,12 +126,38 @@ tf_rss=$(kb VmRSS $TF_PID); tf_hwm=$(kb VmHWM $TF_PID)
 tf_read=$(sed -n 's/.*read [0-9]* taps in \([0-9.]*\) ms.*/\1/p' "$TMP/tf.err" | tail -n "$N" | median)
 tf_render=$(sed -n 's/.*rendered [0-9]* bytes in \([0-9.]*\) ms.*/\1/p' "$TMP/tf.err" | tail -n "$N" | median)
 
+# The same exporter behind TLS and basic auth (--web.config.file), when
+# openssl and python3's crypt (libcrypt) can make a certificate and a hash:
+# what a fresh HTTPS connection with a cached password adds to a scrape.
+tls_row="| tapflow export, HTTPS + basic auth | not measured (needs openssl and python3) | | | | | | |"
+if command -v openssl >/dev/null && command -v python3 >/dev/null &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/k.pem" \
+		-out "$TMP/c.pem" -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1; then
+	hash=$(python3 -W ignore -c 'import crypt; print(crypt.crypt("bench", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))')
+	printf 'tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\nbasic_auth_users:\n  b: %s\n' "$hash" > "$TMP/web.yml"
+	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" export --listen 127.0.0.1:$((TF_PORT + 1)) \
+		--web.config.file "$TMP/web.yml" >/dev/null 2>"$TMP/tls.err" &
+	TLS_PID=$!
+	PIDS+=($TLS_PID)
+	for ((i = 0; i < 100; i++)); do
+		ns curl -s -o /dev/null --cacert "$TMP/c.pem" -u b:bench "https://127.0.0.1:$((TF_PORT + 1))/" && break
+		sleep 0.1
+	done
+	log "scraping tapflow export over HTTPS with basic auth $N times"
+	read -r tls_self tls_curl tls_bytes tls_series < <(scrape_stats "https://127.0.0.1:$((TF_PORT + 1))/metrics" \
+		'^tapflow_scrape_duration_seconds ' --cacert "$TMP/c.pem" -u b:bench)
+	tls_row=$(printf '| tapflow export, HTTPS + basic auth (cached) | - | %.2f | %.2f | %.0f | %s | %s | %s |' \
+		"$tls_self" "$tls_curl" "$(echo "$tls_bytes / 1024" | bc -l)" "$tls_series" \
+		"$(kb VmRSS $TLS_PID)" "$(kb VmHWM $TLS_PID)")
+fi
+
 echo "### tapflow export: one scrape of $NTAPS taps x $NQ queues ($(nproc) CPUs, median of $N)"
 echo
 echo "| exporter | render (ms) | read+render (ms) | HTTP scrape (ms) | body (KiB) | series | RSS (MiB) | peak RSS (MiB) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 printf '| tapflow export (all per-queue families) | %.2f | %.2f | %.2f | %.0f | %s | %s | %s |\n' \
 	"$tf_render" "$tf_self" "$tf_curl" "$(echo "$tf_bytes / 1024" | bc -l)" "$tf_series" "$tf_rss" "$tf_hwm"
+echo "$tls_row"
 if [ -n "$NODE_EXPORTER" ]; then
 	log "scraping node_exporter (netdev only) $N times"
 	read -r ne_self ne_curl ne_bytes ne_series < <(scrape_stats "http://127.0.0.1:$NE_PORT/metrics" \

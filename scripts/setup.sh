@@ -27,6 +27,10 @@ pkgs=(
 	libxdp-dev xdp-tools       # XDP attach (dispatcher) and AF_XDP sockets
 	libelf-dev zlib1g-dev      # libbpf's own link dependencies
 	libmicrohttpd-dev          # the /metrics HTTP endpoint
+	libgnutls28-dev            # /metrics over TLS: libmicrohttpd's GnuTLS, client-certificate checks
+	libyaml-dev                # --web.config.file (the exporter-toolkit YAML format)
+	libcrypt-dev               # bcrypt password hashes of basic_auth_users (crypt_rn)
+	openssl                    # exporter tests: make a CA, server and client certificates
 	pkg-config make gcc
 	iproute2 util-linux jq     # tests: ip netns, setpriv/nsenter, JSON checks
 	bpftrace                   # benchmark peer for tracing

@@ -21,6 +21,7 @@
 struct export_cfg {
 	const char *listen;
 	const char *textfile;
+	const char *web_config;
 	double interval;
 	bool once;
 };
@@ -37,6 +38,10 @@ static const struct cli_opt export_opts[] = {
 	  .off = offsetof(struct export_cfg, interval),
 	  .help = "rewrite --textfile every S seconds (default 15)",
 	  .dmin = 0.1, .dmax = 86400 },
+	{ .name = "web.config.file", .type = CLI_STR,
+	  .off = offsetof(struct export_cfg, web_config), .metavar = "FILE",
+	  .help = "TLS and basic auth for /metrics, in the exporter-toolkit format "
+		  "(tls_server_config, basic_auth_users)" },
 	{ .name = "once", .type = CLI_FLAG, .off = offsetof(struct export_cfg, once),
 	  .help = "write the metrics once (to --textfile, else stdout) and exit" },
 	{ 0 }
@@ -100,10 +105,18 @@ int cmd_export(int argc, char **argv)
 			return cli_usage_error(&export_spec, "%s", tf_errmsg());
 	}
 	serve = !cfg.once && (listen_given || !cfg.textfile);
+	if (cfg.web_config && !serve)
+		return cli_usage_error(&export_spec, "--web.config.file configures the HTTP server: "
+				       "it needs serving (not --once, and --listen beside --textfile)");
 
 	err = tf_export_new(NULL, &e);
 	if (err)
 		return cli_fail(&export_spec, err);
+	if (cfg.web_config) {
+		err = tf_export_web_config(e, cfg.web_config);
+		if (err)
+			goto out;
+	}
 	if (cfg.once) {
 		err = write_once(e, cfg.textfile);
 		tf_export_free(e);
@@ -131,7 +144,7 @@ int cmd_export(int argc, char **argv)
 		err = tf_export_serve(e, cfg.listen);
 		if (err)
 			goto out;
-		printf("serving http://%s/metrics\n", tf_export_bound(e));
+		printf("serving %s://%s/metrics\n", tf_export_scheme(e), tf_export_bound(e));
 	}
 	if (cfg.textfile)
 		printf("writing %s every %g s\n", cfg.textfile, cfg.interval);

@@ -123,6 +123,7 @@ const char *tf_cap_name(enum tf_cap cap)
 	static __thread char other[16];
 
 	switch (cap) {
+	case TF_CAP_DAC_OVERRIDE: return "CAP_DAC_OVERRIDE";
 	case TF_CAP_NET_ADMIN: return "CAP_NET_ADMIN";
 	case TF_CAP_SYS_ADMIN: return "CAP_SYS_ADMIN";
 	case TF_CAP_PERFMON: return "CAP_PERFMON";

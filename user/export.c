@@ -26,8 +26,16 @@ int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out)
 	if (src) {
 		e->src = *src;
 	} else {
-		int err = tf_trace_reader_new(&e->reader);
+		/*
+		 * Every bpf() command needs CAP_BPF here (unprivileged BPF is
+		 * off on Debian): without it each scrape would answer 500, so
+		 * say so now, by name.
+		 */
+		int err = tf_have_cap(TF_CAP_SYS_ADMIN) ? 0 :
+			  tf_require_cap(TF_CAP_BPF, "reading the pinned BPF maps");
 
+		if (!err)
+			err = tf_trace_reader_new(&e->reader);
 		if (err) {
 			free(e);
 			return err;
@@ -50,8 +58,13 @@ void tf_export_free(struct tf_exporter *e)
 {
 	if (!e)
 		return;
+	/* Queued password checks resume their connections before MHD stops. */
+	tfx_auth_stop(e->auth);
 	if (e->mhd)
 		MHD_stop_daemon(e->mhd);	/* frees every response first */
+	tfx_auth_free(e->auth);
+	tfx_guard_free(e->guard);
+	tf_webcfg_free(e->web);
 	if (e->lfd >= 0)
 		close(e->lfd);
 	for (int i = 0; i < SNAP_MAX; i++)
@@ -61,6 +74,24 @@ void tf_export_free(struct tf_exporter *e)
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->read_lock);
 	free(e);
+}
+
+int tfx_export_probe(struct tf_exporter *e)
+{
+	/* Its own buffer, freed: a kept one would hold a whole text for nothing. */
+	struct tf_export_buf b = { 0 };
+	int err = tf_export_scrape(e, &b);
+
+	tf_export_buf_free(&b);
+
+	/*
+	 * The pins are 0600 and opened read-write (BPF_OBJ_GET without
+	 * BPF_F_RDONLY): another user with CAP_BPF still cannot open them.
+	 */
+	if ((err == -EACCES || err == -EPERM) && e->reader && !tf_have_cap(TF_CAP_DAC_OVERRIDE))
+		return tf_require_cap(TF_CAP_DAC_OVERRIDE,
+				      "reading the 0600 pins under /sys/fs/bpf/tapflow as a user who does not own them");
+	return err;
 }
 
 int tf_export_scrape(struct tf_exporter *e, struct tf_export_buf *b)

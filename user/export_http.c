@@ -2,7 +2,11 @@
 /*
  * tapflow export over HTTP: GET /metrics served by libmicrohttpd from the
  * exporter's shared snapshots (export.c), the listen-address parser, and
- * the listening socket (bound by us, so errors name the address).
+ * the listening socket (bound by us, so errors name the address). With a
+ * --web.config.file, TLS through libmicrohttpd's GnuTLS (client
+ * certificates checked during the handshake, so an untrusted one fails it)
+ * and basic auth (export_auth.c); always, the connection guard against slow
+ * clients (export_guard.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,12 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include <gnutls/gnutls.h>
 
 #include "tapflow.h"
 #include "export_priv.h"
 #include "export_text.h"
 #include "log.h"
-
 
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned int status,
 				  const char *text, const char *allow)
@@ -37,6 +41,22 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned int status,
 	return ret;
 }
 
+static enum MHD_Result reply_401(struct MHD_Connection *c)
+{
+	static const char text[] = "unauthorized\n";
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text,
+					    MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	ret = MHD_queue_basic_auth_fail_response(c, "tapflow", r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -51,7 +71,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	(void)version;
 	(void)upload;
 	(void)upload_size;
-	(void)req_cls;
+	tfx_guard_head_done(c);
+	if (e->auth) {
+		switch (tfx_auth_check(e->auth, c, req_cls)) {
+		case TFX_AUTH_OK:
+			break;
+		case TFX_AUTH_PENDING:
+			return MHD_YES;		/* suspended until the password is checked */
+		case TFX_AUTH_BUSY:
+			return reply_text(c, MHD_HTTP_TOO_MANY_REQUESTS,
+					  "too many password checks queued: try again\n", NULL);
+		case TFX_AUTH_DENIED:
+		default:
+			return reply_401(c);
+		}
+	}
 	/*
 	 * Answer on the first call (headers complete): no request here has a
 	 * body worth reading, and MHD closes a connection whose body is left
@@ -94,6 +128,109 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	/* Client misbehaviour lands here too: not worth a warning. */
 	tf_log(TF_LOG_DEBUG, "export: http: %s", msg);
+}
+
+/*
+ * Called by GnuTLS inside the handshake once the client's certificate is
+ * in: non-zero fails the handshake. Verified against the client CA (the
+ * credentials' trust list, MHD_OPTION_HTTPS_MEM_TRUST).
+ */
+static int verify_peer(gnutls_session_t s, bool required)
+{
+	unsigned int n = 0, status = 0;
+
+	if (!gnutls_certificate_get_peers(s, &n) || !n)
+		return required ? GNUTLS_E_NO_CERTIFICATE_FOUND : 0;
+	if (gnutls_certificate_verify_peers2(s, &status) < 0 || status)
+		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+	return 0;
+}
+
+static int verify_if_given(gnutls_session_t s) { return verify_peer(s, false); }
+static int verify_required(gnutls_session_t s) { return verify_peer(s, true); }
+
+/*
+ * Per TLS session, before its handshake: libmicrohttpd only ever *requests*
+ * a client certificate (when given a trust list) and never checks it, so
+ * the exporter-toolkit policy is set here, and a verify function makes
+ * the handshake itself fail on a certificate the client CA did not sign,
+ * as Go's tls.RequireAndVerifyClientCert does.
+ */
+static void tls_session_setup(const struct tf_webcfg *w, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t s;
+
+	if (!ci || !ci->tls_session)
+		return;
+	s = ci->tls_session;
+	switch (w->client_auth) {
+	case TF_CLIENT_AUTH_NONE:
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_IGNORE);
+		break;
+	case TF_CLIENT_AUTH_REQUEST:
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUEST);
+		break;
+	case TF_CLIENT_AUTH_REQUIRE_ANY:
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+		break;
+	case TF_CLIENT_AUTH_VERIFY_IF_GIVEN:
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUEST);
+		gnutls_session_set_verify_function(s, verify_if_given);
+		break;
+	case TF_CLIENT_AUTH_REQUIRE_VERIFY:
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+		gnutls_session_set_verify_function(s, verify_required);
+		break;
+	}
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct tf_exporter *e = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED && e->web && e->web->tls)
+		tls_session_setup(e->web, c);
+	tfx_guard_notify(e->guard, c, socket_context, toe == MHD_CONNECTION_NOTIFY_STARTED);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)toe;
+	tfx_auth_done(*req_cls);
+	*req_cls = NULL;
+	tfx_guard_request_done(c);
+}
+
+int tf_export_web_config(struct tf_exporter *e, const char *path)
+{
+	int err;
+
+	if (e->mhd)
+		return tf_err(-EBUSY, "export: --web.config.file must come before serving");
+	if (e->web)
+		return tf_err(-EBUSY, "export: a web config is already set");
+	err = tf_webcfg_load(path, &e->web);
+	if (err)
+		return err;
+	if (e->web->nusers) {
+		err = tfx_auth_new(e->web, &e->auth);
+		if (err) {
+			tf_webcfg_free(e->web);
+			e->web = NULL;
+			return err;
+		}
+	}
+	return 0;
+}
+
+const char *tf_export_scheme(const struct tf_exporter *e)
+{
+	return e->web && e->web->tls ? "https" : "http";
 }
 
 /* ---- listening -------------------------------------------------------- */
@@ -226,7 +363,9 @@ static int open_listener(struct sockaddr_storage *ss, socklen_t len, const char 
 
 int tf_export_serve(struct tf_exporter *e, const char *listen_addr)
 {
+	struct MHD_OptionItem opt[8];
 	struct sockaddr_storage ss;
+	unsigned int flags, n = 0;
 	socklen_t len;
 	int err;
 
@@ -235,6 +374,9 @@ int tf_export_serve(struct tf_exporter *e, const char *listen_addr)
 	if (!listen_addr)
 		listen_addr = TF_EXPORT_DEFAULT_LISTEN;
 	err = tf_export_parse_listen(listen_addr, &ss, &len);
+	if (err)
+		return err;
+	err = tfx_export_probe(e);
 	if (err)
 		return err;
 	err = open_listener(&ss, len, listen_addr);
@@ -249,19 +391,45 @@ int tf_export_serve(struct tf_exporter *e, const char *listen_addr)
 	 * Internal epoll threads: a slow or stuck client holds a connection
 	 * slot, never a thread, so it cannot stall other scrapes.
 	 */
-	e->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-				  MHD_USE_ERROR_LOG,
-				  0, NULL, NULL, on_request, e,
+	err = tfx_guard_new(&e->guard);
+	if (err) {
+		close(e->lfd);
+		e->lfd = -1;
+		return err;
+	}
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (e->auth)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
+	if (e->web && e->web->tls) {
+		flags |= MHD_USE_TLS;
+		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, e->web->cert_pem };
+		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, e->web->key_pem };
+		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, e->web->priorities };
+		if (e->web->ca_pem)
+			opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, e->web->ca_pem };
+	}
+	opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+
+	/*
+	 * Internal epoll threads: a slow or stuck client holds a connection
+	 * slot, never a thread, so it cannot stall other scrapes.
+	 */
+	e->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)e->lfd,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_LIMIT,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT_S,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEM,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, e,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, e,
+				  MHD_OPTION_ARRAY, opt,
 				  MHD_OPTION_END);
 	if (!e->mhd) {
 		close(e->lfd);
 		e->lfd = -1;
+		tfx_guard_free(e->guard);
+		e->guard = NULL;
 		return tf_err(-EIO, "export: could not start the HTTP server on %s (run with -v for libmicrohttpd's reason)",
 			      e->bound);
 	}

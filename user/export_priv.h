@@ -3,14 +3,18 @@
  * The exporter object, shared by the files that serve it (private to
  * user/export*.c): export.c owns its life, reading and the snapshots that
  * HTTP scrapes share; export_http.c serves them with libmicrohttpd;
- * export_textfile.c writes them for node_exporter.
+ * export_textfile.c writes them for node_exporter; export_webcfg.c reads
+ * --web.config.file, export_auth.c checks basic auth against it, and
+ * export_guard.c keeps slow clients from holding connection slots.
  */
 #ifndef TF_EXPORT_PRIV_H
 #define TF_EXPORT_PRIV_H
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <microhttpd.h>
 
 #include "tf_export.h"
 
@@ -29,9 +33,14 @@
  */
 #define SNAP_MAX	3
 #define HTTP_THREADS	2
-#define HTTP_CONN_LIMIT	256	/* 200 parallel scrapes fit */
+#define HTTP_CONN_LIMIT	512	/* 200 parallel scrapes fit beside GUARD_PENDING slow ones */
 #define HTTP_TIMEOUT_S	10	/* idle connections are closed after this */
 #define HTTP_CONN_MEM	(16 * 1024) /* per-connection header pool: bigger requests get 431 */
+/* See export_guard.c. */
+#define GUARD_HEAD_S	5	/* a request head (and TLS handshake) must be in by then */
+#define GUARD_PENDING	256	/* connections waiting for their head, at most */
+#define GUARD_MIN_AGE_MS 250	/* ... evicting only those waiting longer than this */
+#define GUARD_TICK_MS	250	/* how often the head deadline is checked */
 
 struct snap {
 	struct tf_export_buf b;
@@ -40,6 +49,68 @@ struct snap {
 	unsigned int status;		/* 200, or 500 with the error as text */
 	struct tf_exporter *e;
 };
+
+/* ---- --web.config.file (export_webcfg.c) ---- */
+
+/* exporter-toolkit's client_auth_type values (Go's tls.ClientAuthType). */
+enum tf_client_auth {
+	TF_CLIENT_AUTH_NONE,		/* NoClientCert */
+	TF_CLIENT_AUTH_REQUEST,		/* RequestClientCert: asked, not checked */
+	TF_CLIENT_AUTH_REQUIRE_ANY,	/* RequireAnyClientCert: required, not checked */
+	TF_CLIENT_AUTH_VERIFY_IF_GIVEN,	/* VerifyClientCertIfGiven */
+	TF_CLIENT_AUTH_REQUIRE_VERIFY,	/* RequireAndVerifyClientCert */
+};
+
+struct tf_webuser {
+	char *name;
+	char *hash;			/* bcrypt, $2a$ / $2b$ / $2y$ */
+};
+
+struct tf_webcfg {
+	bool tls;			/* serve HTTPS only */
+	char *cert_pem, *key_pem, *ca_pem;
+	enum tf_client_auth client_auth;
+	char priorities[96];		/* GnuTLS priority string from min/max_version */
+	struct tf_webuser *users;	/* basic auth when nusers > 0 */
+	size_t nusers;
+};
+
+int tf_webcfg_load(const char *path, struct tf_webcfg **out);
+void tf_webcfg_free(struct tf_webcfg *c);
+
+/* ---- basic auth (export_auth.c) ---- */
+
+struct tfx_auth;
+
+enum tfx_auth_verdict {
+	TFX_AUTH_OK,
+	TFX_AUTH_DENIED,		/* answer 401 */
+	TFX_AUTH_BUSY,			/* too many checks queued: answer 429 */
+	TFX_AUTH_PENDING,		/* connection suspended until the check is done */
+};
+
+int tfx_auth_new(const struct tf_webcfg *cfg, struct tfx_auth **out);
+/* Answer every queued check "denied" and stop the checker (before MHD stops). */
+void tfx_auth_stop(struct tfx_auth *a);
+void tfx_auth_free(struct tfx_auth *a);
+/* Check c's credentials; *req_cls carries a queued check across the resume. */
+enum tfx_auth_verdict tfx_auth_check(struct tfx_auth *a, struct MHD_Connection *c,
+				     void **req_cls);
+/* The request is over (MHD_OPTION_NOTIFY_COMPLETED): free what check kept. */
+void tfx_auth_done(void *req_cls);
+
+/* ---- connection guard (export_guard.c) ---- */
+
+struct tfx_guard;
+
+int tfx_guard_new(struct tfx_guard **out);
+void tfx_guard_free(struct tfx_guard *g);
+/* MHD_OPTION_NOTIFY_CONNECTION's work: track connections, evict slow ones. */
+void tfx_guard_notify(struct tfx_guard *g, struct MHD_Connection *c,
+		      void **socket_context, int started);
+/* The request head of c is complete / its response is done (keep-alive). */
+void tfx_guard_head_done(struct MHD_Connection *c);
+void tfx_guard_request_done(struct MHD_Connection *c);
 
 struct tf_exporter {
 	struct tf_export_source src;
@@ -56,6 +127,9 @@ struct tf_exporter {
 	struct snap *cur;
 	struct tf_export_buf text;	/* for the textfile writer */
 	struct MHD_Daemon *mhd;
+	struct tf_webcfg *web;		/* NULL: plain HTTP, no auth */
+	struct tfx_auth *auth;
+	struct tfx_guard *guard;
 	int lfd;
 	char bound[INET6_ADDRSTRLEN + 8];
 };
@@ -66,5 +140,11 @@ struct tf_exporter {
  */
 struct snap *tfx_snap_get(struct tf_exporter *e, uint64_t t_req);
 void tfx_snap_put(void *cls);
+/*
+ * One scrape before serving, so that what would make every scrape fail
+ * (pins the exporter may not open) fails the start instead, naming the
+ * missing capability.
+ */
+int tfx_export_probe(struct tf_exporter *e);
 
 #endif

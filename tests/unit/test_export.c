@@ -7,6 +7,7 @@
  * loopback port and the textfile writer.
  */
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -473,6 +474,131 @@ static void test_http(void)
 	tf_export_free(e);
 }
 
+/* ---- --web.config.file and basic auth ------------------------------------ */
+
+/* A bcrypt hash of pw at cost 4 (libcrypt's minimum: the test stays fast). */
+static void bcrypt_of(const char *pw, char out[64])
+{
+	static struct crypt_data cd;
+	char salt[64];
+
+	out[0] = '\0';
+	if (!crypt_gensalt_rn("$2b$", 4, NULL, 0, salt, sizeof(salt)))
+		return;
+	snprintf(out, 64, "%s", crypt_rn(pw, salt, &cd, sizeof(cd)));
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+/* Load text as a web config; returns tf_export_web_config()'s result. */
+static int load_cfg(const char *path, const char *text)
+{
+	struct tf_exporter *e;
+	int err;
+
+	if (write_file(path, text) || tf_export_new(&fake, &e))
+		return -999;
+	err = tf_export_web_config(e, path);
+	tf_export_free(e);
+	return err;
+}
+
+static void test_web_config(void)
+{
+	char path[] = "/tmp/tf-webcfg-XXXXXX", yml[64], hash[64], text[256];
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		TEST_SKIP("no /tmp");
+	close(fd);
+	snprintf(yml, sizeof(yml), "%s.yml", path);
+	bcrypt_of("pw", hash);
+	ASSERT_HAS(hash, "$2b$04$", "libcrypt makes bcrypt");
+
+	ASSERT_OK(load_cfg(yml, ""), "empty file: plain HTTP, no auth");
+	snprintf(text, sizeof(text), "basic_auth_users:\n  prom: '%s'\n", hash);
+	ASSERT_OK(load_cfg(yml, text), "users only");
+
+	ASSERT_EQ(load_cfg(yml, "basic_auth_users:\n  prom: plaintext\n"), -EINVAL, "plain password");
+	ASSERT_HAS(tf_errmsg(), "not a bcrypt hash", "says so");
+	ASSERT_HAS(tf_errmsg(), "line 2", "names the line");
+	snprintf(text, sizeof(text), "basic_auth_users:\n  a: '%s'\n  a: '%s'\n", hash, hash);
+	ASSERT_EQ(load_cfg(yml, text), -EINVAL, "a user twice");
+	ASSERT_EQ(load_cfg(yml, "tls_server_config: [\n"), -EINVAL, "not YAML");
+	ASSERT_EQ(load_cfg(yml, "- a\n- b\n"), -EINVAL, "a list");
+	ASSERT_EQ(load_cfg(yml, "rate_limit:\n  burst: 1\n"), -EINVAL, "unsupported key");
+	ASSERT_HAS(tf_errmsg(), "'rate_limit' is not supported", "names the key");
+	ASSERT_EQ(load_cfg(yml, "tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: x\n"),
+		  -EINVAL, "missing cert file");
+	ASSERT_HAS(tf_errmsg(), "/nonexistent.crt", "names the file");
+	ASSERT_EQ(load_cfg(yml, "tls_server_config:\n  client_auth_type: Sometimes\n"), -EINVAL,
+		  "bad client_auth_type");
+	ASSERT_HAS(tf_errmsg(), "RequireAndVerifyClientCert", "lists the values");
+	unlink(yml);
+	{
+		struct tf_exporter *e;
+
+		if (ASSERT_OK(tf_export_new(&fake, &e), "new")) {
+			ASSERT_EQ(tf_export_web_config(e, yml), -EINVAL, "missing config");
+			ASSERT_HAS(tf_errmsg(), "No such file", "says so");
+			tf_export_free(e);
+		}
+	}
+	unlink(path);
+}
+
+/* Basic auth over plain HTTP, on a fake source: 401, 200, cached 200. */
+static void test_http_basic_auth(void)
+{
+	char path[] = "/tmp/tf-webcfg-XXXXXX", hash[64], text[256];
+	struct tf_exporter *e;
+	int fd = mkstemp(path);
+	char *r;
+
+	if (fd < 0)
+		TEST_SKIP("no /tmp");
+	close(fd);
+	bcrypt_of("pw", hash);
+	snprintf(text, sizeof(text), "basic_auth_users:\n  prom: '%s'\n", hash);
+	write_file(path, text);
+	if (!ASSERT_OK(tf_export_new(&fake, &e), "new"))
+		goto out;
+	if (!ASSERT_OK(tf_export_web_config(e, path), "web config"))
+		goto free;
+	if (tf_export_serve(e, "127.0.0.1:0")) {
+		tf_export_free(e);
+		unlink(path);
+		TEST_SKIP("cannot listen on loopback here");
+	}
+	ASSERT_EQ(strcmp(tf_export_scheme(e), "http"), 0, "plain http without TLS");
+	r = http(tf_export_bound(e), "GET /metrics HTTP/1.0\r\n\r\n");
+	ASSERT_HAS(r, " 401 ", "no password");
+	ASSERT_HAS(r, "WWW-Authenticate: Basic realm=\"tapflow\"", "asks for basic auth");
+	free(r);
+	/* cHJvbTpwdw== is prom:pw, cHJvbTpubw== prom:no */
+	r = http(tf_export_bound(e), "GET /metrics HTTP/1.0\r\nAuthorization: Basic cHJvbTpubw==\r\n\r\n");
+	ASSERT_HAS(r, " 401 ", "wrong password");
+	free(r);
+	for (int i = 0; i < 2; i++) {	/* checked, then from the cache */
+		r = http(tf_export_bound(e), "GET /metrics HTTP/1.0\r\nAuthorization: Basic cHJvbTpwdw==\r\n\r\n");
+		ASSERT_HAS(r, " 200 ", "right password");
+		ASSERT_HAS(r, "tapflow_tx_packets_total{tap=\"vm1\",queue=\"1\"} 1001\n", "body");
+		free(r);
+	}
+free:
+	tf_export_free(e);
+out:
+	unlink(path);
+}
+
 static void test_textfile(void)
 {
 	char dir[] = "/tmp/tf-export-XXXXXX", path[64], tmp[80];
@@ -519,4 +645,6 @@ TF_MAIN("export",
 	TF_TEST(test_fastpath),
 	TF_TEST(test_parse_listen),
 	TF_TEST(test_http),
+	TF_TEST(test_web_config),
+	TF_TEST(test_http_basic_auth),
 	TF_TEST(test_textfile))
