@@ -105,9 +105,12 @@ sniff_stop() {
 # fp_stat DEV FIELD: a total from `tapflow fastpath stats --json`.
 fp_stat() { tf fastpath stats "$1" --json | jq ".total.$2"; }
 
-# B's backend: reads on both queues until idle; result in $TMP/b.json.
+# B's backend: reads on both queues until idle; result in $TMP/b.json. The
+# idle clock starts with the reader, before the sniffer (python) and A's
+# writer have started: on a loaded 2-core machine (load 10-20) that took
+# 1.1-1.6 s (measured), past the 700 ms this waited once: 0 frames read.
 reader_b() {
-	nsrun "$TFLOAD" --dev B"$SFX" --queues 2 --read --idle-ms 700 > "$TMP/b.json" 2>&1 &
+	nsrun "$TFLOAD" --dev B"$SFX" --queues 2 --read --idle-ms 3000 > "$TMP/b.json" 2>&1 &
 	READER=$!
 	sleep 0.3
 }
