@@ -117,3 +117,5 @@ vm-check:
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
+
+include mk/install.mk

@@ -37,6 +37,12 @@ pkgs=(
 	prometheus                 # promtool + a real server for exporter tests
 	curl bc python3            # exporter tests and benchmarks; fast-path tests sniff with a packet socket
 	prometheus-node-exporter   # the exporter benchmark's peer (netdev collector)
+	scdoc                      # man pages (docs/man/*.scd -> troff), also a Build-Depends of the package
+	debhelper dpkg-dev         # make deb: dpkg-buildpackage with debhelper compat 13 (Build-Depends)
+	build-essential fakeroot   # dpkg-buildpackage checks build-essential; fakeroot for non-root builds
+	lintian                    # make deb: the package is checked against Debian policy
+	systemd                    # tests: systemd-analyze verify / security on the exporter's unit
+	bash-completion            # tests: the installed completion is loaded through its loader
 )
 vm_pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio)
 [ "$want_vm" = 1 ] && pkgs+=("${vm_pkgs[@]}")
