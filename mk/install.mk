@@ -130,5 +130,5 @@ uninstall:
 
 # The Debian packages, built as a user would: from a fresh clone of this
 # commit, by dpkg-buildpackage, then checked by lintian (scripts/build-deb.sh).
-deb:
+deb: setup
 	$(Q)scripts/build-deb.sh
