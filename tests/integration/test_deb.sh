@@ -1,0 +1,137 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# The Debian packages: built by `make deb` (scripts/build-deb.sh: a fresh
+# clone of HEAD, dpkg-buildpackage -us -uc -b, lintian), then unpacked with
+# dpkg-deb -x into a temporary root, where the packaged tapflow runs on the
+# packaged libtapflow0 against a real tap, a program builds with the
+# packaged libtapflow-dev, and the packaged unit passes systemd-analyze.
+#
+# Building takes ~1.5 min of both cores, so the suite reuses build/deb when
+# it holds packages of the current HEAD, and builds them otherwise;
+# TF_DEB=0 skips it (e.g. for a quick `make check` of uncommitted work,
+# which the packages would not contain anyway).
+
+. "$(dirname "$0")/../lib.sh"
+
+DEB=$TOP/build/deb
+HEAD=$(git -C "$TOP" rev-parse HEAD 2>/dev/null)
+BUILD_RC=0
+BUILD_WHY=""
+if [ "${TF_DEB:-1}" = 0 ]; then
+	BUILD_WHY="TF_DEB=0"
+elif ! command -v dpkg-buildpackage >/dev/null || ! command -v lintian >/dev/null; then
+	BUILD_WHY="dpkg-buildpackage or lintian missing (scripts/setup.sh installs them)"
+elif [ -z "$HEAD" ]; then
+	BUILD_WHY="not a git checkout: make deb builds from a clone of HEAD"
+elif [ "$(cat "$DEB/HEAD" 2>/dev/null)" != "$HEAD" ]; then
+	"$TOP/scripts/build-deb.sh" > "$TOP/build/deb.log" 2>&1
+	BUILD_RC=$?
+	grep '^build-deb.sh: built' "$TOP/build/deb.log" | sed 's/^/    /' >&2
+fi
+ROOT=$(mktemp -d /tmp/tapflow-deb.XXXXXX)
+trap 'rm -rf "$ROOT"' EXIT
+MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
+
+need() {
+	[ -z "$BUILD_WHY" ] || { skip "$BUILD_WHY"; return 77; }
+	[ "$BUILD_RC" = 0 ] || { fail "make deb failed: $(tail -2 "$TOP/build/deb.log" | tr '\n' ' ')"; return 1; }
+	[ "$(cat "$DEB/HEAD" 2>/dev/null)" = "$HEAD" ] || { fail "build/deb holds no packages of $HEAD"; return 1; }
+}
+
+deb_of() { ls "$DEB/$1"_*.deb 2>/dev/null | grep -v dbgsym | head -1; }
+
+# Unpack the packages into $ROOT (once per test: each test is a subshell).
+unpack() {
+	local p
+	for p in "$@"; do
+		dpkg-deb -x "$(deb_of "$p")" "$ROOT" || { fail "dpkg-deb -x $p failed"; return 1; }
+	done
+}
+
+test_lintian_clean() {
+	need || return
+	[ -e "$DEB/lintian.txt" ] || { fail "no lintian report in build/deb"; return 1; }
+	if grep -q '^E: ' "$DEB/lintian.txt"; then
+		fail "lintian errors: $(grep '^E: ' "$DEB/lintian.txt" | tr '\n' ' ')"; return 1
+	fi
+	grep '^W: ' "$DEB/lintian.txt" | sed 's/^/    /' >&2
+	return 0
+}
+
+test_packages() {
+	local p f ctl
+	need || return
+	for p in tapflow libtapflow0 libtapflow-dev; do
+		[ -n "$(deb_of $p)" ] || { fail "no $p package in build/deb"; return 1; }
+	done
+	for f in "tapflow ./usr/sbin/tapflow" "tapflow ./lib/systemd/system/tapflow-exporter.service" \
+		"tapflow ./usr/share/man/man8/tapflow.8.gz" "tapflow ./usr/share/bash-completion/completions/tapflow" \
+		"tapflow ./usr/share/tapflow/dashboards/tapflow-grafana.json" "tapflow ./etc/default/tapflow-exporter" \
+		"libtapflow0 ./usr/lib/$MA/libtapflow.so.0" "libtapflow-dev ./usr/lib/$MA/libtapflow.so" \
+		"libtapflow-dev ./usr/lib/$MA/libtapflow.a" "libtapflow-dev ./usr/include/tapflow/tapflow.h" \
+		"libtapflow-dev ./usr/lib/$MA/pkgconfig/tapflow.pc"; do
+		set -- $f
+		dpkg-deb -c "$(deb_of "$1")" | awk '{print $6}' | grep -qx "$2" ||
+			{ fail "$1 does not ship $2"; return 1; }
+	done
+	dpkg-deb -f "$(deb_of tapflow)" Depends | grep -q 'libtapflow0' ||
+		{ fail "tapflow does not depend on libtapflow0"; return 1; }
+	# the unit is installed, not enabled nor started
+	ctl=$ROOT/ctl
+	dpkg-deb -e "$(deb_of tapflow)" "$ctl" || return 1
+	if grep -hE 'deb-systemd-invoke (start|restart)|systemctl (start|enable)' "$ctl"/post* "$ctl"/pre* 2>/dev/null |
+		grep -v '^#' | grep -q .; then
+		fail "the maintainer scripts start or enable the unit: $(grep -hE 'start|enable' "$ctl"/post*)"; return 1
+	fi
+	grep -q "deb-systemd-helper --quiet was-enabled 'tapflow-exporter.service'" "$ctl/postinst" ||
+		{ fail "postinst does not keep the admin's enable state"; return 1; }
+}
+
+test_unpacked_binary_runs() {
+	local out tap
+	need || return
+	unpack tapflow libtapflow0 || return 1
+	tfp() { LD_LIBRARY_PATH="$ROOT/usr/lib/$MA" nsenter --net="/run/netns/$NS" -- "$ROOT/usr/sbin/tapflow" "$@"; }
+	expect_eq "$(LD_LIBRARY_PATH="$ROOT/usr/lib/$MA" ldd "$ROOT/usr/sbin/tapflow" | awk '$1 == "libtapflow.so.0" {print $3}')" \
+		"$ROOT/usr/lib/$MA/libtapflow.so.0" "libtapflow the packaged tapflow loads" || return 1
+	out=$(tfp version) || { fail "packaged tapflow version failed: $out"; return 1; }
+	expect_eq "$out" "tapflow $(dpkg-parsechangelog -l "$TOP/debian/changelog" -S Version)" "version" || return 1
+	tap=$(uniq_name tdb)
+	expect_ok "packaged create" tfp create "$tap" --queues 2 || return 1
+	expect_ok "packaged trace start" tfp trace start "$tap" || return 1
+	on_exit "tf trace stop --all"
+	nsrun "$TFLOAD" --dev "$tap" --queues 2 --count 5 >/dev/null || { fail "tf-load failed"; return 1; }
+	out=$(tfp stats "$tap" --json) || { fail "packaged stats failed: $out"; return 1; }
+	expect_eq "$(jq '[.queues[].rx_packets] | add' <<< "$out" 2>/dev/null)" 10 "rx_packets over both queues" || return 1
+	expect_ok "packaged trace stop" tfp trace stop "$tap" || return 1
+	expect_ok "packaged delete" tfp delete "$tap" || return 1
+}
+
+test_dev_package_builds_a_program() {
+	local flags out
+	need || return
+	unpack libtapflow0 libtapflow-dev || return 1
+	flags=$(PKG_CONFIG_PATH="$ROOT/usr/lib/$MA/pkgconfig" PKG_CONFIG_LIBDIR=/nonexistent \
+		pkg-config --define-variable=prefix="$ROOT/usr" --cflags --libs tapflow) ||
+		{ fail "pkg-config tapflow failed on the unpacked libtapflow-dev"; return 1; }
+	printf '#include <tapflow.h>\n#include <stdio.h>\nint main(void) { puts(tf_version()); return 0; }\n' > "$NSDIR/v.c"
+	# shellcheck disable=SC2086
+	out=$(cc -Wall -Werror -o "$NSDIR/v" "$NSDIR/v.c" $flags 2>&1) || { fail "build failed: $out"; return 1; }
+	expect_eq "$(LD_LIBRARY_PATH="$ROOT/usr/lib/$MA" "$NSDIR/v")" \
+		"$(dpkg-parsechangelog -l "$TOP/debian/changelog" -S Version)" "tf_version() of the packaged library" || return 1
+}
+
+test_packaged_unit_verifies() {
+	local out rc
+	need || return
+	command -v systemd-analyze >/dev/null || { skip "systemd-analyze not installed"; return 77; }
+	unpack tapflow libtapflow0 || return 1
+	out=$(unshare -m --propagation private sh -c 'mount --bind "$1/usr/sbin" /usr/sbin &&
+		MANPATH="$1/usr/share/man" exec systemd-analyze verify "$1/lib/systemd/system/tapflow-exporter.service"' \
+		verify "$ROOT" 2>&1)
+	rc=$?
+	[ "$rc" = 0 ] && [ -z "$out" ] || { fail "systemd-analyze verify (exit $rc): $(echo $out)"; return 1; }
+}
+
+run_tests
