@@ -31,7 +31,7 @@ fi
 echo "$head" > "$OUT/HEAD"
 echo "build-deb.sh: built in $(( $(date +%s) - t0 )) s: $(cd "$OUT" && ls *.deb | tr '\n' ' ')"
 rc=0
-lintian --fail-on error --info "$OUT"/*.changes > "$OUT/lintian.raw" 2>&1 || rc=$?
+lintian --fail-on error --display-info "$OUT"/*.changes > "$OUT/lintian.raw" 2>&1 || rc=$?
 # (as root lintian first says that it should not run as root: not a finding)
 grep -v 'running with root privileges is not recommended' "$OUT/lintian.raw" > "$OUT/lintian.txt" || true
 if [ -s "$OUT/lintian.txt" ]; then
