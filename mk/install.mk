@@ -48,7 +48,7 @@ $(shell mkdir -p $(OUTPUT) && [ "$$(cat $(OUTPUT)/install-vars 2>/dev/null)" = "
 # tapflow.pc's paths, each relative to ${prefix} when it lies under PREFIX.
 pc_rel = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}$(patsubst $(PREFIX)%,%,$(1)),$(1))
 
-.PHONY: install uninstall shared man deb
+.PHONY: install uninstall shared man deb symbol-map
 
 shared: $(OUTPUT)/libtapflow.so $(OUTPUT)/shared/tapflow $(OUTPUT)/tapflow.pc \
 	$(OUTPUT)/tapflow.bash $(OUTPUT)/$(UNIT) $(MANS)
@@ -67,6 +67,11 @@ $(OUTPUT)/$(LIBFILE): $(LIB_PIC_OBJS) user/libtapflow.map
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -fPIC -Wl,-soname,libtapflow.so.$(SOVERSION) \
 		-Wl,--version-script=user/libtapflow.map -Wl,--no-undefined \
 		$(LIB_PIC_OBJS) $(LDLIBS) -o $@
+
+# Rewrite the map from the archive and the public headers; review the diff.
+symbol-map: $(OUTPUT)/libtapflow.a
+	$(Q)scripts/gen-symbol-map.sh $< > user/libtapflow.map.tmp && mv user/libtapflow.map.tmp user/libtapflow.map
+	$(Q)git diff --stat -- user/libtapflow.map 2>/dev/null || true
 
 $(OUTPUT)/libtapflow.so.$(SOVERSION) $(OUTPUT)/libtapflow.so: $(OUTPUT)/$(LIBFILE)
 	$(Q)ln -sf $(LIBFILE) $@

@@ -162,7 +162,7 @@ test_upgrade_while_tracing() {
 	[ "${#b[@]}" = 16 ] || { fail "unexpected meta value: $v"; return 1; }
 	b[4]=$(( b[4] + 1 ))
 	bpftool map update pinned "$meta" key 0 0 0 0 value "${b[@]}" || { fail "bpftool map update failed"; return 1; }
-	expect_fail "stats on another layout" "another map layout .*tapflow trace stop --all, then start again" \
+	expect_fail "stats on another layout" "another layout .*tapflow trace stop --all, then start again" \
 		tfp stats "$tap" || return 1
 	tfp stats "$tap" >/dev/null 2>&1; rc=$?
 	expect_eq "$rc" 1 "exit status on another layout" || return 1

@@ -67,9 +67,9 @@ test_exported_symbols() {
 	expect_eq "$(comm -3 <(echo "$exported") <(echo "$mapped") | tr -d '\t' | tr '\n' ' ')" "" \
 		"exported vs user/libtapflow.map" || return 1
 	expect_eq "$(comm -23 <(echo "$public") <(echo "$mapped") | tr '\n' ' ')" "" \
-		"declared in the public headers but missing from user/libtapflow.map" || return 1
+		"declared in the public headers but missing from user/libtapflow.map (make symbol-map)" || return 1
 	expect_eq "$(comm -13 <(echo "$public") <(echo "$mapped") | tr '\n' ' ')" "" \
-		"in user/libtapflow.map but not public API" || return 1
+		"in user/libtapflow.map but not public API (make symbol-map)" || return 1
 }
 
 # A VM manager's few lines: create a tap, trace it, be its backend for a few
