@@ -43,6 +43,7 @@ pkgs=(
 	lintian                    # make deb: the package is checked against Debian policy
 	systemd                    # tests: systemd-analyze verify / security on the exporter's unit
 	bash-completion            # tests: the installed completion is loaded through its loader
+	strace                     # tests: the system calls the exporter makes, against its unit's SystemCallFilter=
 )
 vm_pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio)
 [ "$want_vm" = 1 ] && pkgs+=("${vm_pkgs[@]}")
