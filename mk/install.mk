@@ -45,6 +45,9 @@ INSTALL_VARS := $(PREFIX) $(SBINDIR) $(LIBDIR) $(INCLUDEDIR) $(VERSION) $(LDLIBS
 $(shell mkdir -p $(OUTPUT) && [ "$$(cat $(OUTPUT)/install-vars 2>/dev/null)" = "$(INSTALL_VARS)" ] || \
 	echo "$(INSTALL_VARS)" > $(OUTPUT)/install-vars)
 
+$(OUTPUT)/install-vars:	# after a `make clean` in the same run
+	$(Q)mkdir -p $(@D) && echo "$(INSTALL_VARS)" > $@
+
 # tapflow.pc's paths, each relative to ${prefix} when it lies under PREFIX.
 pc_rel = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}$(patsubst $(PREFIX)%,%,$(1)),$(1))
 
