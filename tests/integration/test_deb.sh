@@ -195,6 +195,47 @@ test_build_depends_cover_ldlibs() {
 	expect_eq "${missing# }" "" "LDLIBS not covered by debian/control's Build-Depends" || return 1
 }
 
+# dpkg -i and dpkg --purge for real, maintainer scripts included, in a
+# throw-away copy of this machine's root: an overlay (its upper layer a
+# tmpfs) in a private mount namespace, chrooted into, so the host's dpkg
+# database and /usr stay untouched. Installed, the unit is there and not
+# enabled, the conffile is in place, tapflow, man and pkg-config find what
+# they should; purged, nothing of it is left.
+test_dpkg_install_and_purge() {
+	local m=$ROOT/ovl out
+	need || return
+	mkdir -p "$m/layer" "$m/root"
+	out=$(unshare -m --propagation private bash -c '
+		set -e
+		m=$1; shift
+		mount -t tmpfs tmpfs "$m/layer"
+		mkdir "$m/layer/u" "$m/layer/w"
+		mount -t overlay overlay -o "lowerdir=/,upperdir=$m/layer/u,workdir=$m/layer/w" "$m/root"
+		mount -t proc proc "$m/root/proc"
+		mount --rbind /dev "$m/root/dev"
+		mount -t tmpfs tmpfs "$m/root/tmp"
+		mount -t tmpfs tmpfs "$m/root/run"
+		cp "$@" "$m/root/tmp/"
+		exec chroot "$m/root" sh -c "
+			set -e
+			dpkg -i /tmp/*.deb >/dev/null
+			echo enabled=\$(systemctl is-enabled tapflow-exporter.service 2>&1 || true)
+			echo version=\$(tapflow version)
+			echo conffile=\$(dpkg-query -W -f=\"\\\${Conffiles}\" tapflow | awk \"{print \\\$1}\")
+			echo man=\$(man -w tapflow)
+			echo pc=\$(pkg-config --cflags --libs tapflow)
+			dpkg --purge tapflow libtapflow-dev libtapflow0 >/dev/null
+			echo left=\$(ls /usr/sbin/tapflow /etc/default/tapflow-exporter /lib/systemd/system/tapflow-exporter.service 2>/dev/null)
+			echo status=\$(dpkg-query -W -f=\"\\\${db:Status-Status}\" tapflow 2>/dev/null || echo none)"
+		' ovl "$m" "$(deb_of tapflow)" "$(deb_of libtapflow0)" "$(deb_of libtapflow-dev)" 2>&1) ||
+		{ fail "install/purge in the overlay failed: $(echo $out)"; return 1; }
+	for want in "enabled=disabled" "version=tapflow $(dpkg-parsechangelog -l "$TOP/debian/changelog" -S Version)" \
+		"conffile=/etc/default/tapflow-exporter" "man=/usr/share/man/man8/tapflow.8.gz" \
+		"pc=-I/usr/include/tapflow -ltapflow" "left=" "status=not-installed"; do
+		grep -qxF -- "$want" <<< "$out" || { fail "after dpkg -i/--purge: no '$want' in: $(echo $out)"; return 1; }
+	done
+}
+
 test_nocheck_skips_tests() {
 	need || return
 	(cd "$TOP" && DEB_BUILD_OPTIONS=nocheck make -s -n -f debian/rules override_dh_auto_test) | grep -q run.sh &&
