@@ -226,12 +226,12 @@ test_dpkg_install_and_purge() {
 			echo pc=\$(pkg-config --cflags --libs tapflow)
 			dpkg --purge tapflow libtapflow-dev libtapflow0 >/dev/null
 			echo left=\$(ls /usr/sbin/tapflow /etc/default/tapflow-exporter /lib/systemd/system/tapflow-exporter.service 2>/dev/null)
-			echo status=\$(dpkg-query -W -f=\"\\\${db:Status-Status}\" tapflow 2>/dev/null || echo none)"
+			echo status=\$(dpkg-query -W tapflow >/dev/null 2>&1 && echo known || echo none)"
 		' ovl "$m" "$(deb_of tapflow)" "$(deb_of libtapflow0)" "$(deb_of libtapflow-dev)" 2>&1) ||
 		{ fail "install/purge in the overlay failed: $(echo $out)"; return 1; }
 	for want in "enabled=disabled" "version=tapflow $(dpkg-parsechangelog -l "$TOP/debian/changelog" -S Version)" \
 		"conffile=/etc/default/tapflow-exporter" "man=/usr/share/man/man8/tapflow.8.gz" \
-		"pc=-I/usr/include/tapflow -ltapflow" "left=" "status=not-installed"; do
+		"pc=-I/usr/include/tapflow -ltapflow" "left=" "status=none"; do
 		grep -qxF -- "$want" <<< "$out" || { fail "after dpkg -i/--purge: no '$want' in: $(echo $out)"; return 1; }
 	done
 }
