@@ -45,7 +45,7 @@ walk() {
 		esac
 		[ "$in_opts" = 1 ] || continue
 		# "  -q, --queues N      text (a|b|c)"  or  "     --vnet-hdr   text"
-		if [[ "$line" =~ ^\ +(-[a-zA-Z],\ )?(--[a-z0-9-]+)(\ ([^ ]+))? ]]; then
+		if [[ "$line" =~ ^\ +(-[a-zA-Z],\ )?(--[a-z0-9.-]+)(\ ([^ ]+))? ]]; then
 			local short=${BASH_REMATCH[1]%, } long=${BASH_REMATCH[2]} metavar=${BASH_REMATCH[4]:-}
 			opts[$key]+="$long ${short:+$short }"
 			# a metavar is upper case (N, NAME, ADDR:PORT); else it is text
@@ -121,7 +121,7 @@ _tapflow() {
 		case "$prev" in
 		--owner) COMPREPLY=($(compgen -u -- "$cur")) ;;
 		--group) COMPREPLY=($(compgen -g -- "$cur")) ;;
-		--textfile) COMPREPLY=($(compgen -f -- "$cur")) ;;
+		--textfile|--web.config.file) COMPREPLY=($(compgen -f -- "$cur")) ;;
 		*) [ -n "${_tapflow_vals[$path $prev]:-}" ] &&
 			COMPREPLY=($(compgen -W "${_tapflow_vals[$path $prev]}" -- "$cur")) ;;
 		esac

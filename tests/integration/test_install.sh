@@ -224,9 +224,9 @@ test_man_documents_every_option() {
 		sect=$(awk -v c="$top" '$0 == "   " c {on = 1; next} on && (/^   [^ ]/ || /^[A-Z]/) {exit} on' <<< "$page")
 		[ -n "$sect" ] || { missing+=" [$top: no section]"; continue; }
 		for opt in $("$USR/sbin/tapflow" $path --help 2>/dev/null | sed -n '/^Options:/,$p' |
-			grep -oE '^ +(-[a-zA-Z], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'); do
+			grep -oE '^ +(-[a-zA-Z], )?--[a-z0-9.-]+' | grep -oE -- '--[a-z0-9.-]+'); do
 			[ "$opt" = --help ] && continue
-			grep -qE -- "^ +(-[a-zA-Z], )?$opt( |$)" <<< "$sect" || missing+=" $path:$opt"
+			grep -qE -- "^ +(-[a-zA-Z], )?${opt//./\\.}( |$)" <<< "$sect" || missing+=" $path:$opt"
 		done
 	done < <(cmd_paths)
 	expect_eq "${missing# }" "" "options missing from tapflow(8)" || return 1

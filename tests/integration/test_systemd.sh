@@ -132,34 +132,61 @@ allowed_syscalls() {
 	comm -23 <(expand "${allow[@]}" | sort -u) <(expand "${deny[@]}" | sort -u)
 }
 
-# Every system call the exporter makes while it serves scrapes of a traced
-# tap (strace -f, all threads) is one the unit's filter allows: the filter
-# cannot be applied here without systemd as PID 1, so it is checked by name.
+# strace_exporter OUT URL CURL-OPTS EXPORT-ARGS...: the exporter under
+# strace -f (all threads), scraped twice and asked for a missing page, then
+# stopped; the system call names it made go to OUT.
+strace_exporter() {
+	local out=$1 url=$2 copts=$3 pid i; shift 3
+	LD_LIBRARY_PATH=$ROOT/usr/lib nsenter --net="/run/netns/$NS" -- \
+		strace -f -qq -o "$out.raw" "$ROOT/usr/sbin/tapflow" export "$@" > "$out.log" 2>&1 &
+	pid=$!	# strace (nsenter execs it); the exporter is its child
+	for ((i = 0; i < 100; i++)); do
+		grep -qs '^serving' "$out.log" && break
+		sleep 0.05
+	done
+	: > "$out.codes"
+	for i in metrics metrics nothing; do
+		# shellcheck disable=SC2086
+		nsrun curl -s -o /dev/null -w '%{http_code}\n' $copts "$url/$i" >> "$out.codes"
+	done
+	# SIGTERM to the exporter: strace itself would detach and leave it running
+	kill -TERM $(ps -o pid= --ppid "$pid") 2>/dev/null
+	wait "$pid" 2>/dev/null
+	sed -n 's/^[0-9]* *\(<... \)\{0,1\}\([a-z_0-9]*\)[( ].*/\2/p' "$out.raw" | grep -v '^$' | sort -u > "$out"
+}
+
+# Every system call the exporter makes is one the unit's filter allows: the
+# filter cannot be applied here without systemd as PID 1, so it is checked
+# by name, for plain HTTP, for HTTPS with basic auth (GnuTLS, libcrypt's
+# bcrypt, the web config parser) and for --once.
 test_syscall_filter_allows_the_exporter() {
-	local tap port=$((20000 + RANDOM % 20000)) pid used denied i
+	local tap port=$((20000 + RANDOM % 20000)) used denied hash
 	need || return
 	command -v strace >/dev/null || { skip "strace not installed (scripts/setup.sh installs it)"; return 77; }
+	command -v openssl >/dev/null || { skip "openssl not installed"; return 77; }
 	tap=$(uniq_name tsf)
 	expect_ok "create" tf create "$tap" || return 1
 	expect_ok "trace start" tf trace start "$tap" || return 1
 	on_exit "tf trace stop $tap"
 	nsrun "$TFLOAD" --dev "$tap" --count 5 >/dev/null || return 1
-	LD_LIBRARY_PATH=$ROOT/usr/lib nsenter --net="/run/netns/$NS" -- \
-		strace -f -qq -o "$NSDIR/strace" "$ROOT/usr/sbin/tapflow" export --listen "127.0.0.1:$port" \
-		> "$NSDIR/export.log" 2>&1 &
-	pid=$!	# strace (nsenter execs it); the exporter is its child
-	for ((i = 0; i < 100; i++)); do
-		nsrun curl -s -o /dev/null "http://127.0.0.1:$port/metrics" && break
-		sleep 0.05
-	done
-	nsrun curl -s -o /dev/null "http://127.0.0.1:$port/metrics" || { fail "no scrape"; return 1; }
-	nsrun curl -s -o /dev/null "http://127.0.0.1:$port/nothing"
-	# SIGTERM to the exporter: strace itself would detach and leave it running
-	kill -TERM $(ps -o pid= --ppid "$pid") 2>/dev/null
-	wait "$pid" 2>/dev/null
-	LD_LIBRARY_PATH=$ROOT/usr/lib nsrun strace -f -qq -o "$NSDIR/strace.once" "$ROOT/usr/sbin/tapflow" export --once >/dev/null ||
+
+	strace_exporter "$NSDIR/plain" "http://127.0.0.1:$port" "" --listen "127.0.0.1:$port"
+	expect_eq "$(tr '\n' ' ' < "$NSDIR/plain.codes")" "200 200 404 " "plain HTTP answers" || return 1
+
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-keyout "$NSDIR/srv.key" -out "$NSDIR/srv.crt" >/dev/null 2>&1 || { fail "openssl failed"; return 1; }
+	hash=$(python3 -W ignore -c 'import crypt; print(crypt.crypt("pw", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))')
+	printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  prom: '"'%s'"'\n' \
+		"$NSDIR/srv.crt" "$NSDIR/srv.key" "$hash" > "$NSDIR/web.yml"
+	strace_exporter "$NSDIR/tls" "https://127.0.0.1:$((port + 1))" "-k -u prom:pw" \
+		--listen "127.0.0.1:$((port + 1))" --web.config.file "$NSDIR/web.yml"
+	expect_eq "$(tr '\n' ' ' < "$NSDIR/tls.codes")" "200 200 404 " "HTTPS with basic auth answers" || return 1
+
+	LD_LIBRARY_PATH=$ROOT/usr/lib nsrun strace -f -qq -o "$NSDIR/once.raw" "$ROOT/usr/sbin/tapflow" export --once >/dev/null ||
 		{ fail "export --once under strace failed"; return 1; }
-	used=$(cat "$NSDIR/strace" "$NSDIR/strace.once" | sed -n 's/^[0-9]* *\(<... \)\{0,1\}\([a-z_0-9]*\)[( ].*/\2/p' | grep -v '^$' | sort -u)
+	sed -n 's/^[0-9]* *\(<... \)\{0,1\}\([a-z_0-9]*\)[( ].*/\2/p' "$NSDIR/once.raw" | sort -u > "$NSDIR/once"
+
+	used=$(sort -u "$NSDIR/plain" "$NSDIR/tls" "$NSDIR/once" | grep .)
 	[ "$(echo "$used" | grep -c .)" -gt 20 ] || { fail "strace saw too few system calls: $(echo $used)"; return 1; }
 	# execve is the exec into tapflow itself, before the filter would apply
 	denied=$(comm -23 <(echo "$used" | grep -vx execve) <(allowed_syscalls) | tr '\n' ' ')
