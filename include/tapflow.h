@@ -49,6 +49,11 @@ enum tf_errkind tf_errkind(void);
 /* tf_err() that also marks the failure as the kernel refusing BPF. */
 int tf_err_bpf(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* tf_err() with a kind given: to put back an error after a cleanup that may
+ * have recorded its own (the kind is kept, so the exit code is too). */
+int tf_err_as(int err, enum tf_errkind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 enum tf_log_level {
 	TF_LOG_WARN,
 	TF_LOG_INFO,
@@ -67,7 +72,7 @@ const char *tf_version(void);
 
 /* ---- input validation (shared by the CLI and API callers) --------------- */
 
-/* A Linux interface name: 1..15 bytes, no '/', ':' or whitespace. */
+/* A Linux interface name: 1..15 bytes, no '/', ':', '%' or whitespace. */
 int tf_parse_ifname(const char *s, char out[TF_IFNAMSIZ]);
 /* Strict unsigned decimal in [min, max]; `what` names the field in errors. */
 int tf_parse_uint(const char *s, const char *what, unsigned long min,

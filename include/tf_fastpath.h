@@ -78,6 +78,13 @@ int tf_fdb_list(struct tf_fdb_entry **entries, size_t *n);
 int tf_fastpath_rule_add(const char *name, const struct tf_fp_rule *rule);
 /* Remove the rule equal to *rule, or every rule when rule is NULL. */
 int tf_fastpath_rule_del(const char *name, const struct tf_fp_rule *rule);
+/*
+ * The AF_XDP rules of the port NAME, in the order they are matched: rules
+ * has room for TF_FP_MAX_RULES, *n is how many there are. -ENODEV: no such
+ * device here; -ENOENT: it is not a fast path port.
+ */
+int tf_fastpath_rule_list(const char *name, struct tf_fp_rule rules[TF_FP_MAX_RULES],
+			  size_t *n);
 /* Format a rule as "all", "ethertype 0x0806", "ipproto 17", "udp dport 53". */
 void tf_fastpath_rule_format(const struct tf_fp_rule *rule, char *buf, size_t len);
 

@@ -68,6 +68,13 @@ extern const uint8_t tf_rss_default_key[TF_STEER_KEY_LEN];
  * changes on failure. Needs CAP_NET_ADMIN and CAP_BPF (or CAP_SYS_ADMIN).
  */
 int tf_steer_set(const char *name, const struct tf_steer_opts *opts);
+/*
+ * How many queues the tap `name` has, for checking the queue numbers of
+ * steering options before tf_steer_set(): tapflow's recorded count, else the
+ * queues attached now, else (nothing to go by) TF_MAX_QUEUES. Fails like
+ * tf_steer_set() for a device that cannot be steered.
+ */
+int tf_steer_queues(const char *name, unsigned int *nqueues);
 /* Remove any steering program from the tap (tapflow's or not) and its pins. */
 int tf_steer_off(const char *name);
 /*

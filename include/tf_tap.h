@@ -38,6 +38,14 @@ extern "C" {
 #define TF_TAP_DEF_TXQLEN	500	/* the kernel's default for a tap */
 #define TF_TAP_MIN_MTU		68
 #define TF_TAP_MAX_MTU		65535
+/*
+ * The longest ring a tap queue can have: tun sizes each queue's ptr_ring to
+ * txqueuelen entries, and ptr_ring refuses a ring larger than KMALLOC_MAX_SIZE
+ * (4 MiB with 4 KiB pages, MAX_PAGE_ORDER 10) of 8-byte pointers; tun's
+ * NETDEV_CHANGE_TX_QUEUE_LEN handler then answers NOTIFY_BAD, which reaches
+ * the caller as EPERM (include/linux/ptr_ring.h, drivers/net/tun.c).
+ */
+#define TF_TAP_MAX_TXQLEN	524288
 
 struct tf_tap_opts {
 	char name[16];
@@ -90,6 +98,17 @@ struct tf_tap_info {
  * gone again. Needs CAP_NET_ADMIN.
  */
 int tf_tap_create(const struct tf_tap_opts *opts, bool *created);
+
+/*
+ * tf_tap_create(), then the XDP fast path on the tap (tf_fastpath_enable()):
+ * what `tapflow create --fastpath` does. If the fast path cannot be had, a
+ * tap this call created is deleted again, and the error is the fast path's
+ * ("NAME: fast path: ... (tap not created)"), of the fast path's kind.
+ * *fp_changed: the fast path was turned on by this call; *legacy: libxdp
+ * runs it in legacy (single program) mode. Needs CAP_NET_ADMIN and CAP_BPF.
+ */
+int tf_tap_create_accelerated(const struct tf_tap_opts *opts, bool *created,
+			      bool *fp_changed, bool *legacy);
 
 /*
  * Delete a tun/tap device. Without force it refuses a tap tapflow did not

@@ -26,38 +26,44 @@ struct export_cfg {
 	bool once;
 };
 
-static const struct cli_opt export_opts[] = {
-	{ .name = "listen", .short_name = 'l', .type = CLI_STR,
-	  .off = offsetof(struct export_cfg, listen), .metavar = "ADDR:PORT",
-	  .help = "serve /metrics here: ADDR:PORT, [V6ADDR]:PORT, or :PORT for every "
-		  "address (default " TF_EXPORT_DEFAULT_LISTEN ")" },
-	{ .name = "textfile", .short_name = 't', .type = CLI_STR,
-	  .off = offsetof(struct export_cfg, textfile), .metavar = "PATH",
-	  .help = "keep PATH (a .prom file in node_exporter's textfile directory) up to date" },
-	{ .name = "interval", .short_name = 'i', .type = CLI_SECONDS,
-	  .off = offsetof(struct export_cfg, interval),
-	  .help = "rewrite --textfile every S seconds (default 15)",
-	  .dmin = 0.1, .dmax = 86400 },
-	{ .name = "web.config.file", .type = CLI_STR,
-	  .off = offsetof(struct export_cfg, web_config), .metavar = "FILE",
-	  .help = "TLS and basic auth for /metrics, in the exporter-toolkit format "
-		  "(tls_server_config, basic_auth_users)" },
-	{ .name = "once", .type = CLI_FLAG, .off = offsetof(struct export_cfg, once),
-	  .help = "write the metrics once (to --textfile, else stdout) and exit" },
-	{ 0 }
-};
+/*
+ * node_exporter's textfile collector reads only DIR/NAME.prom, so a path
+ * that cannot be one is bad input now rather than a file nobody reads.
+ */
+static int check_textfile(const char *path)
+{
+	size_t n = strlen(path);
+	const char *base = strrchr(path, '/');
 
-static const struct cli_spec export_spec = {
-	.name = "export",
-	.args = NULL,
-	.doc = "Export the per-queue counters and histograms of every traced tap in the\n"
-	       "Prometheus text format. Without options, serve GET /metrics on\n"
-	       TF_EXPORT_DEFAULT_LISTEN "; each scrape reads the pinned counters afresh.\n"
-	       "With --textfile alone, write that file every --interval instead (atomically,\n"
-	       "for node_exporter's textfile collector); give --listen too for both.",
-	.opts = export_opts,
-	.min_args = 0,
-	.max_args = 0,
+	base = base ? base + 1 : path;
+	if (!n)
+		return tf_err(-EINVAL, "--textfile: empty path (give DIR/NAME.prom)");
+	if (path[n - 1] == '/')
+		return tf_err(-EINVAL, "--textfile: '%s' names a directory; give a file in it, "
+			      "e.g. %sTAPFLOW.prom", path, path);
+	if (n < 5 || strcmp(path + n - 5, ".prom") || strlen(base) <= 5)
+		return tf_err(-EINVAL, "--textfile: '%s' does not end in NAME.prom, which node_exporter's "
+			      "textfile collector needs", path);
+	return 0;
+}
+
+static const struct cli_opt export_opts[] = {
+	CLI_OPT(struct export_cfg, CLI_STR, listen, "listen", .short_name = 'l',
+		.metavar = "ADDR:PORT",
+		.help = "serve /metrics here: ADDR:PORT, [V6ADDR]:PORT, or :PORT for every "
+			"address (default " TF_EXPORT_DEFAULT_LISTEN ")"),
+	CLI_OPT(struct export_cfg, CLI_STR, textfile, "textfile", .short_name = 't',
+		.metavar = "PATH", .check = check_textfile,
+		.help = "keep PATH (a .prom file in node_exporter's textfile directory) up to date"),
+	CLI_OPT(struct export_cfg, CLI_SECONDS, interval, "interval", .short_name = 'i',
+		.help = "rewrite --textfile every S seconds (default 15)",
+		.dmin = 0.1, .dmax = 86400),
+	CLI_OPT(struct export_cfg, CLI_STR, web_config, "web.config.file", .metavar = "FILE",
+		.help = "TLS and basic auth for /metrics, in the exporter-toolkit format "
+			"(tls_server_config, basic_auth_users)"),
+	CLI_OPT(struct export_cfg, CLI_FLAG, once, "once",
+		.help = "write the metrics once (to --textfile, else stdout) and exit"),
+	CLI_END
 };
 
 static int write_once(struct tf_exporter *e, const char *textfile)
@@ -76,42 +82,37 @@ static int write_once(struct tf_exporter *e, const char *textfile)
 	return err;
 }
 
-int cmd_export(int argc, char **argv)
+static int run_export(void *p)
 {
-	struct export_cfg cfg = { .interval = 15.0 };
+	struct export_cfg cfg = *(struct export_cfg *)p;
 	bool serve, listen_given;
 	struct tf_exporter *e;
 	struct timespec ts;
-	struct cli_parsed p;
 	sigset_t sigs;
 	int err, sig;
 
-	err = cli_parse(&export_spec, argc, argv, &cfg, &p);
-	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
-	listen_given = cli_given(&export_spec, &p, "listen");
+	listen_given = cli_given("listen");
 	if (cfg.once && listen_given)
-		return cli_usage_error(&export_spec, "--once writes one snapshot; it does not serve --listen");
-	if (cli_given(&export_spec, &p, "interval") && !cfg.textfile)
-		return cli_usage_error(&export_spec,
-				       "--interval paces --textfile only (HTTP scrapes read the counters when they come)");
-	if (cfg.once && cli_given(&export_spec, &p, "interval"))
-		return cli_usage_error(&export_spec, "--once and --interval exclude each other");
+		return cli_usage_error("--once writes one snapshot; it does not serve --listen");
+	if (cli_given("interval") && !cfg.textfile)
+		return cli_usage_error("--interval paces --textfile only (HTTP scrapes read the counters when they come)");
+	if (cfg.once && cli_given("interval"))
+		return cli_usage_error("--once and --interval exclude each other");
 	if (listen_given) {
 		struct sockaddr_storage ss;
 		socklen_t len;
 
 		if (tf_export_parse_listen(cfg.listen, &ss, &len))
-			return cli_usage_error(&export_spec, "%s", tf_errmsg());
+			return cli_usage_error("%s", tf_errmsg());
 	}
 	serve = !cfg.once && (listen_given || !cfg.textfile);
 	if (cfg.web_config && !serve)
-		return cli_usage_error(&export_spec, "--web.config.file configures the HTTP server: "
+		return cli_usage_error("--web.config.file configures the HTTP server: "
 				       "it needs serving (not --once, and --listen beside --textfile)");
 
 	err = tf_export_new(NULL, &e);
 	if (err)
-		return cli_fail(&export_spec, err);
+		return cli_fail(err);
 	if (cfg.web_config) {
 		err = tf_export_web_config(e, cfg.web_config);
 		if (err)
@@ -120,7 +121,7 @@ int cmd_export(int argc, char **argv)
 	if (cfg.once) {
 		err = write_once(e, cfg.textfile);
 		tf_export_free(e);
-		return err ? cli_fail(&export_spec, err) : TF_EXIT_OK;
+		return err ? cli_fail(err) : TF_EXIT_OK;
 	}
 
 	/*
@@ -165,5 +166,18 @@ int cmd_export(int argc, char **argv)
 	pr_debug("tapflow export: signal %d, stopping\n", sig);
 out:
 	tf_export_free(e);
-	return err ? cli_fail(&export_spec, err) : TF_EXIT_OK;
+	return err ? cli_fail(err) : TF_EXIT_OK;
 }
+
+const struct cli_cmd cli_export = {
+	.name = "export",
+	.summary = "serve the counters to Prometheus (/metrics) or a textfile",
+	.doc = "Export the per-queue counters and histograms of every traced tap in the\n"
+	       "Prometheus text format. Without options, serve GET /metrics on\n"
+	       TF_EXPORT_DEFAULT_LISTEN "; each scrape reads the pinned counters afresh.\n"
+	       "With --textfile alone, write that file every --interval instead (atomically,\n"
+	       "for node_exporter's textfile collector); give --listen too for both.",
+	.opts = export_opts,
+	CLI_CFG(struct export_cfg, .interval = 15.0),
+	.run = run_export,
+};

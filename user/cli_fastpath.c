@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * tapflow fastpath / uplink / fdb: the fast path commands. Each parses its
- * options with the option engine and calls libtapflow (user/fastpath.c),
- * where all policy lives.
+ * tapflow fastpath / uplink / fdb: the fast path commands, as rows of the
+ * command table (cli.h). Each row's run function calls libtapflow
+ * (user/fastpath*.c), where all policy lives, and prints.
  *
  *   tapflow fastpath on|off NAME          tf_fp_tap on a tap
  *   tapflow fastpath stats NAME [--json]  per-queue action counters
@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,104 +23,80 @@
 #include "json.h"
 #include "log.h"
 
-static int no_sub(const char *cmd, const char *sub, const char *subs)
-{
-	fprintf(stderr, "tapflow %s: unknown subcommand '%s' (%s)\n", cmd, sub, subs);
-	return TF_EXIT_USAGE;
-}
-
-/*
- * Exit status of a failed attach, after cli_fail() printed it (its status
- * is rc): what the user can fix keeps cli_fail's; the kernel refusing the
- * object or the program is TF_EXIT_BPF.
- */
-int fastpath_exit(int rc, int err)
-{
-	if (err == -EINVAL || err == -ENODEV || err == -EEXIST || err == -EBUSY || err == -EPERM)
-		return rc;
-	return TF_EXIT_BPF;
-}
-
 /* ---- fastpath on / off -------------------------------------------------------- */
 
-static const struct cli_opt none_opts[] = { { 0 } };
-
-static const struct cli_spec on_spec = {
-	"fastpath on", "NAME",
-	"Attach the XDP fast path natively to the tapflow tap NAME: frames its backend\n"
-	"writes for another accelerated tap or an uplink go there without an skb;\n"
-	"the rest goes to the host stack as before. The guest's MAC is learned.",
-	none_opts, 1, 1,
-};
-
-static const struct cli_spec off_spec = {
-	"fastpath off", "NAME",
-	"Detach the fast path from NAME and forget its fdb entries, rules and\n"
-	"counters; with the last port gone, nothing is left in /sys/fs/bpf.",
-	none_opts, 1, 1,
-};
-
-static int fastpath_on(int argc, char **argv)
-{
+struct port_cfg {
 	char name[TF_IFNAMSIZ];
+	bool json;
+	bool native_only;
+};
+
+static const struct cli_opt port_arg[] = {
+	CLI_ARG(struct port_cfg, CLI_IFNAME, name, "NAME"),
+	CLI_END
+};
+
+static const struct cli_opt dev_arg[] = {
+	CLI_ARG(struct port_cfg, CLI_IFNAME, name, "DEV", .devs = CLI_DEVS_ANY),
+	CLI_END
+};
+
+static const struct cli_opt json_opts[] = {
+	CLI_OPT(struct port_cfg, CLI_FLAG, json, "json", .short_name = 'j', .help = "print JSON"),
+	CLI_END
+};
+
+static int fastpath_on(void *p)
+{
+	struct port_cfg *cfg = p;
 	bool changed, legacy = false;
-	struct cli_parsed p;
 	int err;
 
-	err = cli_parse(&on_spec, argc, argv, NULL, &p);
+	err = tf_fastpath_enable(cfg->name, &changed, &legacy);
 	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
-	if (cli_parse_ifname(&on_spec, p.argv[0], name))
-		return TF_EXIT_USAGE;
-	err = tf_fastpath_enable(name, &changed, &legacy);
-	if (err)
-		return fastpath_exit(cli_fail(&on_spec, err), err);
+		return cli_fail(err);
 	if (!changed)
-		printf("%s: fast path already on; nothing changed\n", name);
+		printf("%s: fast path already on; nothing changed\n", cfg->name);
 	else
-		printf("%s: fast path on (native XDP, libxdp %s)\n", name,
+		printf("%s: fast path on (native XDP, libxdp %s)\n", cfg->name,
 		       legacy ? "legacy mode: this kernel has no multi-program dispatcher"
 			      : "multi-program dispatcher");
 	return TF_EXIT_OK;
 }
 
-static int fastpath_off(int argc, char **argv)
+static int fastpath_off(void *p)
 {
-	char name[TF_IFNAMSIZ];
-	struct cli_parsed p;
-	int err;
+	struct port_cfg *cfg = p;
+	int err = tf_fastpath_disable(cfg->name);
 
-	err = cli_parse(&off_spec, argc, argv, NULL, &p);
 	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
-	if (cli_parse_ifname(&off_spec, p.argv[0], name))
-		return TF_EXIT_USAGE;
-	err = tf_fastpath_disable(name);
-	if (err)
-		return cli_fail(&off_spec, err);
-	printf("%s: fast path off\n", name);
+		return cli_fail(err);
+	printf("%s: fast path off\n", cfg->name);
 	return TF_EXIT_OK;
 }
 
+static const struct cli_cmd on_cmd = {
+	.name = "on",
+	.summary = "attach the XDP fast path to a tap",
+	.doc = "Attach the XDP fast path natively to the tapflow tap NAME: frames its backend\n"
+	       "writes for another accelerated tap or an uplink go there without an skb;\n"
+	       "the rest goes to the host stack as before. The guest's MAC is learned.",
+	.args = port_arg,
+	CLI_CFG(struct port_cfg, .json = false),
+	.run = fastpath_on,
+};
+
+static const struct cli_cmd off_cmd = {
+	.name = "off",
+	.summary = "detach it and forget the tap's fdb entries, rules and counters",
+	.doc = "Detach the fast path from NAME and forget its fdb entries, rules and\n"
+	       "counters; with the last port gone, nothing is left in /sys/fs/bpf.",
+	.args = port_arg,
+	CLI_CFG(struct port_cfg, .json = false),
+	.run = fastpath_off,
+};
+
 /* ---- fastpath stats ------------------------------------------------------------ */
-
-struct json_cfg {
-	bool json;
-};
-
-static const struct cli_opt json_opts[] = {
-	{ "json", 'j', CLI_FLAG, offsetof(struct json_cfg, json), NULL, "print JSON", 0, 0, 0, 0, NULL },
-	{ 0 }
-};
-
-static const struct cli_spec stats_spec = {
-	"fastpath stats", "NAME",
-	"Per-queue counters of what the fast path did with the frames NAME's backend\n"
-	"wrote (or, for an uplink, that it received): redirected to a tap or an\n"
-	"uplink, handed to an AF_XDP socket, passed to the host stack, dropped.\n"
-	"xsk_miss: matched an AF_XDP rule with no socket on that queue.",
-	json_opts, 1, 1,
-};
 
 static void json_q(struct tf_json *j, const char *key, const struct tf_fastpath_qstats *q,
 		   bool with_queue)
@@ -150,29 +125,22 @@ static void text_q(const char *label, const struct tf_fastpath_qstats *q)
 	printf(" %10" PRIu64 " %8" PRIu64 "\n", q->xsk_miss, q->learned);
 }
 
-static int fastpath_stats(int argc, char **argv)
+static int fastpath_stats(void *p)
 {
+	struct port_cfg *cfg = p;
 	struct tf_fastpath_qstats *qs, total;
-	struct json_cfg cfg = { 0 };
-	char name[TF_IFNAMSIZ];
-	struct cli_parsed p;
 	size_t n;
 	int err;
 
-	err = cli_parse(&stats_spec, argc, argv, &cfg, &p);
+	err = tf_fastpath_stats(cfg->name, &qs, &n, &total);
 	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
-	if (cli_parse_ifname(&stats_spec, p.argv[0], name))
-		return TF_EXIT_USAGE;
-	err = tf_fastpath_stats(name, &qs, &n, &total);
-	if (err)
-		return cli_fail(&stats_spec, err);
-	if (cfg.json) {
+		return cli_fail(err);
+	if (cfg->json) {
 		struct tf_json j;
 
 		tf_json_init(&j, stdout);
 		tf_json_obj_begin(&j, NULL);
-		tf_json_str(&j, "dev", name);
+		tf_json_str(&j, "dev", cfg->name);
 		tf_json_arr_begin(&j, "queues");
 		for (size_t i = 0; i < n; i++)
 			json_q(&j, NULL, &qs[i], true);
@@ -181,7 +149,7 @@ static int fastpath_stats(int argc, char **argv)
 		tf_json_obj_end(&j);
 		tf_json_end(&j);
 	} else {
-		printf("%s: packets per action (pass = host stack)\n%-6s", name, "queue");
+		printf("%s: packets per action (pass = host stack)\n%-6s", cfg->name, "queue");
 		for (int a = 0; a < TF_FP_ACT__MAX; a++)
 			printf(" %16s", tf_fastpath_action_name(a));
 		printf(" %10s %8s\n", "xsk_miss", "learned");
@@ -197,9 +165,23 @@ static int fastpath_stats(int argc, char **argv)
 	return TF_EXIT_OK;
 }
 
+static const struct cli_cmd stats_cmd = {
+	.name = "stats",
+	.summary = "per-queue counters of what the fast path did",
+	.doc = "Per-queue counters of what the fast path did with the frames NAME's backend\n"
+	       "wrote (or, for an uplink, that it received): redirected to a tap or an\n"
+	       "uplink, handed to an AF_XDP socket, passed to the host stack, dropped.\n"
+	       "xsk_miss: matched an AF_XDP rule with no socket on that queue.",
+	.opts = json_opts,
+	.args = port_arg,
+	CLI_CFG(struct port_cfg, .json = false),
+	.run = fastpath_stats,
+};
+
 /* ---- fastpath rule ------------------------------------------------------------- */
 
 struct rule_cfg {
+	char name[TF_IFNAMSIZ];
 	bool all;
 	const char *ethertype;
 	const char *ipproto;
@@ -208,47 +190,32 @@ struct rule_cfg {
 };
 
 static const struct cli_opt rule_opts[] = {
-	{ "all", 0, CLI_FLAG, offsetof(struct rule_cfg, all), NULL,
-	  "every frame of the tap", 0, 0, 0, 0, NULL },
-	{ "ethertype", 0, CLI_STR, offsetof(struct rule_cfg, ethertype), "TYPE",
-	  "EtherType, e.g. 0x0806 (after one VLAN tag)", 0, 0, 0, 0, NULL },
-	{ "ipproto", 0, CLI_STR, offsetof(struct rule_cfg, ipproto), "PROTO",
-	  "IP protocol: udp, tcp, icmp or a number", 0, 0, 0, 0, NULL },
-	{ "udp-dport", 0, CLI_UINT, offsetof(struct rule_cfg, udp_dport), "PORT",
-	  "UDP destination port", 0, 65535, 0, 0, NULL },
-	{ "tcp-dport", 0, CLI_UINT, offsetof(struct rule_cfg, tcp_dport), "PORT",
-	  "TCP destination port", 0, 65535, 0, 0, NULL },
-	{ 0 }
+	CLI_OPT(struct rule_cfg, CLI_FLAG, all, "all", .help = "every frame of the tap"),
+	CLI_OPT(struct rule_cfg, CLI_STR, ethertype, "ethertype", .metavar = "TYPE",
+		.help = "EtherType, e.g. 0x0806 (after one VLAN tag)"),
+	CLI_OPT(struct rule_cfg, CLI_STR, ipproto, "ipproto", .metavar = "PROTO",
+		.help = "IP protocol: udp, tcp, icmp or a number"),
+	CLI_OPT(struct rule_cfg, CLI_UINT, udp_dport, "udp-dport", .metavar = "PORT",
+		.help = "UDP destination port", .min = 0, .max = 65535),
+	CLI_OPT(struct rule_cfg, CLI_UINT, tcp_dport, "tcp-dport", .metavar = "PORT",
+		.help = "TCP destination port", .min = 0, .max = 65535),
+	CLI_END
 };
 
-static const struct cli_spec rule_add_spec = {
-	"fastpath rule add", "NAME",
-	"Send the frames of tap NAME that match (exactly one of the options) to the\n"
-	"AF_XDP socket of the queue they arrive on (XSKMAP slot slot*256+queue).\n"
-	"Without a socket there, they take the normal fast path.",
-	rule_opts, 1, 1,
+static const struct cli_opt rule_args[] = {
+	CLI_ARG(struct rule_cfg, CLI_IFNAME, name, "NAME"),
+	CLI_END
 };
 
-static const struct cli_spec rule_del_spec = {
-	"fastpath rule del", "NAME",
-	"Remove the rule given by the options, or every rule of NAME without any.",
-	rule_opts, 1, 1,
-};
-
-static const struct cli_spec rule_list_spec = {
-	"fastpath rule list", "NAME", "List NAME's AF_XDP rules.", none_opts, 1, 1,
-};
-
-static int rule_from_cfg(const struct cli_spec *spec, const struct cli_parsed *p,
-			 const struct rule_cfg *cfg, struct tf_fp_rule *r)
+static int rule_from_cfg(const struct rule_cfg *cfg, struct tf_fp_rule *r)
 {
 	int given = cfg->all + !!cfg->ethertype + !!cfg->ipproto +
-		    cli_given(spec, p, "udp-dport") + cli_given(spec, p, "tcp-dport");
+		    cli_given("udp-dport") + cli_given("tcp-dport");
 	char *end;
 
 	memset(r, 0, sizeof(*r));
 	if (given != 1)
-		return given ? cli_usage_error(spec, "give one of --all, --ethertype, --ipproto, --udp-dport, --tcp-dport")
+		return given ? cli_usage_error("give one of --all, --ethertype, --ipproto, --udp-dport, --tcp-dport")
 			     : -1;
 	if (cfg->all) {
 		r->kind = TF_FP_RULE_ALL;
@@ -256,7 +223,7 @@ static int rule_from_cfg(const struct cli_spec *spec, const struct cli_parsed *p
 		unsigned long v = strtoul(cfg->ethertype, &end, 0);
 
 		if (!*cfg->ethertype || *end || v < 0x600 || v > 0xffff)
-			return cli_usage_error(spec, "--ethertype: '%s' is not an EtherType (0x0600 to 0xffff)",
+			return cli_usage_error("--ethertype: '%s' is not an EtherType (0x0600 to 0xffff)",
 					       cfg->ethertype);
 		r->kind = TF_FP_RULE_ETHERTYPE;
 		r->value = v;
@@ -270,12 +237,12 @@ static int rule_from_cfg(const struct cli_spec *spec, const struct cli_parsed *p
 		else if (!strcmp(cfg->ipproto, "icmp"))
 			v = IPPROTO_ICMP;
 		else if (tf_parse_uint(cfg->ipproto, "--ipproto", 0, 255, &v))
-			return cli_usage_error(spec, "--ipproto: '%s' is not udp, tcp, icmp or 0 to 255",
+			return cli_usage_error("--ipproto: '%s' is not udp, tcp, icmp or 0 to 255",
 					       cfg->ipproto);
 		r->kind = TF_FP_RULE_IPPROTO;
 		r->ipproto = v;
 	} else {
-		bool udp = cli_given(spec, p, "udp-dport");
+		bool udp = cli_given("udp-dport");
 
 		r->kind = TF_FP_RULE_L4_DPORT;
 		r->ipproto = udp ? IPPROTO_UDP : IPPROTO_TCP;
@@ -284,166 +251,173 @@ static int rule_from_cfg(const struct cli_spec *spec, const struct cli_parsed *p
 	return 0;
 }
 
-static int fastpath_rule(int argc, char **argv)
+static int rule_add(void *p)
 {
-	const struct cli_spec *spec;
-	struct rule_cfg cfg = { 0 };
-	char name[TF_IFNAMSIZ];
-	struct cli_parsed p;
+	struct rule_cfg *cfg = p;
 	struct tf_fp_rule r;
-	int err, rc;
+	int rc, err;
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"Usage: tapflow fastpath rule add|del|list NAME [match]\n"
-			"(tapflow fastpath rule add --help lists the matches)\n");
-		return argc < 2 ? TF_EXIT_USAGE : TF_EXIT_OK;
-	}
-	if (!strcmp(argv[1], "add"))
-		spec = &rule_add_spec;
-	else if (!strcmp(argv[1], "del"))
-		spec = &rule_del_spec;
-	else if (!strcmp(argv[1], "list"))
-		spec = &rule_list_spec;
-	else
-		return no_sub("fastpath rule", argv[1], "add, del, list");
-	err = cli_parse(spec, argc - 1, argv + 1, &cfg, &p);
-	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
-	if (cli_parse_ifname(spec, p.argv[0], name))
-		return TF_EXIT_USAGE;
-	if (spec == &rule_list_spec) {
-		struct tf_fp_port port;
-		char buf[64];
-		int ifindex = 0;
-
-		err = tf_ifindex(name, &ifindex);
-		if (!err && !tf_fastpath_is_port(ifindex, &port))
-			err = tf_err(-ENOENT, "'%s' is not a fast path port", name);
-		if (err)
-			return cli_fail(spec, err);
-		for (__u32 i = 0; i < port.nrules && i < TF_FP_MAX_RULES; i++) {
-			tf_fastpath_rule_format(&port.rules[i], buf, sizeof(buf));
-			printf("%s\n", buf);
-		}
-		return TF_EXIT_OK;
-	}
-	rc = rule_from_cfg(spec, &p, &cfg, &r);
+	rc = rule_from_cfg(cfg, &r);
 	if (rc > 0)
 		return rc;
-	if (spec == &rule_add_spec) {
-		if (rc < 0)
-			return cli_usage_error(spec, "give one of --all, --ethertype, --ipproto, --udp-dport, --tcp-dport");
-		err = tf_fastpath_rule_add(name, &r);
-	} else {
-		err = tf_fastpath_rule_del(name, rc < 0 ? NULL : &r);
-	}
+	if (rc < 0)
+		return cli_usage_error("give one of --all, --ethertype, --ipproto, --udp-dport, --tcp-dport");
+	err = tf_fastpath_rule_add(cfg->name, &r);
+	return err ? cli_fail(err) : TF_EXIT_OK;
+}
+
+static int rule_del(void *p)
+{
+	struct rule_cfg *cfg = p;
+	struct tf_fp_rule r;
+	int rc, err;
+
+	rc = rule_from_cfg(cfg, &r);
+	if (rc > 0)
+		return rc;
+	err = tf_fastpath_rule_del(cfg->name, rc < 0 ? NULL : &r);
+	return err ? cli_fail(err) : TF_EXIT_OK;
+}
+
+static int rule_list(void *p)
+{
+	struct rule_cfg *cfg = p;
+	struct tf_fp_rule rules[TF_FP_MAX_RULES];
+	char buf[64];
+	size_t n;
+	int err;
+
+	err = tf_fastpath_rule_list(cfg->name, rules, &n);
 	if (err)
-		return cli_fail(spec, err);
+		return cli_fail(err);
+	for (size_t i = 0; i < n; i++) {
+		tf_fastpath_rule_format(&rules[i], buf, sizeof(buf));
+		printf("%s\n", buf);
+	}
 	return TF_EXIT_OK;
 }
 
-int cmd_fastpath(int argc, char **argv)
-{
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"Usage: tapflow fastpath on|off NAME\n"
-			"       tapflow fastpath stats NAME [--json]\n"
-			"       tapflow fastpath rule add|del|list NAME [--all|--ethertype T|--ipproto P|--udp-dport N|--tcp-dport N]\n");
-		return argc < 2 ? TF_EXIT_USAGE : 0;
-	}
-	if (!strcmp(argv[1], "on"))
-		return fastpath_on(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "off"))
-		return fastpath_off(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "stats"))
-		return fastpath_stats(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "rule"))
-		return fastpath_rule(argc - 1, argv + 1);
-	return no_sub("fastpath", argv[1], "on, off, stats, rule");
-}
+static const struct cli_cmd rule_add_cmd = {
+	.name = "add",
+	.summary = "send matching frames to the queue's AF_XDP socket",
+	.doc = "Send the frames of tap NAME that match (exactly one of the options) to the\n"
+	       "AF_XDP socket of the queue they arrive on (XSKMAP slot slot*256+queue).\n"
+	       "Without a socket there, they take the normal fast path.",
+	.opts = rule_opts,
+	.args = rule_args,
+	CLI_CFG(struct rule_cfg, .all = false),
+	.run = rule_add,
+};
+
+static const struct cli_cmd rule_del_cmd = {
+	.name = "del",
+	.summary = "remove a rule, or every rule of the tap",
+	.doc = "Remove the rule given by the options, or every rule of NAME without any.",
+	.opts = rule_opts,
+	.args = rule_args,
+	CLI_CFG(struct rule_cfg, .all = false),
+	.run = rule_del,
+};
+
+static const struct cli_cmd rule_list_cmd = {
+	.name = "list",
+	.summary = "list the tap's AF_XDP rules",
+	.doc = "List NAME's AF_XDP rules.",
+	.args = rule_args,
+	CLI_CFG(struct rule_cfg, .all = false),
+	.run = rule_list,
+};
+
+static const struct cli_cmd rule_cmd = {
+	.name = "rule",
+	.summary = "AF_XDP rules of a tap: add, del, list",
+	.subs = (const struct cli_cmd *const[]){ &rule_add_cmd, &rule_del_cmd, &rule_list_cmd, NULL },
+};
+
+const struct cli_cmd cli_fastpath = {
+	.name = "fastpath",
+	.summary = "XDP fast path of a tap: on, off, stats, AF_XDP rules",
+	.subs = (const struct cli_cmd *const[]){ &on_cmd, &off_cmd, &stats_cmd, &rule_cmd, NULL },
+};
 
 /* ---- uplink -------------------------------------------------------------------- */
 
-struct uplink_cfg {
-	bool native_only;
-};
-
 static const struct cli_opt uplink_opts[] = {
-	{ "native-only", 0, CLI_FLAG, offsetof(struct uplink_cfg, native_only), NULL,
-	  "fail rather than fall back to skb (generic) mode", 0, 0, 0, 0, NULL },
-	{ 0 }
+	CLI_OPT(struct port_cfg, CLI_FLAG, native_only, "native-only",
+		.help = "fail rather than fall back to skb (generic) mode"),
+	CLI_END
 };
 
-static const struct cli_spec uplink_add_spec = {
-	"uplink add", "DEV",
-	"Put the uplink XDP program on DEV (a NIC or veth; native mode, else skb mode\n"
-	"with a warning): frames for an accelerated tap's MAC go straight into that\n"
-	"tap. Frames from taps reach DEV through static fdb entries (tapflow fdb add\n"
-	"DEV MAC). A veth takes redirected frames only when its peer has GRO on or an\n"
-	"XDP program.",
-	uplink_opts, 1, 1,
-};
-
-static const struct cli_spec uplink_del_spec = {
-	"uplink del", "DEV", "Detach the uplink program from DEV and forget its fdb entries.",
-	none_opts, 1, 1,
-};
-
-int cmd_uplink(int argc, char **argv)
+static int uplink_add(void *p)
 {
-	struct uplink_cfg cfg = { 0 };
-	const struct cli_spec *spec;
-	char name[TF_IFNAMSIZ];
+	struct port_cfg *cfg = p;
 	enum tf_xdp_mode mode;
-	struct cli_parsed p;
 	int err;
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(argc < 2 ? stderr : stdout, "Usage: tapflow uplink add|del DEV\n");
-		return argc < 2 ? TF_EXIT_USAGE : 0;
-	}
-	if (!strcmp(argv[1], "add"))
-		spec = &uplink_add_spec;
-	else if (!strcmp(argv[1], "del"))
-		spec = &uplink_del_spec;
-	else
-		return no_sub("uplink", argv[1], "add, del");
-	err = cli_parse(spec, argc - 1, argv + 1, &cfg, &p);
+	err = tf_uplink_add(cfg->name, !cfg->native_only, &mode);
 	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
-	if (cli_parse_ifname(spec, p.argv[0], name))
-		return TF_EXIT_USAGE;
-	if (spec == &uplink_del_spec) {
-		err = tf_uplink_del(name);
-		if (err)
-			return cli_fail(spec, err);
-		printf("%s: uplink removed\n", name);
-		return TF_EXIT_OK;
-	}
-	err = tf_uplink_add(name, !cfg.native_only, &mode);
-	if (err)
-		return fastpath_exit(cli_fail(spec, err), err);
-	printf("%s: uplink (%s XDP)\n", name, mode == TF_XDP_NATIVE ? "native" : "skb/generic");
+		return cli_fail(err);
+	printf("%s: uplink (%s XDP)\n", cfg->name, mode == TF_XDP_NATIVE ? "native" : "skb/generic");
 	return TF_EXIT_OK;
 }
 
+static int uplink_del(void *p)
+{
+	struct port_cfg *cfg = p;
+	int err = tf_uplink_del(cfg->name);
+
+	if (err)
+		return cli_fail(err);
+	printf("%s: uplink removed\n", cfg->name);
+	return TF_EXIT_OK;
+}
+
+static const struct cli_cmd uplink_add_cmd = {
+	.name = "add",
+	.summary = "put the uplink XDP program on a NIC or veth",
+	.doc = "Put the uplink XDP program on DEV (a NIC or veth; native mode, else skb mode\n"
+	       "with a warning): frames for an accelerated tap's MAC go straight into that\n"
+	       "tap. Frames from taps reach DEV through static fdb entries (tapflow fdb add\n"
+	       "DEV MAC). A veth takes redirected frames only when its peer has GRO on or an\n"
+	       "XDP program.",
+	.opts = uplink_opts,
+	.args = dev_arg,
+	CLI_CFG(struct port_cfg, .native_only = false),
+	.run = uplink_add,
+};
+
+static const struct cli_cmd uplink_del_cmd = {
+	.name = "del",
+	.summary = "detach the uplink program and forget its fdb entries",
+	.doc = "Detach the uplink program from DEV and forget its fdb entries.",
+	.args = dev_arg,
+	CLI_CFG(struct port_cfg, .native_only = false),
+	.run = uplink_del,
+};
+
+const struct cli_cmd cli_uplink = {
+	.name = "uplink",
+	.summary = "add or remove an uplink of the fast path",
+	.subs = (const struct cli_cmd *const[]){ &uplink_add_cmd, &uplink_del_cmd, NULL },
+};
+
 /* ---- fdb ----------------------------------------------------------------------- */
 
-static const struct cli_spec fdb_add_spec = {
-	"fdb add", "PORT MAC",
-	"Add a static entry: frames for MAC go to PORT (an accelerated tap or an\n"
-	"uplink). It replaces a learned entry and is never relearned.",
-	none_opts, 2, 2,
+struct fdb_cfg {
+	char port[TF_IFNAMSIZ];
+	uint8_t mac[6];
+	bool json;
 };
 
-static const struct cli_spec fdb_del_spec = {
-	"fdb del", "PORT MAC", "Remove MAC's entry on PORT (static or learned).",
-	none_opts, 2, 2,
+static const struct cli_opt fdb_args[] = {
+	CLI_ARG(struct fdb_cfg, CLI_IFNAME, port, "PORT", .devs = CLI_DEVS_ANY),
+	CLI_ARG(struct fdb_cfg, CLI_MAC, mac, "MAC"),
+	CLI_END
 };
 
-static const struct cli_spec fdb_list_spec = {
-	"fdb list", NULL, "List the fast path's MAC -> port entries.", json_opts, 0, 0,
+static const struct cli_opt fdb_list_opts[] = {
+	CLI_OPT(struct fdb_cfg, CLI_FLAG, json, "json", .short_name = 'j', .help = "print JSON"),
+	CLI_END
 };
 
 static const char *fdb_kind(uint32_t flags)
@@ -451,22 +425,17 @@ static const char *fdb_kind(uint32_t flags)
 	return flags & TF_FP_FDB_STATIC ? "static" : flags & TF_FP_FDB_LEARNED ? "learned" : "?";
 }
 
-static int fdb_list(int argc, char **argv)
+static int fdb_list(void *p)
 {
-	struct json_cfg cfg = { 0 };
+	struct fdb_cfg *cfg = p;
 	struct tf_fdb_entry *e;
-	struct cli_parsed p;
 	size_t n;
 	int err;
 
-	err = cli_parse(&fdb_list_spec, argc, argv, &cfg, &p);
-	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
 	err = tf_fdb_list(&e, &n);
 	if (err)
-		return cli_fail(&fdb_list_spec, err);
-	if (cfg.json) {
-		struct tf_json j;
+		return cli_fail(err);
+	if (cfg->json) {		struct tf_json j;
 
 		tf_json_init(&j, stdout);
 		tf_json_arr_begin(&j, NULL);
@@ -496,36 +465,52 @@ static int fdb_list(int argc, char **argv)
 	return TF_EXIT_OK;
 }
 
-int cmd_fdb(int argc, char **argv)
+static int fdb_add(void *p)
 {
-	const struct cli_spec *spec;
-	char name[TF_IFNAMSIZ];
-	struct cli_parsed p;
-	uint8_t mac[6];
-	int err;
+	struct fdb_cfg *cfg = p;
+	int err = tf_fdb_add(cfg->port, cfg->mac);
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"Usage: tapflow fdb add|del PORT MAC\n       tapflow fdb list [--json]\n");
-		return argc < 2 ? TF_EXIT_USAGE : 0;
-	}
-	if (!strcmp(argv[1], "list"))
-		return fdb_list(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "add"))
-		spec = &fdb_add_spec;
-	else if (!strcmp(argv[1], "del"))
-		spec = &fdb_del_spec;
-	else
-		return no_sub("fdb", argv[1], "add, del, list");
-	err = cli_parse(spec, argc - 1, argv + 1, NULL, &p);
-	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
-	if (cli_parse_ifname(spec, p.argv[0], name))
-		return TF_EXIT_USAGE;
-	if (tf_parse_mac(p.argv[1], mac))
-		return cli_usage_error(spec, "%s", tf_errmsg());
-	err = spec == &fdb_add_spec ? tf_fdb_add(name, mac) : tf_fdb_del(name, mac);
-	if (err)
-		return cli_fail(spec, err);
-	return TF_EXIT_OK;
+	return err ? cli_fail(err) : TF_EXIT_OK;
 }
+
+static int fdb_del(void *p)
+{
+	struct fdb_cfg *cfg = p;
+	int err = tf_fdb_del(cfg->port, cfg->mac);
+
+	return err ? cli_fail(err) : TF_EXIT_OK;
+}
+
+static const struct cli_cmd fdb_add_cmd = {
+	.name = "add",
+	.summary = "add a static MAC -> port entry",
+	.doc = "Add a static entry: frames for MAC go to PORT (an accelerated tap or an\n"
+	       "uplink). It replaces a learned entry and is never relearned.",
+	.args = fdb_args,
+	CLI_CFG(struct fdb_cfg, .json = false),
+	.run = fdb_add,
+};
+
+static const struct cli_cmd fdb_del_cmd = {
+	.name = "del",
+	.summary = "remove MAC's entry on PORT",
+	.doc = "Remove MAC's entry on PORT (static or learned).",
+	.args = fdb_args,
+	CLI_CFG(struct fdb_cfg, .json = false),
+	.run = fdb_del,
+};
+
+static const struct cli_cmd fdb_list_cmd = {
+	.name = "list",
+	.summary = "list the fast path's MAC -> port entries",
+	.doc = "List the fast path's MAC -> port entries.",
+	.opts = fdb_list_opts,
+	CLI_CFG(struct fdb_cfg, .json = false),
+	.run = fdb_list,
+};
+
+const struct cli_cmd cli_fdb = {
+	.name = "fdb",
+	.summary = "the fast path's MAC -> port entries: add, del, list",
+	.subs = (const struct cli_cmd *const[]){ &fdb_add_cmd, &fdb_del_cmd, &fdb_list_cmd, NULL },
+};

@@ -24,6 +24,7 @@
 /* ---- create ---------------------------------------------------------------- */
 
 struct create_cfg {
+	char name[TF_IFNAMSIZ];
 	unsigned int queues;
 	long owner;
 	long group;
@@ -34,86 +35,63 @@ struct create_cfg {
 	bool fastpath;
 };
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static const struct cli_opt create_opts[] = {
-	{ .name = "queues", .short_name = 'q', .type = CLI_UINT,
-	  .off = offsetof(struct create_cfg, queues), .metavar = "N",
-	  .help = "queues a backend may attach (1 to 256; default 1)",
-	  .min = 1, .max = TF_MAX_QUEUES },
-	{ .name = "owner", .type = CLI_USER, .off = offsetof(struct create_cfg, owner),
-	  .help = "user allowed to attach without CAP_NET_ADMIN" },
-	{ .name = "group", .type = CLI_GROUP, .off = offsetof(struct create_cfg, group),
-	  .help = "group allowed to attach without CAP_NET_ADMIN" },
-	{ .name = "mtu", .type = CLI_UINT, .off = offsetof(struct create_cfg, mtu),
-	  .metavar = "BYTES", .help = "MTU (68 to 65535; default 1500)",
-	  .min = TF_TAP_MIN_MTU, .max = TF_TAP_MAX_MTU },
-	{ .name = "mac", .type = CLI_MAC, .off = offsetof(struct create_cfg, mac),
-	  .help = "MAC address (default: random, and not compared on re-create)" },
-	{ .name = "txqueuelen", .type = CLI_UINT, .off = offsetof(struct create_cfg, txqueuelen),
-	  .help = "packets each queue's ring holds (1 to 1000000; default 500)",
-	  .min = 1, .max = 1000000 },
-	{ .name = "vnet-hdr", .type = CLI_FLAG, .off = offsetof(struct create_cfg, vnet_hdr),
-	  .help = "open queues with IFF_VNET_HDR (a virtio-net header on every frame)" },
-	{ .name = "fastpath", .type = CLI_FLAG, .off = offsetof(struct create_cfg, fastpath),
-	  .help = "also turn the XDP fast path on (as tapflow fastpath on NAME)" },
-	{ 0 }
+	CLI_OPT(struct create_cfg, CLI_UINT, queues, "queues", .short_name = 'q', .metavar = "N",
+		.help = "queues a backend may attach (1 to 256; default 1)",
+		.min = 1, .max = TF_MAX_QUEUES),
+	CLI_OPT(struct create_cfg, CLI_USER, owner, "owner",
+		.help = "user allowed to attach without CAP_NET_ADMIN"),
+	CLI_OPT(struct create_cfg, CLI_GROUP, group, "group",
+		.help = "group allowed to attach without CAP_NET_ADMIN"),
+	CLI_OPT(struct create_cfg, CLI_UINT, mtu, "mtu", .metavar = "BYTES",
+		.help = "MTU (68 to 65535; default 1500)",
+		.min = TF_TAP_MIN_MTU, .max = TF_TAP_MAX_MTU),
+	CLI_OPT(struct create_cfg, CLI_MAC, mac, "mac",
+		.help = "MAC address (default: random, and not compared on re-create)"),
+	CLI_OPT(struct create_cfg, CLI_UINT, txqueuelen, "txqueuelen",
+		.help = "packets each queue's ring holds (1 to " STR(TF_TAP_MAX_TXQLEN)
+			", the kernel's limit; default 500)",
+		.min = 1, .max = TF_TAP_MAX_TXQLEN),
+	CLI_OPT(struct create_cfg, CLI_FLAG, vnet_hdr, "vnet-hdr",
+		.help = "open queues with IFF_VNET_HDR (a virtio-net header on every frame)"),
+	CLI_OPT(struct create_cfg, CLI_FLAG, fastpath, "fastpath",
+		.help = "also turn the XDP fast path on (as tapflow fastpath on NAME)"),
+	CLI_END
 };
 
-static const struct cli_spec create_spec = {
-	.name = "create",
-	.args = "NAME",
-	.doc = "Create a persistent multiqueue tap (IFF_TAP|IFF_NO_PI|IFF_MULTI_QUEUE) that a\n"
-	       "VM backend opens by name, and bring it up. Creating an existing tapflow tap\n"
-	       "with the same parameters changes nothing; different parameters fail.\n"
-	       "With --fastpath the tap is accelerated too; if that fails, a tap this\n"
-	       "command created is deleted again.",
-	.opts = create_opts,
-	.min_args = 1,
-	.max_args = 1,
+static const struct cli_opt create_args[] = {
+	CLI_ARG(struct create_cfg, CLI_IFNAME, name, "NAME"),
+	CLI_END
 };
 
-int cmd_create(int argc, char **argv)
+static int run_create(void *p)
 {
-	struct create_cfg cfg = { .owner = TF_NO_ID, .group = TF_NO_ID };
+	struct create_cfg *cfg = p;
 	struct tf_tap_opts o = { 0 };
-	struct cli_parsed p;
-	bool created;
+	bool created, changed, legacy;
 	int err;
 
-	err = cli_parse(&create_spec, argc, argv, &cfg, &p);
-	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
-	if (cli_parse_ifname(&create_spec, p.argv[0], o.name))
-		return TF_EXIT_USAGE;
-	o.queues = cfg.queues;
-	o.owner = cfg.owner;
-	o.group = cfg.group;
-	o.mtu = cfg.mtu;
-	o.txqueuelen = cfg.txqueuelen;
-	o.vnet_hdr = cfg.vnet_hdr;
-	o.has_mac = cli_given(&create_spec, &p, "mac");
-	memcpy(o.mac, cfg.mac, sizeof(o.mac));
+	memcpy(o.name, cfg->name, sizeof(o.name));
+	o.queues = cfg->queues;
+	o.owner = cfg->owner;
+	o.group = cfg->group;
+	o.mtu = cfg->mtu;
+	o.txqueuelen = cfg->txqueuelen;
+	o.vnet_hdr = cfg->vnet_hdr;
+	o.has_mac = cli_given("mac");
+	memcpy(o.mac, cfg->mac, sizeof(o.mac));
 
-	err = tf_tap_create(&o, &created);
+	if (!cfg->fastpath)
+		err = tf_tap_create(&o, &created);
+	else
+		err = tf_tap_create_accelerated(&o, &created, &changed, &legacy);
 	if (err)
-		return cli_fail(&create_spec, err);
+		return cli_fail(err);
 	tf_tap_opts_resolve(&o);
-	if (cfg.fastpath) {
-		bool changed, legacy = false;
-
-		err = tf_fastpath_enable(o.name, &changed, &legacy);
-		if (err) {
-			/* keep the message: the undo below may set its own */
-			char msg[512];
-
-			snprintf(msg, sizeof(msg), "%s", tf_errmsg());
-			if (created && tf_tap_delete(o.name, false))
-				fprintf(stderr, "tapflow create: %s: could not delete the tap again: %s\n",
-					o.name, tf_errmsg());
-			fprintf(stderr, "tapflow create: %s: fast path: %s%s\n", o.name, msg,
-				created ? " (tap not created)" : "");
-			return fastpath_exit(err == -EINVAL || err == -EEXIST || err == -ENODEV ?
-					     TF_EXIT_USAGE : TF_EXIT_FAIL, err);
-		}
+	if (cfg->fastpath) {
 		if (!created && !changed) {
 			printf("%s already exists with these parameters and the fast path on; nothing changed\n",
 			       o.name);
@@ -136,66 +114,75 @@ int cmd_create(int argc, char **argv)
 	return TF_EXIT_OK;
 }
 
+const struct cli_cmd cli_create = {
+	.name = "create",
+	.summary = "create a persistent multiqueue tap",
+	.doc = "Create a persistent multiqueue tap (IFF_TAP|IFF_NO_PI|IFF_MULTI_QUEUE) that a\n"
+	       "VM backend opens by name, and bring it up. Creating an existing tapflow tap\n"
+	       "with the same parameters changes nothing; different parameters fail.\n"
+	       "With --fastpath the tap is accelerated too; if that fails, a tap this\n"
+	       "command created is deleted again.",
+	.opts = create_opts,
+	.args = create_args,
+	CLI_CFG(struct create_cfg, .owner = TF_NO_ID, .group = TF_NO_ID),
+	.run = run_create,
+};
+
 /* ---- delete ---------------------------------------------------------------- */
 
 struct delete_cfg {
+	char name[TF_IFNAMSIZ];
 	bool force;
 };
 
 static const struct cli_opt delete_opts[] = {
-	{ .name = "force", .short_name = 'f', .type = CLI_FLAG,
-	  .off = offsetof(struct delete_cfg, force),
-	  .help = "also delete a tap tapflow did not create, or one a backend holds" },
-	{ 0 }
+	CLI_OPT(struct delete_cfg, CLI_FLAG, force, "force", .short_name = 'f',
+		.help = "also delete a tap tapflow did not create, or one a backend holds"),
+	CLI_END
 };
 
-static const struct cli_spec delete_spec = {
+static const struct cli_opt delete_args[] = {
+	CLI_ARG(struct delete_cfg, CLI_IFNAME, name, "NAME"),
+	CLI_END
+};
+
+static int run_delete(void *p)
+{
+	struct delete_cfg *cfg = p;
+	int err = tf_tap_delete(cfg->name, cfg->force);
+
+	if (err)
+		return cli_fail(err);
+	printf("deleted %s\n", cfg->name);
+	return TF_EXIT_OK;
+}
+
+const struct cli_cmd cli_delete = {
 	.name = "delete",
-	.args = "NAME",
+	.summary = "delete a tap tapflow created",
 	.doc = "Delete a tap that tapflow created, after every module has detached from it.\n"
 	       "A device that is not a tun/tap is never deleted, not even with --force.",
 	.opts = delete_opts,
-	.min_args = 1,
-	.max_args = 1,
+	.args = delete_args,
+	CLI_CFG(struct delete_cfg, .force = false),
+	.run = run_delete,
 };
-
-int cmd_delete(int argc, char **argv)
-{
-	struct delete_cfg cfg = { 0 };
-	char name[TF_IFNAMSIZ];
-	struct cli_parsed p;
-	int err;
-
-	err = cli_parse(&delete_spec, argc, argv, &cfg, &p);
-	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
-	if (cli_parse_ifname(&delete_spec, p.argv[0], name))
-		return TF_EXIT_USAGE;
-	err = tf_tap_delete(name, cfg.force);
-	if (err)
-		return cli_fail(&delete_spec, err);
-	printf("deleted %s\n", name);
-	return TF_EXIT_OK;
-}
 
 /* ---- list ------------------------------------------------------------------ */
 
 struct show_cfg {
+	char name[TF_IFNAMSIZ];
 	bool json;
 };
 
 static const struct cli_opt show_opts[] = {
-	{ .name = "json", .short_name = 'j', .type = CLI_FLAG,
-	  .off = offsetof(struct show_cfg, json), .help = "print JSON" },
-	{ 0 }
+	CLI_OPT(struct show_cfg, CLI_FLAG, json, "json", .short_name = 'j', .help = "print JSON"),
+	CLI_END
 };
 
-static const struct cli_spec list_spec = {
-	.name = "list",
-	.doc = "List every tun/tap device in the current network namespace.",
-	.opts = show_opts,
-	.min_args = 0,
-	.max_args = 0,
+static const struct cli_opt show_args[] = {
+	CLI_ARG(struct show_cfg, CLI_IFNAME, name, "NAME"),
+	CLI_END
 };
 
 static void json_queues(struct tf_json *j, const struct tf_tap_info *t)
@@ -210,23 +197,19 @@ static void json_queues(struct tf_json *j, const struct tf_tap_info *t)
 	tf_json_obj_end(j);
 }
 
-int cmd_list(int argc, char **argv)
+static int run_list(void *p)
 {
-	struct show_cfg cfg = { 0 };
+	struct show_cfg *cfg = p;
 	struct tf_tap_info *taps;
-	struct cli_parsed p;
 	struct tf_json j;
 	size_t n;
 	int err;
 
-	err = cli_parse(&list_spec, argc, argv, &cfg, &p);
-	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
 	err = tf_tap_list(&taps, &n);
 	if (err)
-		return cli_fail(&list_spec, err);
+		return cli_fail(err);
 
-	if (cfg.json) {
+	if (cfg->json) {
 		tf_json_init(&j, stdout);
 		tf_json_arr_begin(&j, NULL);
 		for (size_t i = 0; i < n; i++) {
@@ -267,18 +250,16 @@ int cmd_list(int argc, char **argv)
 	return TF_EXIT_OK;
 }
 
-/* ---- show ------------------------------------------------------------------ */
-
-static const struct cli_spec show_spec = {
-	.name = "show",
-	.args = "NAME",
-	.doc = "Show a tun/tap device: flags, owner and group, MTU, MAC, txqueuelen, queues\n"
-	       "configured, attached and disabled, the kernel's counters and what tapflow has\n"
-	       "attached to it.",
+const struct cli_cmd cli_list = {
+	.name = "list",
+	.summary = "list the tun/tap devices of this network namespace",
+	.doc = "List every tun/tap device in the current network namespace.",
 	.opts = show_opts,
-	.min_args = 1,
-	.max_args = 1,
+	CLI_CFG(struct show_cfg, .json = false),
+	.run = run_list,
 };
+
+/* ---- show ------------------------------------------------------------------ */
 
 static const char *user_name(long uid)
 {
@@ -382,7 +363,6 @@ static void text_attached(const struct tf_tap_attached *a, int n)
 static void show_json(const struct tf_tap_info *t)
 {
 	struct tf_tap_attached att;
-
 	char mac[TF_MAC_STRLEN];
 	struct tf_json j;
 
@@ -438,8 +418,7 @@ static void show_json(const struct tf_tap_info *t)
 static void show_text(const struct tf_tap_info *t)
 {
 	struct tf_tap_attached att;
-	char mac[TF_MAC_STRLEN];
-	char owner[64], group[64], conf[16];
+	char owner[64], group[64], conf[16], mac[TF_MAC_STRLEN];
 
 	text_id(owner, sizeof(owner), t->owner, user_name(t->owner));
 	text_id(group, sizeof(group), t->group, group_name(t->group));
@@ -474,25 +453,30 @@ static void show_text(const struct tf_tap_info *t)
 	text_attached(&att, tf_tap_attached(t->ifindex, t->name, &att));
 }
 
-int cmd_show(int argc, char **argv)
+static int run_show(void *p)
 {
-	struct show_cfg cfg = { 0 };
+	struct show_cfg *cfg = p;
 	struct tf_tap_info t;
-	char name[TF_IFNAMSIZ];
-	struct cli_parsed p;
 	int err;
 
-	err = cli_parse(&show_spec, argc, argv, &cfg, &p);
+	err = tf_tap_get(cfg->name, &t);
 	if (err)
-		return err == 1 ? TF_EXIT_OK : err;
-	if (cli_parse_ifname(&show_spec, p.argv[0], name))
-		return TF_EXIT_USAGE;
-	err = tf_tap_get(name, &t);
-	if (err)
-		return cli_fail(&show_spec, err);
-	if (cfg.json)
+		return cli_fail(err);
+	if (cfg->json)
 		show_json(&t);
 	else
 		show_text(&t);
 	return TF_EXIT_OK;
 }
+
+const struct cli_cmd cli_show = {
+	.name = "show",
+	.summary = "show a tap: flags, queues, counters, what is attached",
+	.doc = "Show a tun/tap device: flags, owner and group, MTU, MAC, txqueuelen, queues\n"
+	       "configured, attached and disabled, the kernel's counters and what tapflow has\n"
+	       "attached to it.",
+	.opts = show_opts,
+	.args = show_args,
+	CLI_CFG(struct show_cfg, .json = false),
+	.run = run_show,
+};

@@ -25,107 +25,86 @@ static const char *const drop_names[TF_DROP__MAX] = { "ring_full", "filter", "de
 
 /* ---- trace start|stop|status ------------------------------------------- */
 
-struct trace_opts {
+struct trace_cfg {
+	struct cli_list names;
 	int backend;
 	bool all;
 	bool json;
 };
 
 static const struct cli_opt trace_start_opts[] = {
-	{ "backend", 'b', CLI_ENUM, offsetof(struct trace_opts, backend), "BACKEND",
-	  "attach with this backend instead of probing", .choices = backend_choices },
-	{ 0 }
+	CLI_OPT(struct trace_cfg, CLI_ENUM, backend, "backend", .short_name = 'b',
+		.metavar = "BACKEND", .help = "attach with this backend instead of probing",
+		.choices = backend_choices),
+	CLI_END
 };
 
-static const struct cli_spec trace_start_spec = {
-	"trace start", "NAME...",
-	"Trace the named taps per queue until `tapflow trace stop`. The programs are\n"
-	"pinned under " TF_TRACE_PIN_DIR " and keep running after this command exits.\n"
-	"The backend is probed: fentry, then kprobe, then BTF tracepoints.",
-	trace_start_opts, 1, -1,
+static const struct cli_opt trace_names[] = {
+	CLI_ARG(struct trace_cfg, CLI_IFNAMES, names, "NAME"),
+	CLI_END
+};
+
+static const struct cli_opt trace_names_opt[] = {
+	CLI_ARG(struct trace_cfg, CLI_IFNAMES, names, "NAME", .optional = true),
+	CLI_END
 };
 
 static const struct cli_opt trace_stop_opts[] = {
-	{ "all", 'a', CLI_FLAG, offsetof(struct trace_opts, all), NULL,
-	  "stop tracing every tap and unload the programs" },
-	{ 0 }
-};
-
-static const struct cli_spec trace_stop_spec = {
-	"trace stop", "NAME...",
-	"Stop tracing the named taps; the programs are unloaded and their pins\n"
-	"removed when no traced tap is left.",
-	trace_stop_opts, 0, -1,
+	CLI_OPT(struct trace_cfg, CLI_FLAG, all, "all", .short_name = 'a',
+		.help = "stop tracing every tap and unload the programs"),
+	CLI_END
 };
 
 static const struct cli_opt trace_status_opts[] = {
-	{ "json", 'j', CLI_FLAG, offsetof(struct trace_opts, json), NULL, "print JSON" },
-	{ 0 }
+	CLI_OPT(struct trace_cfg, CLI_FLAG, json, "json", .short_name = 'j', .help = "print JSON"),
+	CLI_END
 };
 
-static const struct cli_spec trace_status_spec = {
-	"trace status", NULL, "Say whether tracing runs, with which backend, and on which taps.",
-	trace_status_opts, 0, 0,
-};
-
-static int trace_start(int argc, char **argv)
+static int trace_start(void *p)
 {
-	struct trace_opts o = { 0 };
-	struct cli_parsed p;
+	struct trace_cfg *o = p;
 	int r, backend = 0;
 
-	r = cli_parse(&trace_start_spec, argc, argv, &o, &p);
+	r = tf_trace_start((const char *const *)o->names.v, o->names.n, o->backend, &backend);
 	if (r)
-		return r == 1 ? 0 : r;
-	r = tf_trace_start((const char *const *)p.argv, p.argc, o.backend, &backend);
-	if (r)
-		return cli_fail(&trace_start_spec, r);
+		return cli_fail(r);
 	printf("tracing");
-	for (int i = 0; i < p.argc; i++)
-		printf("%s %s", i ? "," : "", p.argv[i]);
+	for (size_t i = 0; i < o->names.n; i++)
+		printf("%s %s", i ? "," : "", o->names.v[i]);
 	printf(" (backend: %s)\n", tf_backend_name(backend));
 	return 0;
 }
 
-static int trace_stop(int argc, char **argv)
+static int trace_stop(void *p)
 {
-	struct trace_opts o = { 0 };
-	struct cli_parsed p;
+	struct trace_cfg *o = p;
 	int r;
 
-	r = cli_parse(&trace_stop_spec, argc, argv, &o, &p);
+	if (o->all == (o->names.n > 0))
+		return cli_usage_error("name the taps or give --all, not both");
+	r = o->all ? tf_trace_stop_all() : tf_trace_stop((const char *const *)o->names.v, o->names.n);
 	if (r)
-		return r == 1 ? 0 : r;
-	if (o.all == (p.argc > 0))
-		return cli_usage_error(&trace_stop_spec, "name the taps or give --all, not both");
-	r = o.all ? tf_trace_stop_all() : tf_trace_stop((const char *const *)p.argv, p.argc);
-	if (r)
-		return cli_fail(&trace_stop_spec, r);
+		return cli_fail(r);
 	return 0;
 }
 
-static int trace_status(int argc, char **argv)
+static int trace_status(void *p)
 {
-	struct trace_opts o = { 0 };
+	struct trace_cfg *o = p;
 	struct tf_tap_stats *t = NULL;
-	struct cli_parsed p;
 	struct tf_json j;
 	size_t n = 0;
 	int r, backend;
 
-	r = cli_parse(&trace_status_spec, argc, argv, &o, &p);
-	if (r)
-		return r == 1 ? 0 : r;
 	backend = tf_trace_backend();
 	if (backend < 0)
-		return cli_fail(&trace_status_spec, backend);
+		return cli_fail(backend);
 	if (backend > 0) {
 		r = tf_trace_read(NULL, &t, &n);
 		if (r)
-			return cli_fail(&trace_status_spec, r);
+			return cli_fail(r);
 	}
-	if (o.json) {
-		tf_json_init(&j, stdout);
+	if (o->json) {		tf_json_init(&j, stdout);
 		tf_json_obj_begin(&j, NULL);
 		tf_json_bool(&j, "running", backend > 0);
 		if (backend > 0)
@@ -157,42 +136,62 @@ static int trace_status(int argc, char **argv)
 	return 0;
 }
 
-int cmd_trace(int argc, char **argv)
-{
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"Usage: tapflow trace start [--backend B] NAME...\n"
-			"       tapflow trace stop NAME... | --all\n"
-			"       tapflow trace status [--json]\n");
-		return argc < 2 ? TF_EXIT_USAGE : 0;
-	}
-	if (!strcmp(argv[1], "start"))
-		return trace_start(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "stop"))
-		return trace_stop(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "status"))
-		return trace_status(argc - 1, argv + 1);
-	fprintf(stderr, "tapflow trace: unknown subcommand '%s' (start, stop, status)\n", argv[1]);
-	return TF_EXIT_USAGE;
-}
+static const struct cli_cmd trace_start_cmd = {
+	.name = "start",
+	.summary = "trace the named taps per queue",
+	.doc = "Trace the named taps per queue until `tapflow trace stop`. The programs are\n"
+	       "pinned under " TF_TRACE_PIN_DIR " and keep running after this command exits.\n"
+	       "The backend is probed: fentry, then kprobe, then BTF tracepoints. A tap\n"
+	       "named twice is refused.",
+	.opts = trace_start_opts,
+	.args = trace_names,
+	CLI_CFG(struct trace_cfg, .backend = 0),
+	.run = trace_start,
+};
+
+static const struct cli_cmd trace_stop_cmd = {
+	.name = "stop",
+	.summary = "stop tracing the named taps, or all of them",
+	.doc = "Stop tracing the named taps; the programs are unloaded and their pins\n"
+	       "removed when no traced tap is left.",
+	.opts = trace_stop_opts,
+	.args = trace_names_opt,
+	.synopsis = "NAME... | --all",
+	CLI_CFG(struct trace_cfg, .all = false),
+	.run = trace_stop,
+};
+
+static const struct cli_cmd trace_status_cmd = {
+	.name = "status",
+	.summary = "say whether tracing runs, with which backend, on which taps",
+	.doc = "Say whether tracing runs, with which backend, and on which taps.",
+	.opts = trace_status_opts,
+	CLI_CFG(struct trace_cfg, .json = false),
+	.run = trace_status,
+};
+
+const struct cli_cmd cli_trace = {
+	.name = "trace",
+	.summary = "start, stop or check per-queue tracing (trace start NAME...)",
+	.subs = (const struct cli_cmd *const[]){ &trace_start_cmd, &trace_stop_cmd,
+						 &trace_status_cmd, NULL },
+};
 
 /* ---- stats -------------------------------------------------------------- */
 
-struct stats_opts {
+struct stats_cfg {
+	char name[TF_IFNAMSIZ];
 	bool json;
 };
 
 static const struct cli_opt stats_opts[] = {
-	{ "json", 'j', CLI_FLAG, offsetof(struct stats_opts, json), NULL, "print JSON" },
-	{ 0 }
+	CLI_OPT(struct stats_cfg, CLI_FLAG, json, "json", .short_name = 'j', .help = "print JSON"),
+	CLI_END
 };
 
-static const struct cli_spec stats_spec = {
-	"stats", "NAME",
-	"Cumulative per-queue counters and histograms since tracing of NAME began.\n"
-	"tx is tun_net_xmit (host -> queue ring -> backend), rx is tun_get_user\n"
-	"(backend -> host).",
-	stats_opts, 1, 1,
+static const struct cli_opt stats_args[] = {
+	CLI_ARG(struct stats_cfg, CLI_IFNAME, name, "NAME"),
+	CLI_END
 };
 
 static void json_hist(struct tf_json *j, const char *key, const __u64 *b, int n,
@@ -304,24 +303,17 @@ static void stats_text(const struct tf_tap_stats *t)
 	}
 }
 
-int cmd_stats(int argc, char **argv)
+static int run_stats(void *p)
 {
-	struct stats_opts o = { 0 };
+	struct stats_cfg *o = p;
 	struct tf_tap_stats *t = NULL;
-	struct cli_parsed p;
 	size_t n = 0;
 	int r;
 
-	r = cli_parse(&stats_spec, argc, argv, &o, &p);
+	r = tf_trace_read(o->name, &t, &n);
 	if (r)
-		return r == 1 ? 0 : r;
-	r = tf_parse_ifname(p.argv[0], NULL);
-	if (r)
-		return cli_usage_error(&stats_spec, "%s", tf_errmsg());
-	r = tf_trace_read(p.argv[0], &t, &n);
-	if (r)
-		return cli_fail(&stats_spec, r);
-	if (o.json)
+		return cli_fail(r);
+	if (o->json)
 		stats_json(&t[0]);
 	else
 		stats_text(&t[0]);
@@ -329,21 +321,34 @@ int cmd_stats(int argc, char **argv)
 	return 0;
 }
 
+const struct cli_cmd cli_stats = {
+	.name = "stats",
+	.summary = "cumulative per-queue counters of a traced tap",
+	.doc = "Cumulative per-queue counters and histograms since tracing of NAME began.\n"
+	       "tx is tun_net_xmit (host -> queue ring -> backend), rx is tun_get_user\n"
+	       "(backend -> host).",
+	.opts = stats_opts,
+	.args = stats_args,
+	CLI_CFG(struct stats_cfg, .json = false),
+	.run = run_stats,
+};
+
 /* ---- hist --------------------------------------------------------------- */
 
-struct hist_opts {
+struct hist_cfg {
+	char name[TF_IFNAMSIZ];
 	unsigned int queue;
 };
 
 static const struct cli_opt hist_opts[] = {
-	{ "queue", 'q', CLI_UINT, offsetof(struct hist_opts, queue), "Q", "only this queue",
-	  .min = 0, .max = TF_MAX_QUEUES - 1 },
-	{ 0 }
+	CLI_OPT(struct hist_cfg, CLI_UINT, queue, "queue", .short_name = 'q', .metavar = "Q",
+		.help = "only this queue", .min = 0, .max = TF_MAX_QUEUES - 1),
+	CLI_END
 };
 
-static const struct cli_spec hist_spec = {
-	"hist", "NAME", "Draw the log2 histograms of NAME's queues: ring wait, rx time, ring occupancy.",
-	hist_opts, 1, 1,
+static const struct cli_opt hist_args[] = {
+	CLI_ARG(struct hist_cfg, CLI_IFNAME, name, "NAME"),
+	CLI_END
 };
 
 static void draw(const char *title, const __u64 *b, int n, bool ns)
@@ -382,25 +387,21 @@ static void draw(const char *title, const __u64 *b, int n, bool ns)
 	}
 }
 
-int cmd_hist(int argc, char **argv)
+static int run_hist(void *p)
 {
-	struct hist_opts o = { 0 };
+	struct hist_cfg *o = p;
 	struct tf_tap_stats *t = NULL;
-	struct cli_parsed p;
 	size_t n = 0;
 	bool shown = false;
 	int r;
 
-	r = cli_parse(&hist_spec, argc, argv, &o, &p);
+	r = tf_trace_read(o->name, &t, &n);
 	if (r)
-		return r == 1 ? 0 : r;
-	r = tf_trace_read(p.argv[0], &t, &n);
-	if (r)
-		return cli_fail(&hist_spec, r);
+		return cli_fail(r);
 	for (uint32_t i = 0; i < t[0].nqueues; i++) {
 		const struct tf_queue_stats *q = &t[0].q[i];
 
-		if (cli_given(&hist_spec, &p, "queue") && q->queue != o.queue)
+		if (cli_given("queue") && q->queue != o->queue)
 			continue;
 		shown = true;
 		printf("%s queue %u\n", t[0].name, q->queue);
@@ -409,38 +410,49 @@ int cmd_hist(int argc, char **argv)
 			draw("rx time in tun_get_user", q->h.rx_ns, TF_HIST_SLOTS, true);
 		draw("ring occupancy when queued (entries)", q->h.occupancy, TF_OCC_SLOTS, false);
 	}
-	if (!shown && cli_given(&hist_spec, &p, "queue")) {
+	if (!shown && cli_given("queue")) {
 		tf_trace_stats_free(t, n);
-		return cli_usage_error(&hist_spec, "queue %u of %s has no data", o.queue, p.argv[0]);
+		return cli_usage_error("queue %u of %s has no data", o->queue, o->name);
 	}
 	tf_trace_stats_free(t, n);
 	return 0;
 }
 
+const struct cli_cmd cli_hist = {
+	.name = "hist",
+	.summary = "log2 histograms of a traced tap's queues",
+	.doc = "Draw the log2 histograms of NAME's queues: ring wait, rx time, ring occupancy.",
+	.opts = hist_opts,
+	.args = hist_args,
+	CLI_CFG(struct hist_cfg, .queue = 0),
+	.run = run_hist,
+};
+
 /* ---- top ---------------------------------------------------------------- */
 
-struct top_opts {
+struct top_cfg {
+	struct cli_list names;
 	double interval;
 	unsigned int count;
 	int backend;
 };
 
 static const struct cli_opt top_opts[] = {
-	{ "interval", 'i', CLI_SECONDS, offsetof(struct top_opts, interval), "S",
-	  "refresh every S seconds (default 1)", .dmin = 0.1, .dmax = 3600 },
-	{ "count", 'c', CLI_UINT, offsetof(struct top_opts, count), "N",
-	  "stop after N refreshes (default: until interrupted)", .min = 1, .max = 1000000 },
-	{ "backend", 'b', CLI_ENUM, offsetof(struct top_opts, backend), "BACKEND",
-	  "backend when top starts tracing itself", .choices = backend_choices },
-	{ 0 }
+	CLI_OPT(struct top_cfg, CLI_SECONDS, interval, "interval", .short_name = 'i',
+		.metavar = "S", .help = "refresh every S seconds (default 1)",
+		.dmin = 0.1, .dmax = 3600),
+	CLI_OPT(struct top_cfg, CLI_UINT, count, "count", .short_name = 'c', .metavar = "N",
+		.help = "stop after N refreshes (default: until interrupted)",
+		.min = 1, .max = 1000000),
+	CLI_OPT(struct top_cfg, CLI_ENUM, backend, "backend", .short_name = 'b',
+		.metavar = "BACKEND", .help = "backend when top starts tracing itself",
+		.choices = backend_choices),
+	CLI_END
 };
 
-static const struct cli_spec top_spec = {
-	"top", "[NAME...]",
-	"A live per-queue table: tx/rx packets and bytes per second, drops, ring\n"
-	"occupancy and ring wait p50/p99/max over each interval. Without names it\n"
-	"shows every traced tap. Taps not yet traced are traced for top's lifetime.",
-	top_opts, 0, -1,
+static const struct cli_opt top_args[] = {
+	CLI_ARG(struct top_cfg, CLI_IFNAMES, names, "NAME", .optional = true),
+	CLI_END
 };
 
 static volatile sig_atomic_t top_stop;
@@ -527,19 +539,16 @@ static void top_frame(const struct tf_tap_stats *cur, size_t n, const struct tf_
 	fflush(stdout);
 }
 
-int cmd_top(int argc, char **argv)
+static int run_top(void *cfg)
 {
-	struct top_opts o = { .interval = 1.0 };
+	struct top_cfg *o = cfg;
 	struct tf_tap_stats *cur = NULL, *prev = NULL;
 	size_t n = 0, pn = 0;
 	const char **mine = NULL;
 	int nmine = 0, r, backend = 0;
-	struct cli_parsed p;
+	struct { int argc; char **argv; } p = { (int)o->names.n, o->names.v };
 	bool tty = isatty(STDOUT_FILENO);
 
-	r = cli_parse(&top_spec, argc, argv, &o, &p);
-	if (r)
-		return r == 1 ? 0 : r;
 	/* Trace, for our lifetime, the named taps not traced yet. */
 	mine = calloc(p.argc ? p.argc : 1, sizeof(*mine));
 	if (!mine)
@@ -552,20 +561,20 @@ int cmd_top(int argc, char **argv)
 			free(mine);
 			if (r == -ENODEV)
 				tf_err(r, "no tap named '%s'", p.argv[i]);
-			return cli_fail(&top_spec, r);
+			return cli_fail(r);
 		}
 		if (tf_trace_is_traced(ti.ifindex, NULL) != 1)
 			mine[nmine++] = p.argv[i];
 	}
 	if (!p.argc && tf_trace_backend() <= 0) {
 		free(mine);
-		return cli_usage_error(&top_spec, "tracing is not running: name the taps to watch");
+		return cli_usage_error("tracing is not running: name the taps to watch");
 	}
 	if (nmine) {
-		r = tf_trace_start(mine, nmine, o.backend, &backend);
+		r = tf_trace_start(mine, nmine, o->backend, &backend);
 		if (r) {
 			free(mine);
-			return cli_fail(&top_spec, r);
+			return cli_fail(r);
 		}
 		fprintf(stderr, "tapflow top: tracing %d tap(s) for this session (backend: %s)\n",
 			nmine, tf_backend_name(backend));
@@ -573,9 +582,9 @@ int cmd_top(int argc, char **argv)
 	signal(SIGINT, on_sigint);
 	signal(SIGTERM, on_sigint);
 	r = tf_trace_read(NULL, &prev, &pn);
-	for (unsigned int frame = 0; !r && !top_stop && (!o.count || frame < o.count); frame++) {
-		struct timespec ts = { (time_t)o.interval,
-				       (long)((o.interval - floor(o.interval)) * 1e9) };
+	for (unsigned int frame = 0; !r && !top_stop && (!o->count || frame < o->count); frame++) {
+		struct timespec ts = { (time_t)o->interval,
+				       (long)((o->interval - floor(o->interval)) * 1e9) };
 
 		while (nanosleep(&ts, &ts) && !top_stop)
 			;
@@ -600,7 +609,7 @@ int cmd_top(int argc, char **argv)
 			}
 			n = w;
 		}
-		top_frame(cur, n, prev, pn, o.interval, tty);
+		top_frame(cur, n, prev, pn, o->interval, tty);
 		tf_trace_stats_free(prev, pn);
 		prev = cur;
 		pn = n;
@@ -611,6 +620,18 @@ int cmd_top(int argc, char **argv)
 		fprintf(stderr, "tapflow top: could not stop tracing: %s\n", tf_errmsg());
 	free(mine);
 	if (r)
-		return cli_fail(&top_spec, r);
+		return cli_fail(r);
 	return 0;
 }
+
+const struct cli_cmd cli_top = {
+	.name = "top",
+	.summary = "live per-queue table of traced taps",
+	.doc = "A live per-queue table: tx/rx packets and bytes per second, drops, ring\n"
+	       "occupancy and ring wait p50/p99/max over each interval. Without names it\n"
+	       "shows every traced tap. Taps not yet traced are traced for top's lifetime.",
+	.opts = top_opts,
+	.args = top_args,
+	CLI_CFG(struct top_cfg, .interval = 1.0),
+	.run = run_top,
+};

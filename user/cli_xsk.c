@@ -33,6 +33,8 @@
 #define POLL_MS		20
 
 struct fwd_cfg {
+	char a[TF_IFNAMSIZ];
+	char b[TF_IFNAMSIZ];
 	unsigned int queues;
 	double duration;
 	double stats_interval;
@@ -43,32 +45,27 @@ struct fwd_cfg {
 };
 
 static const struct cli_opt fwd_opts[] = {
-	{ .name = "queues", .short_name = 'q', .type = CLI_UINT, .min = 1, .max = TF_MAX_QUEUES,
-	  .off = offsetof(struct fwd_cfg, queues), .help = "queues 0..N-1 of both taps (default 1)" },
-	{ .name = "duration", .short_name = 't', .type = CLI_SECONDS, .dmin = 0.01,
-	  .off = offsetof(struct fwd_cfg, duration), .help = "stop after S seconds (default: SIGINT)" },
-	{ .name = "stats-interval", .short_name = 'i', .type = CLI_SECONDS, .dmin = 0.1,
-	  .off = offsetof(struct fwd_cfg, stats_interval), .help = "print per-queue counters every S seconds" },
-	{ .name = "no-need-wakeup", .type = CLI_FLAG, .off = offsetof(struct fwd_cfg, no_need_wakeup),
-	  .help = "bind without XDP_USE_NEED_WAKEUP (a syscall on every empty poll)" },
-	{ .name = "busy-poll", .type = CLI_UINT, .max = 1000000, .metavar = "US",
-	  .off = offsetof(struct fwd_cfg, busy_poll), .help = "SO_BUSY_POLL microseconds (default off)" },
-	{ .name = "batch", .type = CLI_UINT, .min = 1, .max = 256,
-	  .off = offsetof(struct fwd_cfg, batch), .help = "frames per batch (default 64)" },
-	{ .name = "json", .short_name = 'j', .type = CLI_FLAG, .off = offsetof(struct fwd_cfg, json),
-	  .help = "print the final counters as JSON" },
-	{ 0 },
+	CLI_OPT(struct fwd_cfg, CLI_UINT, queues, "queues", .short_name = 'q', .min = 1,
+		.max = TF_MAX_QUEUES, .help = "queues 0..N-1 of both taps (default 1)"),
+	CLI_OPT(struct fwd_cfg, CLI_SECONDS, duration, "duration", .short_name = 't', .dmin = 0.01,
+		.help = "stop after S seconds (default: SIGINT)"),
+	CLI_OPT(struct fwd_cfg, CLI_SECONDS, stats_interval, "stats-interval", .short_name = 'i',
+		.dmin = 0.1, .help = "print per-queue counters every S seconds"),
+	CLI_OPT(struct fwd_cfg, CLI_FLAG, no_need_wakeup, "no-need-wakeup",
+		.help = "bind without XDP_USE_NEED_WAKEUP (a syscall on every empty poll)"),
+	CLI_OPT(struct fwd_cfg, CLI_UINT, busy_poll, "busy-poll", .max = 1000000, .metavar = "US",
+		.help = "SO_BUSY_POLL microseconds (default off)"),
+	CLI_OPT(struct fwd_cfg, CLI_UINT, batch, "batch", .min = 1, .max = 256,
+		.help = "frames per batch (default 64)"),
+	CLI_OPT(struct fwd_cfg, CLI_FLAG, json, "json", .short_name = 'j',
+		.help = "print the final counters as JSON"),
+	CLI_END
 };
 
-static const struct cli_spec fwd_spec = {
-	.name = "xsk-fwd",
-	.args = "A B",
-	.doc = "Forward frames between taps A and B through AF_XDP sockets, queue q to\n"
-	       "queue q in both directions. Both must be fast path ports with an AF_XDP\n"
-	       "rule (tapflow fastpath on A; tapflow fastpath rule add A --all).",
-	.opts = fwd_opts,
-	.min_args = 2,
-	.max_args = 2,
+static const struct cli_opt fwd_args[] = {
+	CLI_ARG(struct fwd_cfg, CLI_IFNAME, a, "A"),
+	CLI_ARG(struct fwd_cfg, CLI_IFNAME, b, "B"),
+	CLI_END
 };
 
 struct fwd_queue {
@@ -197,35 +194,31 @@ static void print_json(const char *a, const char *b, struct fwd_queue *fq, unsig
 	tf_json_end(&j);
 }
 
-int cmd_xsk_fwd(int argc, char **argv)
+static int run_xsk_fwd(void *p)
 {
-	struct fwd_cfg cfg = { .queues = 1, .batch = FWD_BATCH };
+	struct fwd_cfg cfg = *(struct fwd_cfg *)p;
 	struct tf_xsk_opts o = { 0 };
 	struct tf_xsk *xa = NULL, *xb = NULL;
 	struct fwd_queue *fq = NULL;
-	struct cli_parsed p;
 	unsigned int started = 0;
 	double t0, next;
-	int ret, err;
+	int ret = 0, err;
 
-	ret = cli_parse(&fwd_spec, argc, argv, &cfg, &p);
-	if (ret)
-		return ret == 1 ? TF_EXIT_OK : ret;
-	if (!strcmp(p.argv[0], p.argv[1]))
-		return cli_usage_error(&fwd_spec, "A and B are the same tap");
+	if (!strcmp(cfg.a, cfg.b))
+		return cli_usage_error("A and B are the same tap");
 	o.queues = cfg.queues;
 	o.no_need_wakeup = cfg.no_need_wakeup;
 	o.busy_poll_us = cfg.busy_poll;
-	err = tf_xsk_open(p.argv[0], &o, &xa);
+	err = tf_xsk_open(cfg.a, &o, &xa);
 	if (!err)
-		err = tf_xsk_open(p.argv[1], &o, &xb);
+		err = tf_xsk_open(cfg.b, &o, &xb);
 	if (err) {
-		ret = cli_fail(&fwd_spec, err);
+		ret = cli_fail(err);
 		goto out;
 	}
 	fq = calloc(cfg.queues, sizeof(*fq));
 	if (!fq) {
-		ret = cli_usage_error(&fwd_spec, "out of memory");
+		ret = cli_usage_error("out of memory");
 		goto out;
 	}
 	signal(SIGINT, on_signal);
@@ -243,7 +236,7 @@ int cmd_xsk_fwd(int argc, char **argv)
 	}
 	if (!cfg.json)
 		fprintf(stderr, "forwarding %s <-> %s on %u queue(s), need_wakeup %s; Ctrl-C stops\n",
-			p.argv[0], p.argv[1], cfg.queues, cfg.no_need_wakeup ? "off" : "on");
+			cfg.a, cfg.b, cfg.queues, cfg.no_need_wakeup ? "off" : "on");
 	t0 = now_s();
 	next = t0 + cfg.stats_interval;
 	while (!stop) {
@@ -252,7 +245,7 @@ int cmd_xsk_fwd(int argc, char **argv)
 		if (cfg.duration > 0 && t - t0 >= cfg.duration)
 			break;
 		if (cfg.stats_interval > 0 && t >= next) {
-			print_text(p.argv[0], p.argv[1], fq, cfg.queues, t - t0);
+			print_text(cfg.a, cfg.b, fq, cfg.queues, t - t0);
 			next += cfg.stats_interval;
 		}
 		usleep(10000);
@@ -262,9 +255,9 @@ int cmd_xsk_fwd(int argc, char **argv)
 		pthread_join(fq[i].thread, NULL);
 	if (ret == 0) {
 		if (cfg.json)
-			print_json(p.argv[0], p.argv[1], fq, cfg.queues, now_s() - t0, xa, xb);
+			print_json(cfg.a, cfg.b, fq, cfg.queues, now_s() - t0, xa, xb);
 		else
-			print_text(p.argv[0], p.argv[1], fq, cfg.queues, now_s() - t0);
+			print_text(cfg.a, cfg.b, fq, cfg.queues, now_s() - t0);
 	}
 out:
 	free(fq);
@@ -272,3 +265,15 @@ out:
 	tf_xsk_close(xb);
 	return ret;
 }
+
+const struct cli_cmd cli_xsk_fwd = {
+	.name = "xsk-fwd",
+	.summary = "forward between two taps through AF_XDP sockets",
+	.doc = "Forward frames between taps A and B through AF_XDP sockets, queue q to\n"
+	       "queue q in both directions. Both must be fast path ports with an AF_XDP\n"
+	       "rule (tapflow fastpath on A; tapflow fastpath rule add A --all).",
+	.opts = fwd_opts,
+	.args = fwd_args,
+	CLI_CFG(struct fwd_cfg, .queues = 1, .batch = FWD_BATCH),
+	.run = run_xsk_fwd,
+};

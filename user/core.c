@@ -69,6 +69,17 @@ int tf_err_bpf(int err, const char *fmt, ...)
 	return err;
 }
 
+int tf_err_as(int err, enum tf_errkind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+	errkind = kind;
+	return err;
+}
+
 void tf_set_log_level(enum tf_log_level max)
 {
 	log_max = max;

@@ -31,9 +31,10 @@ int tf_parse_ifname(const char *s, char out[TF_IFNAMSIZ])
 	if (!strcmp(s, ".") || !strcmp(s, ".."))
 		return tf_err(-EINVAL, "interface name '%s' is not allowed", s);
 	for (const char *p = s; *p; p++) {
-		if (*p == '/' || *p == ':' || isspace((unsigned char)*p))
+		/* '%' would make the kernel treat the name as a template ("tap%d"). */
+		if (*p == '/' || *p == ':' || *p == '%' || isspace((unsigned char)*p))
 			return tf_err(-EINVAL, "interface name '%s' holds '%s', which is not allowed",
-				      s, *p == '/' ? "/" : *p == ':' ? ":" : "whitespace");
+				      s, *p == '/' ? "/" : *p == ':' ? ":" : *p == '%' ? "%" : "whitespace");
 		if (!isprint((unsigned char)*p))
 			return tf_err(-EINVAL, "interface name holds a non-printable byte");
 	}

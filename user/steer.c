@@ -231,6 +231,16 @@ static int tap_lookup(const char *name, struct tf_tap_info *info, unsigned int *
 	return 0;
 }
 
+int tf_steer_queues(const char *name, unsigned int *nqueues)
+{
+	struct tf_tap_info info;
+	int err = tap_lookup(name, &info, nqueues);
+
+	if (!err && !*nqueues)
+		*nqueues = TF_MAX_QUEUES;	/* unknown: any queue tun can have */
+	return err;
+}
+
 static int check_queue(const char *name, const char *what, unsigned int q, unsigned int nq)
 {
 	if (nq && q >= nq)

@@ -340,6 +340,9 @@ static int validate(const struct tf_tap_opts *o)
 	if (o->mtu < TF_TAP_MIN_MTU || o->mtu > TF_TAP_MAX_MTU)
 		return tf_err(-EINVAL, "mtu: %u is out of range (%d to %d)", o->mtu,
 			      TF_TAP_MIN_MTU, TF_TAP_MAX_MTU);
+	if (o->txqueuelen > TF_TAP_MAX_TXQLEN)
+		return tf_err(-EINVAL, "txqueuelen: %u is out of range (1 to %d)", o->txqueuelen,
+			      TF_TAP_MAX_TXQLEN);
 	if (o->owner < TF_NO_ID || o->owner >= 0xffffffffL ||
 	    o->group < TF_NO_ID || o->group >= 0xffffffffL)
 		return tf_err(-EINVAL, "owner or group id out of range");

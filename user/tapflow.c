@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * tapflow: the command line. A thin table over libtapflow: each row names a
- * command and the function (in user/cli_<domain>.c) that parses its options
- * and calls the library. Commands match by unambiguous prefix.
+ * tapflow: the command line. A thin table over libtapflow: each row is a
+ * command (user/cli_<domain>.c) that declares its options, positionals and
+ * help; cli_dispatch() (user/cli_opts.c) finds the row, parses into the
+ * command's cfg and runs it. Commands match by unambiguous prefix. The
+ * global flags (-v, -vv, --help, --version) come before the command.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,50 +14,71 @@
 #include "cli_cmds.h"
 #include "log.h"
 
-static const struct cli_cmd cmds[] = {
-	/* taps */
-	{ "create", cmd_create, "create a persistent multiqueue tap" },
-	{ "delete", cmd_delete, "delete a tap tapflow created" },
-	{ "list", cmd_list, "list the tun/tap devices of this network namespace" },
-	{ "show", cmd_show, "show a tap: flags, queues, counters, what is attached" },
-	/* tracing */
-	{ "trace", cmd_trace, "start, stop or check per-queue tracing (trace start NAME...)" },
-	{ "stats", cmd_stats, "cumulative per-queue counters of a traced tap" },
-	{ "top", cmd_top, "live per-queue table of traced taps" },
-	{ "hist", cmd_hist, "log2 histograms of a traced tap's queues" },
-	/* export */
-	{ "export", cmd_export, "serve the counters to Prometheus (/metrics) or a textfile" },
-	/* fast path */
-	{ "fastpath", cmd_fastpath, "XDP fast path of a tap: on, off, stats, AF_XDP rules" },
-	{ "uplink", cmd_uplink, "add or remove an uplink of the fast path" },
-	{ "fdb", cmd_fdb, "the fast path's MAC -> port entries: add, del, list" },
-	{ "steer", cmd_steer, "steer the host's packets into a tap's queues" },
-	{ "xsk-fwd", cmd_xsk_fwd, "forward between two taps through AF_XDP sockets" },
-	{ "version", cmd_version, "print tapflow's version" },
+static int run_version(void *cfg)
+{
+	(void)cfg;
+	printf("tapflow %s\n", tf_version());
+	return TF_EXIT_OK;
+}
+
+static const struct cli_cmd cli_version = {
+	.name = "version",
+	.summary = "print tapflow's version",
+	.doc = "Print tapflow's version.",
+	.run = run_version,
 };
 
-static void usage(FILE *f)
+static const struct cli_cmd cli_root;
+
+static const char *const shells[] = { "bash", NULL };
+
+struct completion_cfg {
+	int shell;
+};
+
+static const struct cli_opt completion_args[] = {
+	CLI_ARG(struct completion_cfg, CLI_ENUM, shell, "SHELL", .choices = shells),
+	CLI_END
+};
+
+static int run_completion(void *cfg)
 {
-	fprintf(f, "Usage: tapflow [-v|-vv] COMMAND [options] [args]\n\nCommands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\n'tapflow COMMAND --help' shows a command's options.\n"
-		   "-v shows progress, -vv adds libbpf's own messages.\n");
+	(void)cfg;	/* bash is the only choice */
+	if (cli_complete_bash(&cli_root, stdout) || fflush(stdout))
+		return cli_usage_error("writing to stdout failed");
+	return TF_EXIT_OK;
 }
 
-int cmd_version(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	printf("tapflow %s\n", tf_version());
-	return 0;
-}
+static const struct cli_cmd cli_completion = {
+	.name = "completion",
+	.summary = "print a shell completion script (completion bash)",
+	.doc = "Print a bash completion script for tapflow, generated from its command table:\n"
+	       "commands, subcommands, options and their values, and the tun/tap devices\n"
+	       "of this network namespace where a command takes a tap's name. Install with\n"
+	       "  tapflow completion bash > /etc/bash_completion.d/tapflow",
+	.args = completion_args,
+	CLI_CFG(struct completion_cfg, 0),
+	.run = run_completion,
+};
+
+static const struct cli_cmd *const commands[] = {
+	/* taps */
+	&cli_create, &cli_delete, &cli_list, &cli_show,
+	/* tracing */
+	&cli_trace, &cli_stats, &cli_top, &cli_hist,
+	/* export */
+	&cli_export,
+	/* fast path */
+	&cli_fastpath, &cli_uplink, &cli_fdb, &cli_steer, &cli_xsk_fwd,
+	&cli_version, &cli_completion,
+	NULL
+};
+
+static const struct cli_cmd cli_root = { .name = "tapflow", .subs = commands };
 
 int main(int argc, char **argv)
 {
-	const struct cli_cmd *match = NULL;
 	int verbose = 0, i = 1;
-	size_t len;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v"))
@@ -63,40 +86,17 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-vv"))
 			verbose += 2;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
+			cli_help(&cli_root, "tapflow", stdout);
+			return TF_EXIT_OK;
 		} else if (!strcmp(argv[i], "--version")) {
-			return cmd_version(0, NULL);
+			return run_version(NULL);
 		} else {
 			fprintf(stderr, "tapflow: unknown option '%s' (see tapflow --help)\n", argv[i]);
 			return TF_EXIT_USAGE;
 		}
 	}
-	if (i >= argc) {
-		usage(stderr);
-		return TF_EXIT_USAGE;
-	}
 	tf_set_log_level(verbose >= 2 ? TF_LOG_LIBBPF : verbose == 1 ? TF_LOG_DEBUG : TF_LOG_WARN);
 	tf_libbpf_quiet();
-
-	len = strlen(argv[i]);
-	for (size_t c = 0; c < ARRAY_SIZE(cmds); c++) {
-		if (!strcmp(cmds[c].name, argv[i])) {
-			match = &cmds[c];
-			break;
-		}
-		if (len && !strncmp(cmds[c].name, argv[i], len)) {
-			if (match) {
-				fprintf(stderr, "tapflow: '%s' is ambiguous (%s, %s, ...)\n",
-					argv[i], match->name, cmds[c].name);
-				return TF_EXIT_USAGE;
-			}
-			match = &cmds[c];
-		}
-	}
-	if (!match) {
-		fprintf(stderr, "tapflow: unknown command '%s' (see tapflow --help)\n", argv[i]);
-		return TF_EXIT_USAGE;
-	}
-	return match->fn(argc - i, argv + i);
+	/* argv[i - 1] stands for the root in the walk down the table. */
+	return cli_dispatch(&cli_root, argc - i + 1, argv + i - 1);
 }
