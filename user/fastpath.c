@@ -186,8 +186,9 @@ static int open_maps(struct fp *s, bool create)
 			err = fp_reuse_tx_ports(s, skel, false);
 		if (err) {
 			fastpath__destroy(skel);
-			err = tf_err(err, "cannot create the fast path maps in %s: %s",
-				     s->pin.dir, strerror(-err));
+			err = tf_err_as(err, err == -EPERM ? TF_ERRK_OTHER : TF_ERRK_BPF,
+					"cannot create the fast path maps in %s: %s",
+					s->pin.dir, strerror(-err));
 			goto fail;
 		}
 		maps[0] = skel->maps.ports;

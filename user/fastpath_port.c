@@ -129,10 +129,20 @@ static int prog_attach(const struct fp *s, int ifindex, __u32 slot, const char *
 	}
 	err = xdp_program__attach(xp, ifindex, mode, 0);
 	if (err) {
-		err = tf_err(err < 0 ? err : -EINVAL, "cannot attach %s to %s in %s mode: %s%s",
-			     prog_name, name, mode == XDP_MODE_NATIVE ? "native" : "skb",
-			     strerror(err < 0 ? -err : EINVAL),
-			     err == -EEXIST || err == -EBUSY ? " (another XDP program is there; see xdp-loader status)" : "");
+		/*
+		 * The kernel refusing the program or the mode (EOPNOTSUPP: the
+		 * driver has no native XDP, a verifier or load error) is exit 3;
+		 * what the user can fix (a device that is busy or gone, a
+		 * missing privilege) keeps its own kind.
+		 */
+		bool fixable = err >= 0 || err == -EINVAL || err == -ENODEV || err == -EEXIST ||
+			       err == -EBUSY || err == -EPERM;
+
+		err = tf_err_as(err < 0 ? err : -EINVAL, fixable ? TF_ERRK_OTHER : TF_ERRK_BPF,
+				"cannot attach %s to %s in %s mode: %s%s",
+				prog_name, name, mode == XDP_MODE_NATIVE ? "native" : "skb",
+				strerror(err < 0 ? -err : EINVAL),
+				err == -EEXIST || err == -EBUSY ? " (another XDP program is there; see xdp-loader status)" : "");
 		goto out;
 	}
 	mp = xdp_multiprog__get_from_ifindex(ifindex);

@@ -211,7 +211,8 @@ static int set_prog(const struct tf_tap_info *info, int prog_fd)
 	if (fd < 0)
 		return fd;
 	if (ioctl(fd, TUNSETSTEERINGEBPF, &prog_fd) < 0)
-		err = tf_err(-errno, "%s: TUNSETSTEERINGEBPF: %s", info->name, strerror(errno));
+		err = tf_err_as(-errno, errno == EPERM ? TF_ERRK_OTHER : TF_ERRK_BPF,
+				"%s: TUNSETSTEERINGEBPF: %s", info->name, strerror(errno));
 	close(fd);
 	return err;
 }
@@ -318,6 +319,12 @@ int tf_steer_set(const char *name, const struct tf_steer_opts *o)
 	if (err)
 		return err;
 
+	/* Without it the load fails with EPERM, which is not the kernel refusing. */
+	if (!tf_have_cap(TF_CAP_SYS_ADMIN)) {
+		err = tf_require_cap(TF_CAP_BPF, "steering");
+		if (err)
+			return err;
+	}
 	skel = steer__open();
 	if (!skel)
 		return tf_err(-errno, "steer: cannot open the BPF object: %s", strerror(errno));
