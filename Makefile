@@ -88,6 +88,9 @@ $(OUTPUT)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUTPUT)/libt
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
 
+# test_cli compiles the CLI's dispatcher, help and completion sources in.
+$(OUTPUT)/tests/unit/test_cli: user/cli_opts.c user/cli_help.c user/cli_complete.c
+
 setup:
 	$(Q)scripts/setup.sh
 

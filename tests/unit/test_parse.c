@@ -24,6 +24,10 @@ static void test_ifname(void)
 	ASSERT_EQ(tf_parse_ifname("a\tb", out), -EINVAL, "tab");
 	ASSERT_HAS(tf_errmsg(), "whitespace", "tab message");
 	ASSERT_EQ(tf_parse_ifname("..", out), -EINVAL, "dotdot");
+	/* The kernel would take these as a name template and pick a name itself. */
+	ASSERT_EQ(tf_parse_ifname("tap%d", out), -EINVAL, "percent d");
+	ASSERT_HAS(tf_errmsg(), "holds '%'", "percent message");
+	ASSERT_EQ(tf_parse_ifname("a%", out), -EINVAL, "percent");
 }
 
 static void test_uint(void)
