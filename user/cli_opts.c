@@ -287,7 +287,7 @@ static int parse_leaf(const struct cli_cmd *cmd, const char *path, int argc, cha
 		      void *cfg)
 {
 	char **pos = calloc(argc + 1, sizeof(*pos));
-	int npos = 0, err = 0, i, k, nargs = 0;
+	int npos = 0, err = 0, i, k;
 	bool more_opts = true;
 
 	if (!pos)
@@ -359,7 +359,6 @@ static int parse_leaf(const struct cli_cmd *cmd, const char *path, int argc, cha
 	for (k = 0, i = 0; !err && cmd->args && cmd->args[k].name; k++) {
 		const struct cli_opt *o = &cmd->args[k];
 
-		nargs++;
 		if (i >= npos) {
 			if (!o->optional)
 				err = cli_usage_error("missing %s (see tapflow %s --help)", o->name, cur.path);
@@ -374,7 +373,6 @@ static int parse_leaf(const struct cli_cmd *cmd, const char *path, int argc, cha
 	}
 	if (!err && i < npos)
 		err = cli_usage_error("unexpected argument '%s'", pos[i]);
-	(void)nargs;
 	free(pos);
 	return err;
 }
