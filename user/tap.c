@@ -404,6 +404,14 @@ static int set_link(struct tf_nl *nl, int ifindex, const struct tf_tap_opts *o)
 	if (err)
 		return err;
 	err = tf_nl_talk(nl, &r, NULL, NULL);
+	/*
+	 * Of these attributes only IFLA_TXQLEN is answered with ERANGE: a
+	 * kernel whose core bound is below tun's (Debian's 6.1 refuses 32768
+	 * and up). The value is bad input there, like one above tun's own.
+	 */
+	if (err == -ERANGE)
+		return tf_err(-EINVAL, "configuring '%s': txqueuelen %u is more than this kernel "
+			      "accepts (Numerical result out of range)", o->name, o->txqueuelen);
 	if (err)
 		return err_context(err, "configuring '%s'", o->name);
 	return 0;
