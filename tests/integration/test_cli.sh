@@ -160,6 +160,12 @@ test_exit_1_names_missing_capability() {
 	expect_rc 1 "trace start without CAP_BPF" "needs CAP_BPF" \
 		nsrun setpriv --bounding-set=-bpf,-sys_admin --inh-caps=-bpf,-sys_admin \
 		"$TAPFLOW" trace start "$t" || return 1
+	# create --fastpath rolls the tap back and keeps the fast path's error and its kind.
+	expect_rc 1 "create --fastpath without CAP_BPF" \
+		"^tapflow create: tq1: fast path: .*needs CAP_BPF.*\(tap not created\)$" \
+		nsrun setpriv --bounding-set=-bpf,-sys_admin --inh-caps=-bpf,-sys_admin \
+		"$TAPFLOW" create tq1 --fastpath || return 1
+	nsx test -e /sys/class/net/tq1 && { fail "the rollback left tq1"; return 1; }
 	expect_rc 2 "steer on a missing tap" "no device named" tf steer nosuchtap0 --mode l3 || return 1
 }
 
