@@ -24,6 +24,7 @@ struct export_cfg {
 	const char *web_config;
 	double interval;
 	bool once;
+	bool bpf_stats;
 };
 
 static const struct cli_opt export_opts[] = {
@@ -42,6 +43,9 @@ static const struct cli_opt export_opts[] = {
 	  .off = offsetof(struct export_cfg, web_config), .metavar = "FILE",
 	  .help = "TLS and basic auth for /metrics, in the exporter-toolkit format "
 		  "(tls_server_config, basic_auth_users)" },
+	{ .name = "bpf-stats", .type = CLI_FLAG, .off = offsetof(struct export_cfg, bpf_stats),
+	  .help = "export each tracing program's runs and run time (keeps the kernel's BPF "
+		  "run-time statistics on while this runs: every BPF program on the host pays for them)" },
 	{ .name = "once", .type = CLI_FLAG, .off = offsetof(struct export_cfg, once),
 	  .help = "write the metrics once (to --textfile, else stdout) and exit" },
 	{ 0 }
@@ -114,6 +118,11 @@ int cmd_export(int argc, char **argv)
 		return cli_fail(&export_spec, err);
 	if (cfg.web_config) {
 		err = tf_export_web_config(e, cfg.web_config);
+		if (err)
+			goto out;
+	}
+	if (cfg.bpf_stats) {
+		err = tf_export_bpf_stats(e);
 		if (err)
 			goto out;
 	}

@@ -29,6 +29,8 @@ struct trace_opts {
 	int backend;
 	bool all;
 	bool json;
+	bool bpf_stats;
+	double window;
 };
 
 static const struct cli_opt trace_start_opts[] = {
@@ -60,6 +62,12 @@ static const struct cli_spec trace_stop_spec = {
 
 static const struct cli_opt trace_status_opts[] = {
 	{ "json", 'j', CLI_FLAG, offsetof(struct trace_opts, json), NULL, "print JSON" },
+	{ .name = "bpf-stats", .type = CLI_FLAG, .off = offsetof(struct trace_opts, bpf_stats),
+	  .help = "also count each tracing program's runs and ns per run for --window "
+		  "(the kernel's run-time statistics, on only meanwhile)" },
+	{ .name = "window", .short_name = 'w', .type = CLI_SECONDS,
+	  .off = offsetof(struct trace_opts, window), .metavar = "S",
+	  .help = "how long --bpf-stats counts (default 1 s)", .dmin = 0.1, .dmax = 3600 },
 	{ 0 }
 };
 
@@ -104,8 +112,60 @@ static int trace_stop(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Runs of each program during a window, from the kernel's statistics
+ * (turned on for the window only, unless the sysctl has them on already).
+ */
+static int prog_costs(double window, struct tf_prog_cost **out, size_t *n)
+{
+	struct tf_prog_cost *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0;
+	struct timespec ts;
+	int fd, err;
+
+	fd = tf_bpf_stats_enable();
+	if (fd < 0)
+		return fd;
+	err = tf_trace_prog_costs(&a, &na);
+	if (!err) {
+		ts.tv_sec = (time_t)window;
+		ts.tv_nsec = (long)((window - (double)ts.tv_sec) * 1e9);
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		err = tf_trace_prog_costs(&b, &nb);
+	}
+	close(fd);
+	if (err) {
+		tf_trace_prog_costs_free(a);
+		return err;
+	}
+	/* b minus a, program by program (by id: a restarted session has new ones) */
+	for (size_t i = 0; i < nb; i++) {
+		uint64_t r0 = 0, t0 = 0;
+
+		for (size_t k = 0; k < na; k++)
+			if (a[k].id == b[i].id) {
+				r0 = a[k].runs;
+				t0 = a[k].run_ns;
+			}
+		b[i].runs -= r0;
+		b[i].run_ns -= t0;
+	}
+	tf_trace_prog_costs_free(a);
+	*out = b;
+	*n = nb;
+	return 0;
+}
+
+static double per_run(const struct tf_prog_cost *c)
+{
+	return c->runs ? (double)c->run_ns / (double)c->runs : 0;
+}
+
 static int trace_status(int argc, char **argv)
 {
+	struct tf_prog_cost *cost = NULL;
+	size_t ncost = 0;
 	struct trace_opts o = { 0 };
 	struct tf_tap_stats *t = NULL;
 	struct cli_parsed p;
@@ -119,10 +179,21 @@ static int trace_status(int argc, char **argv)
 	backend = tf_trace_backend();
 	if (backend < 0)
 		return cli_fail(&trace_status_spec, backend);
+	if (!cli_given(&trace_status_spec, &p, "window"))
+		o.window = 1.0;
+	else if (!o.bpf_stats)
+		return cli_usage_error(&trace_status_spec, "--window is how long --bpf-stats counts: give --bpf-stats");
 	if (backend > 0) {
 		r = tf_trace_read(NULL, &t, &n);
 		if (r)
 			return cli_fail(&trace_status_spec, r);
+		if (o.bpf_stats) {
+			r = prog_costs(o.window, &cost, &ncost);
+			if (r) {
+				tf_trace_stats_free(t, n);
+				return cli_fail(&trace_status_spec, r);
+			}
+		}
 	}
 	if (o.json) {
 		tf_json_init(&j, stdout);
@@ -142,6 +213,22 @@ static int trace_status(int argc, char **argv)
 			tf_json_obj_end(&j);
 		}
 		tf_json_arr_end(&j);
+		if (o.bpf_stats && backend > 0) {
+			tf_json_obj_begin(&j, "bpf_stats");
+			tf_json_double(&j, "window_s", o.window);
+			tf_json_arr_begin(&j, "programs");
+			for (size_t i = 0; i < ncost; i++) {
+				tf_json_obj_begin(&j, NULL);
+				tf_json_str(&j, "program", cost[i].name);
+				tf_json_u64(&j, "id", cost[i].id);
+				tf_json_u64(&j, "runs", cost[i].runs);
+				tf_json_u64(&j, "run_ns", cost[i].run_ns);
+				tf_json_double(&j, "ns_per_run", per_run(&cost[i]));
+				tf_json_obj_end(&j);
+			}
+			tf_json_arr_end(&j);
+			tf_json_obj_end(&j);
+		}
 		tf_json_obj_end(&j);
 		tf_json_end(&j);
 	} else if (backend <= 0) {
@@ -152,7 +239,24 @@ static int trace_status(int argc, char **argv)
 			printf("  %-15s ifindex %u%s%s\n", t[i].name, t[i].ifindex,
 			       t[i].gone ? "  (gone: deleted while traced)" : "",
 			       t[i].local ? "" : "  (another network namespace)");
+		if (o.bpf_stats) {
+			uint64_t runs = 0, ns = 0;
+
+			printf("programs over %.1f s (BPF run-time statistics):\n",
+			       o.window);
+			printf("  %-28s %12s %12s %10s\n", "program", "runs", "runs/s", "ns/run");
+			for (size_t i = 0; i < ncost; i++) {
+				printf("  %-28s %12llu %12.0f %10.1f\n", cost[i].name,
+				       (unsigned long long)cost[i].runs, cost[i].runs / o.window,
+				       per_run(&cost[i]));
+				runs += cost[i].runs;
+				ns += cost[i].run_ns;
+			}
+			printf("  %-28s %12llu %12.0f %10.1f   (%.4f of a CPU)\n", "all", (unsigned long long)runs,
+			       runs / o.window, runs ? (double)ns / runs : 0, ns / o.window / 1e9);
+		}
 	}
+	tf_trace_prog_costs_free(cost);
 	tf_trace_stats_free(t, n);
 	return 0;
 }

@@ -167,6 +167,41 @@ runs_taptx() {
 	expect_eq "$(jq '.fds[0].read' "$NSDIR/qs.json")" "$K" "frames the untraced tap's backend read"
 }
 
+# The cost as tapflow shows it: `trace status --bpf-stats` counts each
+# program's runs over a window while the traced tap carries frames, and
+# `export --bpf-stats` exports them as Prometheus counters.
+test_cost_in_status_and_export() {
+	local t=$(uniq_name rc) rx json runs ns
+	tf create "$t" --queues 1 >/dev/null || { fail "create"; return 1; }
+	tf trace start "$t" >/dev/null || { fail "trace start"; return 1; }
+	on_exit "tf trace stop --all"
+	case $(tf trace status --json | jq -r .backend) in
+	fentry) rx=fexit_tun_get_user ;;
+	kprobe) rx=kretprobe_tun_get_user ;;
+	*) [ -e "$PIN/prog_tc_rx" ] && rx=tc_rx || rx=tp_netif_receive_skb_entry ;;
+	esac
+	nsrun "$TFLOAD" --dev "$t" --duration 3 --rate 20000 >/dev/null &
+	sleep 0.5
+	json=$(tf trace status --json --bpf-stats --window 1) || { fail "trace status --bpf-stats"; return 1; }
+	read -r runs ns < <(jq -r --arg p "$rx" '.bpf_stats.programs[] | select(.program == $p) |
+		"\(.runs) \(.ns_per_run)"' <<< "$json")
+	[ -n "$runs" ] && [ "$runs" -ge 5000 ] || { fail "$rx ran ${runs:-no} times in 1 s of 20 kpps"; return 1; }
+	[ "$(echo "$ns > 0" | bc)" = 1 ] || { fail "$rx: ns per run $ns"; return 1; }
+	tf trace status --bpf-stats --window 0.2 | grep -q "^  $rx " || { fail "text status lists no $rx"; return 1; }
+	expect_fail "--window without --bpf-stats" "give --bpf-stats" tf trace status --window 1 || return 1
+	tf export --once --bpf-stats > "$NSDIR/m.prom" || { fail "export --bpf-stats"; return 1; }
+	grep -q "^tapflow_bpf_prog_runs_total{prog=\"$rx\"} [1-9]" "$NSDIR/m.prom" ||
+		{ fail "no tapflow_bpf_prog_runs_total for $rx"; return 1; }
+	grep -q "^tapflow_bpf_prog_run_seconds_total{prog=\"$rx\"} " "$NSDIR/m.prom" ||
+		{ fail "no tapflow_bpf_prog_run_seconds_total for $rx"; return 1; }
+	if command -v promtool >/dev/null; then
+		promtool check metrics < "$NSDIR/m.prom" >/dev/null 2>&1 || { fail "promtool: $(promtool check metrics < "$NSDIR/m.prom" 2>&1 | head -2)"; return 1; }
+	fi
+	tf export --once | grep -q tapflow_bpf_prog && { fail "BPF cost family without --bpf-stats"; return 1; }
+	wait
+	return 0
+}
+
 for rung in fentry kprobe tracepoint; do
 	for path in veth bridge taprx taptx; do
 		eval "test_${path}_$rung() { runs_$path $rung; }"
