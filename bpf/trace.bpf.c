@@ -481,8 +481,16 @@ static long take_one(__u32 i, struct take_ctx *x)
 	rec = bpf_map_lookup_elem(inner, &idx);
 	if (!rec)
 		return 1;
+	/*
+	 * read(): only head - 1 can be it. vhost delivers its batch in order
+	 * and takes the next one only when it has none left: a cleared record
+	 * at head - 1 means the batch is done, so this entry has no record
+	 * (it was queued untracked, or is a second copy of one skb).
+	 */
+	if (!rec->pkt && !i)
+		return 1;
 	if (x->pkt ? rec->pkt != x->pkt : !rec->pkt)
-		return x->pkt ? 0 : 1;	/* read(): only head - 1 can be it */
+		return x->pkt ? 0 : 1;
 	rec->pkt = 0;
 	if (x->delivered)
 		ring_sample(x->slot, x->q, x->now - rec->ts);
@@ -997,29 +1005,18 @@ int BPF_KRETPROBE(kretprobe_tun_do_read, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct read_state *s = bpf_map_lookup_elem(&read_tid, &tid);
-	__u32 slot;
+	const struct tun_file *tfile;
+	const struct tun_struct *tun;
 	struct tf_traced *t;
 
 	if (!s)
 		return 0;
-	/* the traced entry of this slot: ring_take wants its geometry */
-	slot = s->slot;
-	t = NULL;
-	{
-		struct tf_traced_key key;
-		const struct tun_file *tfile = (const void *)s->tfile;
-		const struct tun_struct *tun = BPF_CORE_READ(tfile, tun);
-
-		if (tun) {
-			const struct net_device *dev = BPF_CORE_READ(tun, dev);
-
-			key.netns = tf_dev_netns(dev);
-			key.ifindex = BPF_CORE_READ(dev, ifindex);
-			t = bpf_map_lookup_elem(&traced, &key);
-		}
-		if (t && t->slot == slot)
-			read_end(t, tfile, s->queue, s->ptr, ret);
-	}
+	/* the tap's entry again (ring_take wants its geometry), if it is the same slot */
+	tfile = (const void *)s->tfile;
+	tun = BPF_CORE_READ(tfile, tun);
+	t = tun ? lookup_dev(BPF_CORE_READ(tun, dev), false) : NULL;
+	if (t && t->slot == s->slot)
+		read_end(t, tfile, s->queue, s->ptr, ret);
 	bpf_map_delete_elem(&read_tid, &tid);
 	return 0;
 }
