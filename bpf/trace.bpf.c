@@ -287,12 +287,30 @@ struct ring_view {
 	int occ;	/* entries between head and prod */
 };
 
+/*
+ * One helper call for the ring's fields rather than one each: they sit on
+ * three cache lines of struct ptr_ring, which is copied whole (the copy's
+ * fields are CO-RE relocated like the kernel's).
+ */
+static __always_inline bool ring_read(const struct tun_file *tfile, struct ptr_ring *ring)
+{
+	__u32 sz = bpf_core_type_size(struct ptr_ring);
+
+	if (sz > sizeof(*ring))
+		sz = sizeof(*ring);
+	return !bpf_core_read(ring, sz, &tfile->tx_ring);
+}
+
 static __always_inline bool ring_view(const struct tun_file *tfile, struct ring_view *r)
 {
-	r->size = BPF_CORE_READ(tfile, tx_ring.size);
-	r->prod = BPF_CORE_READ(tfile, tx_ring.producer);
-	r->head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
-	r->queue = BPF_CORE_READ(tfile, tx_ring.queue);
+	struct ptr_ring ring;
+
+	if (!ring_read(tfile, &ring))
+		return false;
+	r->size = ring.size;
+	r->prod = ring.producer;
+	r->head = ring.consumer_head;
+	r->queue = ring.queue;
 	if (r->size <= 0 || r->prod < 0 || r->prod >= r->size || !r->queue)
 		return false;
 	r->occ = r->prod - r->head;
@@ -443,6 +461,7 @@ static __always_inline void tx_end(__u64 skb, int rc)
  * the time since it was queued is the ring wait.
  */
 struct take_ctx {
+	__u32 from;		/* bpf_loop's index 0 is this look */
 	__u32 slot;
 	__u32 q;
 	__u32 ring_size;
@@ -474,6 +493,7 @@ static long take_one(__u32 i, struct take_ctx *x)
 	inner = bpf_map_lookup_elem(&rings, &x->slot);
 	if (!inner || !x->ring_size || x->size <= 0)
 		return 1;
+	i += x->from;
 	pos = x->head - 1 - (int)i;	/* i < TF_TAKE_SEARCH, i < size */
 	if (pos < 0)
 		pos += x->size;
@@ -506,18 +526,24 @@ static __always_inline void ring_take(const struct tf_traced *t, const struct tu
 		.now = bpf_ktime_get_ns(), .delivered = delivered,
 	};
 
-	if (q >= t->ring_queues)
+	struct ptr_ring ring;
+
+	if (q >= t->ring_queues || !ring_read(tfile, &ring))
 		return;
-	x.head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
-	x.size = BPF_CORE_READ(tfile, tx_ring.size);
+	x.head = ring.consumer_head;
+	x.size = ring.size;
 	if (x.size <= 0 || x.head < 0 || x.head >= x.size)
 		return;
-	/* a read() finds its entry on the first look: no loop for it */
-	if (!pkt) {
-		take_one(0, &x);
+	/*
+	 * The first look (head - 1) is all a read() needs, and finds most of
+	 * what the tracepoint rung sees: no loop for it. The rest of vhost's
+	 * batch is searched only when the first look neither found it nor
+	 * ruled it out.
+	 */
+	if (take_one(0, &x) || !pkt)
 		return;
-	}
-	bpf_loop(x.size < TF_TAKE_SEARCH ? x.size : TF_TAKE_SEARCH, take_one, &x, 0);
+	x.from = 1;
+	bpf_loop((x.size < TF_TAKE_SEARCH ? x.size : TF_TAKE_SEARCH) - 1, take_one, &x, 0);
 }
 
 /*

@@ -145,7 +145,8 @@ empty_on() {	# empty_on SET [tcx taps]
 	shift
 	local args=()
 	for d in "$@"; do args+=(--tcx "$d"); done
-	nsx "$EMPTY" "$set" "${args[@]}" > "$TMP/empty.out" 2>&1 &
+	# nsenter execs the program: $! is tf-empty-trace itself, which kill stops
+	nsenter --net="/run/netns/$NS" -- "$EMPTY" "$set" "${args[@]}" > "$TMP/empty.out" 2>&1 &
 	EPID=$!
 	for i in $(seq 50); do
 		grep -q '^attached' "$TMP/empty.out" && return 0

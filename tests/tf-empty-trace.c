@@ -10,10 +10,12 @@
  *
  * Prints "attached N" once every program is attached; exit 1 if one fails
  * (nothing is left attached: links go with the process), 2 on bad usage.
+ * It also stops when its parent dies, however that happens.
  */
 #include <errno.h>
 #include <net/if.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,6 +98,10 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_sig);
 	signal(SIGTERM, on_sig);
+	/* a benchmark killed with -9 must not leave these on every packet of the host */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return 1;
 	printf("attached %d\n", n + nfd);
 	fflush(stdout);
 	while (!stop)
