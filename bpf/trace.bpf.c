@@ -63,6 +63,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * once: the packet it hands in is among the last 64 slots consumed.
  */
 #define TF_TAKE_SEARCH 64
+#define TF_RECS_PER_LINE 4
+_Static_assert(sizeof(struct tf_ring_rec) * TF_RECS_PER_LINE == 64, "records per cache line");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -252,6 +254,23 @@ static __always_inline struct tf_qhist *qhist_of(__u32 slot, __u32 queue)
 	return bpf_map_lookup_elem(inner, &queue);
 }
 
+/*
+ * Where the record of ring slot pos of queue q sits in the tap's record
+ * array. Four records share a cache line; were neighbouring slots
+ * neighbours there, the transmitting CPU writing slot s + 1 and the reading
+ * CPU clearing slot s would pull one line back and forth for every packet.
+ * Interleaved, a line holds slots a quarter of the ring apart (ring_size is
+ * a power of 2, at least 16): writer and reader meet on a line only when
+ * the ring holds a multiple of a quarter of it.
+ */
+static __always_inline __u32 rec_index(__u32 q, __u32 ring_size, __u32 pos)
+{
+	__u32 quarter = ring_size / TF_RECS_PER_LINE;
+
+	pos &= ring_size - 1;
+	return q * ring_size + (pos & (quarter - 1)) * TF_RECS_PER_LINE + pos / quarter;
+}
+
 static __always_inline struct tf_ring_rec *ring_rec(const struct tf_traced *t,
 						    __u32 queue, __u32 pos, __u32 *idx)
 {
@@ -263,7 +282,7 @@ static __always_inline struct tf_ring_rec *ring_rec(const struct tf_traced *t,
 	inner = bpf_map_lookup_elem(&rings, &slot);
 	if (!inner)
 		return NULL;
-	*idx = queue * t->ring_size + (pos & (t->ring_size - 1));
+	*idx = rec_index(queue, t->ring_size, pos);
 	return bpf_map_lookup_elem(inner, idx);
 }
 
@@ -497,7 +516,7 @@ static long take_one(__u32 i, struct take_ctx *x)
 	pos = x->head - 1 - (int)i;	/* i < TF_TAKE_SEARCH, i < size */
 	if (pos < 0)
 		pos += x->size;
-	idx = x->q * x->ring_size + ((__u32)pos & (x->ring_size - 1));
+	idx = rec_index(x->q, x->ring_size, (__u32)pos);
 	rec = bpf_map_lookup_elem(inner, &idx);
 	if (!rec)
 		return 1;
@@ -526,12 +545,14 @@ static __always_inline void ring_take(const struct tf_traced *t, const struct tu
 		.now = bpf_ktime_get_ns(), .delivered = delivered,
 	};
 
-	struct ptr_ring ring;
-
-	if (q >= t->ring_queues || !ring_read(tfile, &ring))
+	/*
+	 * Two reads, not ring_read(): the producer's cache line is the
+	 * transmitting CPU's, and this runs on the reader's.
+	 */
+	if (q >= t->ring_queues)
 		return;
-	x.head = ring.consumer_head;
-	x.size = ring.size;
+	x.head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
+	x.size = BPF_CORE_READ(tfile, tx_ring.size);
 	if (x.size <= 0 || x.head < 0 || x.head >= x.size)
 		return;
 	/*
@@ -618,7 +639,7 @@ static long purge_one(__u32 i, struct purge_ctx *x)
 	pos = x->head + (int)i;
 	if (pos >= x->size)
 		pos -= x->size;
-	idx = x->q * x->ring_size + ((__u32)pos & (x->ring_size - 1));
+	idx = rec_index(x->q, x->ring_size, (__u32)pos);
 	rec = bpf_map_lookup_elem(inner, &idx);
 	if (rec)
 		rec->pkt = 0;
