@@ -10,23 +10,39 @@
  *   backend ──write()──> tun_get_user ──> netif_receive_skb ──> host    (rx)
  *
  * Three attach backends share one body; user space autoloads one set after
- * probing: fentry/fexit, else kprobe/kretprobe, else BTF tracepoints
- * (net_dev_start_xmit/net_dev_xmit, netif_receive_skb_entry/netif_rx_entry).
- * kfree_skb (drop reason) and consume_skb (end of the ring wait) are BTF
- * tracepoints on every backend.
+ * probing (the table in user space lists which program belongs to which):
+ *
+ *   fentry/fexit, kprobe/kretprobe: tun's own functions only, tun_net_xmit,
+ *     tun_get_user, tun_xdp_xmit, tun_do_read and __tun_detach. Traffic of
+ *     other devices runs none of these programs; an untraced tap pays one
+ *     early exit per hook.
+ *   BTF tracepoints: net_dev_start_xmit/net_dev_xmit (every device's
+ *     transmit), skb_copy_datagram_iovec (every copy of a datagram to user
+ *     space: tun's reads, socket receives; never forwarding) and
+ *     xdp_devmap_xmit (DEVMAP flushes). Rx is a tcx ingress program on each
+ *     traced tap where the kernel has tcx (v6.6+), so frames of other
+ *     devices, and of untraced taps, run nothing on the way in; before
+ *     that, the global netif_receive_skb_entry/netif_rx_entry.
+ *
+ * No rung hooks kfree_skb or consume_skb: they run for every skb the host
+ * frees. The cause of a tx drop comes from what tun_net_xmit tests, read
+ * at its start and end: no queue (detached), the ring slot at the producer
+ * index taken (ring full), else a filter if the tap has one, else other.
  *
  * Ring wait needs no shared hash: the ring numbers its slots. When a packet
  * is about to be queued, its slot is the ring's producer index; when the
- * backend takes it out, its slot is consumer_head - 1. The in-flight record
- * (packet pointer, time) lives in a per-tap array indexed by (queue, slot):
- * written by the transmitting CPU, cleared by the reading CPU, never
- * allocated or freed per packet, and bounded by the ring's own size.
+ * backend takes it out, its slot is consumer_head - 1 (read(): one entry a
+ * call), or one of the entries just before it (vhost takes a batch and hands
+ * them in one by one: found by pointer). The in-flight record (packet
+ * pointer, time) lives in a per-tap array indexed by (queue, slot): written
+ * by the transmitting CPU, cleared by the reading CPU, never allocated or
+ * freed per packet, and bounded by the ring's own size.
  *
  * XDP frames redirected into a tap (the fast path: DEVMAP -> tun_xdp_xmit)
  * enter the same ring as skbs, tagged with bit 0, and leave it through
  * tun_do_read without any skb. fentry/kprobe on tun_xdp_xmit count them and
- * put their records in the ring the same way; tun_do_read's entry takes the
- * record of the frame it is about to read. The tracepoint rung has only
+ * put their records in the ring the same way; tun_do_read's exit takes the
+ * record of the entry it read, frame or skb. The tracepoint rung has only
  * xdp:xdp_devmap_xmit, after the fact: it counts them (and their bytes, from
  * the ring) but cannot see them leave, so they give no ring-wait sample.
  */
@@ -42,6 +58,13 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define NETDEV_TX_OK 0
+/*
+ * vhost-net takes at most VHOST_NET_BATCH (64) entries out of a ring at
+ * once: the packet it hands in is among the last 64 slots consumed.
+ */
+#define TF_TAKE_SEARCH 64
+#define TF_RECS_PER_LINE 4
+_Static_assert(sizeof(struct tf_ring_rec) * TF_RECS_PER_LINE == 64, "records per cache line");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -103,11 +126,13 @@ struct {
 struct xmit_state {
 	__u64 skb;
 	__u64 ts;
+	__u64 dev;
+	__u64 tfile;		/* the queue's tun_file at the start; 0: none (detached) */
 	__u32 slot;
 	__u32 queue;
 	__u32 rec_idx;
 	__u32 has_rec;
-	__u32 cause;
+	__u32 full;		/* the slot at the producer index was taken at the start */
 	__u32 len;
 	__u32 occ;
 	__u32 pad;
@@ -146,6 +171,7 @@ struct {
 /* tun_get_user in progress in this thread: it may sleep and migrate. */
 struct rx_state {
 	__u64 ts;
+	__u64 tfile;		/* the call it belongs to */
 	__u32 slot;
 	__u32 queue;
 	__u32 hdr;
@@ -165,6 +191,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rx_state);
 } rx_tid SEC(".maps");
+
+/* tun_do_read of a traced tap in progress in this thread (kprobe rung). */
+struct read_state {
+	__u64 tfile;
+	__u64 ptr;		/* the entry vhost handed in; 0 for read() */
+	__u32 slot;
+	__u32 queue;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct read_state);
+} read_tid SEC(".maps");
 
 /*
  * fentry and BTF-tracepoint programs get typed kernel pointers that the
@@ -213,6 +254,23 @@ static __always_inline struct tf_qhist *qhist_of(__u32 slot, __u32 queue)
 	return bpf_map_lookup_elem(inner, &queue);
 }
 
+/*
+ * Where the record of ring slot pos of queue q sits in the tap's record
+ * array. Four records share a cache line; were neighbouring slots
+ * neighbours there, the transmitting CPU writing slot s + 1 and the reading
+ * CPU clearing slot s would pull one line back and forth for every packet.
+ * Interleaved, a line holds slots a quarter of the ring apart (ring_size is
+ * a power of 2, at least 16): writer and reader meet on a line only when
+ * the ring holds a multiple of a quarter of it.
+ */
+static __always_inline __u32 rec_index(__u32 q, __u32 ring_size, __u32 pos)
+{
+	__u32 quarter = ring_size / TF_RECS_PER_LINE;
+
+	pos &= ring_size - 1;
+	return q * ring_size + (pos & (quarter - 1)) * TF_RECS_PER_LINE + pos / quarter;
+}
+
 static __always_inline struct tf_ring_rec *ring_rec(const struct tf_traced *t,
 						    __u32 queue, __u32 pos, __u32 *idx)
 {
@@ -224,7 +282,7 @@ static __always_inline struct tf_ring_rec *ring_rec(const struct tf_traced *t,
 	inner = bpf_map_lookup_elem(&rings, &slot);
 	if (!inner)
 		return NULL;
-	*idx = queue * t->ring_size + (pos & (t->ring_size - 1));
+	*idx = rec_index(queue, t->ring_size, pos);
 	return bpf_map_lookup_elem(inner, idx);
 }
 
@@ -248,12 +306,30 @@ struct ring_view {
 	int occ;	/* entries between head and prod */
 };
 
+/*
+ * One helper call for the ring's fields rather than one each: they sit on
+ * three cache lines of struct ptr_ring, which is copied whole (the copy's
+ * fields are CO-RE relocated like the kernel's).
+ */
+static __always_inline bool ring_read(const struct tun_file *tfile, struct ptr_ring *ring)
+{
+	__u32 sz = bpf_core_type_size(struct ptr_ring);
+
+	if (sz > sizeof(*ring))
+		sz = sizeof(*ring);
+	return !bpf_core_read(ring, sz, &tfile->tx_ring);
+}
+
 static __always_inline bool ring_view(const struct tun_file *tfile, struct ring_view *r)
 {
-	r->size = BPF_CORE_READ(tfile, tx_ring.size);
-	r->prod = BPF_CORE_READ(tfile, tx_ring.producer);
-	r->head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
-	r->queue = BPF_CORE_READ(tfile, tx_ring.queue);
+	struct ptr_ring ring;
+
+	if (!ring_read(tfile, &ring))
+		return false;
+	r->size = ring.size;
+	r->prod = ring.producer;
+	r->head = ring.consumer_head;
+	r->queue = ring.queue;
 	if (r->size <= 0 || r->prod < 0 || r->prod >= r->size || !r->queue)
 		return false;
 	r->occ = r->prod - r->head;
@@ -262,25 +338,41 @@ static __always_inline bool ring_view(const struct tun_file *tfile, struct ring_
 	return true;
 }
 
-/* Map an skb drop reason from inside tun_net_xmit to a cause. */
-static __always_inline __u32 drop_cause(__u32 reason)
+/* The entry at the producer index is taken: ptr_ring_produce's "full" test. */
+static __always_inline bool ring_full(const struct tun_file *tfile)
 {
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING))
-		return TF_DROP_RING_FULL;
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_DEV_READY) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_DEV_READY))
+	struct ring_view r;
+	void *cur = NULL;
+
+	if (!ring_view(tfile, &r))
+		return false;
+	bpf_probe_read_kernel(&cur, sizeof(cur), &r.queue[r.prod]);
+	return cur != NULL;
+}
+
+/*
+ * Why tun_net_xmit dropped a packet, from what it tests, in its order:
+ * the queue (tfiles[q] NULL: DEV_READY), the filters (TAP_TXFILTER,
+ * SOCKET_FILTER, TAP_FILTER) and the ring (FULL_RING). The ring is looked at
+ * when the call starts and when it ends: it only gets emptier while its
+ * consumer reads, so a ring full at produce time is seen full at one of
+ * them unless the reader freed a batch of slots in between. A drop while
+ * the ring is full counts as ring_full even if a filter made it.
+ */
+static __always_inline __u32 tx_drop_cause(const struct xmit_state *st)
+{
+	const struct tun_file *tfile = (const void *)st->tfile;
+	const struct tun_struct *tun;
+
+	if (!tfile)
 		return TF_DROP_DETACHED;
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_FILTER) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_FILTER))
+	if (st->full || ring_full(tfile))
+		return TF_DROP_RING_FULL;
+	tun = tf_netdev_priv((const struct net_device *)st->dev);
+	if (BPF_CORE_READ(tun, txflt.count) || BPF_CORE_READ(tfile, sk.sk_filter) ||
+	    BPF_CORE_READ(tun, filter_prog))
 		return TF_DROP_FILTER;
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TAP_FILTER) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TAP_FILTER))
-		return TF_DROP_FILTER;
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TAP_TXFILTER) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TAP_TXFILTER))
-		return TF_DROP_FILTER;
-	return TF_DROP_OTHER;
+	return TF_DROP_OTHER;	/* out of memory (pskb_trim), zerocopy frags */
 }
 
 /*
@@ -306,23 +398,27 @@ static __always_inline void tx_start(const struct sk_buff *skb, const struct net
 		return;
 	st->skb = (__u64)skb;
 	st->ts = bpf_ktime_get_ns();
+	st->dev = (__u64)dev;
 	st->slot = t->slot;
 	st->queue = RD(direct, skb, queue_mapping);
 	st->len = RD(direct, skb, len);
-	st->cause = TF_DROP__MAX;
 	st->has_rec = 0;
+	st->full = 0;
 	st->occ = 0;
 	saw_queue(t, st->queue);
 
 	tfile = tun_queue(dev, st->queue);
+	st->tfile = (__u64)tfile;
 	if (!tfile)
 		return;		/* tun_net_xmit will drop it: queue detached */
 	if (!ring_view(tfile, &r))
 		return;
 	st->occ = r.occ;
 	bpf_probe_read_kernel(&cur, sizeof(cur), &r.queue[r.prod]);
-	if (cur)
-		return;		/* ring full: it will be dropped, keep the old record */
+	if (cur) {
+		st->full = 1;	/* it will be dropped: keep the old record */
+		return;
+	}
 	rec = ring_rec(t, st->queue, r.prod, &idx);
 	if (!rec)
 		return;
@@ -358,7 +454,7 @@ static __always_inline void tx_end(__u64 skb, int rc)
 		}
 		return;
 	}
-	cause = st->cause < TF_DROP__MAX ? st->cause : TF_DROP_OTHER;
+	cause = tx_drop_cause(st);
 	c->tx_drops[cause & (TF_DROP__MAX - 1)]++;
 	if (st->has_rec) {
 		/* Dropped after we wrote its record (a filter): take it back. */
@@ -376,29 +472,120 @@ static __always_inline void tx_end(__u64 skb, int rc)
 }
 
 /*
- * An skb left a traced tap's ring (read by the backend, or purged): it was
- * the one at consumer_head - 1. Clear its record; if the backend consumed
- * it, the time since tun_net_xmit queued it is the ring wait.
+ * The backend took an entry out of queue q's ring; head is consumer_head
+ * now. pkt is the entry when the hook knows it (vhost hands it in; the
+ * tracepoint rung sees the skb): it is among the last TF_TAKE_SEARCH slots
+ * consumed. pkt 0 (read(), seen from tun_do_read's exit): the entry was the
+ * one at head - 1. Clear its record; if the backend got it (delivered),
+ * the time since it was queued is the ring wait.
  */
-static __always_inline void ring_dequeue(const struct sk_buff *skb, bool consumed)
+struct take_ctx {
+	__u32 from;		/* bpf_loop's index 0 is this look */
+	__u32 slot;
+	__u32 q;
+	__u32 ring_size;
+	int head;
+	int size;
+	__u64 pkt;
+	__u64 now;
+	bool delivered;
+	bool done;
+};
+
+static __always_inline void ring_sample(__u32 slot, __u32 q, __u64 wait)
+{
+	struct tf_qhist *h = qhist_of(slot, q);
+
+	if (!h)
+		return;
+	__sync_fetch_and_add(&h->ring_wait_ns[tf_bucket(wait, TF_HIST_SLOTS)], 1);
+	__sync_fetch_and_add(&h->ring_wait_sum_ns, wait);
+}
+
+static long take_one(__u32 i, struct take_ctx *x)
+{
+	struct tf_ring_rec *rec;
+	void *inner;
+	__u32 idx;
+	int pos;
+
+	inner = bpf_map_lookup_elem(&rings, &x->slot);
+	if (!inner || !x->ring_size || x->size <= 0)
+		return 1;
+	i += x->from;
+	pos = x->head - 1 - (int)i;	/* i < TF_TAKE_SEARCH, i < size */
+	if (pos < 0)
+		pos += x->size;
+	idx = rec_index(x->q, x->ring_size, (__u32)pos);
+	rec = bpf_map_lookup_elem(inner, &idx);
+	if (!rec)
+		return 1;
+	/*
+	 * read(): only head - 1 can be it. vhost delivers its batch in order
+	 * and takes the next one only when it has none left: a cleared record
+	 * at head - 1 means the batch is done, so this entry has no record
+	 * (it was queued untracked, or is a second copy of one skb).
+	 */
+	if (!rec->pkt && !i)
+		return 1;
+	if (x->pkt ? rec->pkt != x->pkt : !rec->pkt)
+		return x->pkt ? 0 : 1;
+	rec->pkt = 0;
+	if (x->delivered)
+		ring_sample(x->slot, x->q, x->now - rec->ts);
+	x->done = true;
+	return 1;
+}
+
+static __always_inline void ring_take(const struct tf_traced *t, const struct tun_file *tfile,
+				      __u32 q, __u64 pkt, bool delivered)
+{
+	struct take_ctx x = {
+		.slot = t->slot, .q = q, .ring_size = t->ring_size, .pkt = pkt,
+		.now = bpf_ktime_get_ns(), .delivered = delivered,
+	};
+
+	/*
+	 * Two reads, not ring_read(): the producer's cache line is the
+	 * transmitting CPU's, and this runs on the reader's.
+	 */
+	if (q >= t->ring_queues)
+		return;
+	x.head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
+	x.size = BPF_CORE_READ(tfile, tx_ring.size);
+	if (x.size <= 0 || x.head < 0 || x.head >= x.size)
+		return;
+	/*
+	 * The first look (head - 1) is all a read() needs, and finds most of
+	 * what the tracepoint rung sees: no loop for it. The rest of vhost's
+	 * batch is searched only when the first look neither found it nor
+	 * ruled it out.
+	 */
+	if (take_one(0, &x) || !pkt)
+		return;
+	x.from = 1;
+	bpf_loop((x.size < TF_TAKE_SEARCH ? x.size : TF_TAKE_SEARCH) - 1, take_one, &x, 0);
+}
+
+/*
+ * Tracepoint rung: an skb is being copied to user space. If it is a traced
+ * tap's, tun_put_user is delivering it to the backend.
+ */
+static __always_inline void deliver_skb(const struct sk_buff *skb)
 {
 	/* Only BTF tracepoints call this: direct loads. */
 	const struct net_device *dev = skb->dev;
-	struct tf_ring_rec *rec;
 	struct tf_traced *t;
 	struct tun_file *tfile;
-	struct tf_qhist *h;
-	__u32 q, idx;
-	int head, size;
-	__u64 wait;
+	__u32 q;
 
 	if (!dev)
 		return;
 	/*
-	 * Most skbs freed with a tap as skb->dev entered the stack from that
-	 * tap (rx): they never sat in its ring. Ring skbs were made locally
-	 * (skb_iif 0) or forwarded from another device. Two loads spare the
-	 * rx path the lookups below.
+	 * Most skbs copied to user space with a tap as skb->dev came in from
+	 * that tap (a socket on the host read them): they never sat in its
+	 * ring. Ring skbs were made locally (skb_iif 0) or forwarded from
+	 * another device. Two loads spare socket receives the lookups below.
 	 */
 	if (skb->skb_iif == dev->ifindex)
 		return;
@@ -406,28 +593,79 @@ static __always_inline void ring_dequeue(const struct sk_buff *skb, bool consume
 	if (!t)
 		return;
 	q = skb->queue_mapping;
-	if (q >= t->ring_queues)
-		return;
 	tfile = tun_queue(dev, q);
 	if (!tfile)
 		return;
-	head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
-	size = BPF_CORE_READ(tfile, tx_ring.size);
-	if (size <= 0)
+	ring_take(t, tfile, q, (__u64)skb, true);
+}
+
+/*
+ * fentry/kprobe rungs: tun_do_read(tun, tfile, .., ptr) returned ret. It
+ * took one entry out of the ring (ptr NULL: read()) or was handed one that
+ * vhost took earlier (ptr); ret > 0: the backend got it.
+ */
+static __always_inline void read_end(const struct tf_traced *t, const struct tun_file *tfile,
+				     __u32 q, __u64 ptr, long ret)
+{
+	/* EAGAIN and friends took nothing; an error after the take (a bad
+	 * buffer) freed the entry: its record goes without a sample. */
+	if (ret == -11 /* -EAGAIN */ || ret == -512 /* -ERESTARTSYS */ || ret == -4 /* -EINTR */)
 		return;
-	head = head > 0 ? head - 1 : size - 1;
-	rec = ring_rec(t, q, head, &idx);
-	if (!rec || rec->pkt != (__u64)skb)
+	ring_take(t, tfile, q, ptr, ret > 0);
+}
+
+/*
+ * __tun_detach is about to purge a queue (tun_queue_purge): the entries
+ * between consumer_head and producer are freed unread. Their records go.
+ */
+struct purge_ctx {
+	__u32 slot;
+	__u32 q;
+	__u32 ring_size;
+	int head;
+	int size;
+};
+
+static long purge_one(__u32 i, struct purge_ctx *x)
+{
+	struct tf_ring_rec *rec;
+	void *inner;
+	__u32 idx;
+	int pos;
+
+	inner = bpf_map_lookup_elem(&rings, &x->slot);
+	if (!inner || !x->ring_size || x->size <= 0)
+		return 1;
+	pos = x->head + (int)i;
+	if (pos >= x->size)
+		pos -= x->size;
+	idx = rec_index(x->q, x->ring_size, (__u32)pos);
+	rec = bpf_map_lookup_elem(inner, &idx);
+	if (rec)
+		rec->pkt = 0;
+	return 0;
+}
+
+static __always_inline void detach_start(const struct tun_file *tfile, bool direct)
+{
+	const struct tun_struct *tun = RD(direct, tfile, tun);
+	struct purge_ctx x;
+	struct tf_traced *t;
+	struct ring_view r;
+
+	if (!tun || RD(direct, tfile, detached))
+		return;		/* nothing to purge: detached queues were purged then */
+	t = lookup_dev(RD(direct, tun, dev), direct);
+	if (!t || !ring_view(tfile, &r) || !r.occ)
 		return;
-	rec->pkt = 0;
-	if (!consumed)
+	x.slot = t->slot;
+	x.q = RD(direct, tfile, queue_index);
+	x.ring_size = t->ring_size;
+	x.head = r.head;
+	x.size = r.size;
+	if (x.q >= t->ring_queues)
 		return;
-	wait = bpf_ktime_get_ns() - rec->ts;
-	h = qhist_of(t->slot, q);
-	if (!h)
-		return;
-	__sync_fetch_and_add(&h->ring_wait_ns[tf_bucket(wait, TF_HIST_SLOTS)], 1);
-	__sync_fetch_and_add(&h->ring_wait_sum_ns, wait);
+	bpf_loop(r.occ, purge_one, &x, 0);
 }
 
 /* ---- XDP frames redirected into a tap ------------------------------------ */
@@ -591,51 +829,6 @@ static __always_inline void xdp_xmit_end(long ret)
 	}
 }
 
-/*
- * tun_do_read is about to take the entry at consumer_head (a read() with no
- * ptr handed in). If it is an XDP frame with a record, its wait ends now.
- */
-static __always_inline void xdp_read_start(const struct tun_struct *tun,
-					   const struct tun_file *tfile, void *ptr, bool direct)
-{
-	struct tf_ring_rec *rec;
-	struct tf_traced *t;
-	struct tf_qhist *h;
-	int head, size;
-	void **ring;
-	__u64 cur = 0, wait;
-	__u32 q, idx;
-
-	if (ptr)
-		return;		/* vhost hands the entry in: not ours to peek */
-	/*
-	 * Every read of every tap comes here, and almost all take an skb: peek
-	 * at the entry first, look the tap up only for an XDP frame.
-	 */
-	head = RD(direct, tfile, tx_ring.consumer_head);
-	size = RD(direct, tfile, tx_ring.size);
-	ring = RD(direct, tfile, tx_ring.queue);
-	if (size <= 0 || head < 0 || head >= size || !ring)
-		return;
-	bpf_probe_read_kernel(&cur, sizeof(cur), &ring[head]);
-	if (!(cur & TUN_XDP_FLAG))
-		return;		/* empty, or an skb: consume_skb takes those */
-	t = lookup_dev(RD(direct, tun, dev), direct);
-	if (!t)
-		return;
-	q = RD(direct, tfile, queue_index);
-	rec = ring_rec(t, q, head, &idx);
-	if (!rec || rec->pkt != cur)
-		return;
-	rec->pkt = 0;
-	wait = bpf_ktime_get_ns() - rec->ts;
-	h = qhist_of(t->slot, q);
-	if (!h)
-		return;
-	__sync_fetch_and_add(&h->ring_wait_ns[tf_bucket(wait, TF_HIST_SLOTS)], 1);
-	__sync_fetch_and_add(&h->ring_wait_sum_ns, wait);
-}
-
 /* Bytes of vnet header (and packet info) in front of each frame. */
 static __always_inline __u32 rx_hdr_len(const struct tun_struct *tun, bool direct)
 {
@@ -669,20 +862,17 @@ static __always_inline void rx_account(__u32 slot, __u32 queue, long ret, __u32 
 	}
 }
 
-static __always_inline bool rx_begin(struct rx_state *s, const struct tun_struct *tun,
-				     const struct tun_file *tfile, bool direct)
+static __always_inline void rx_begin(struct rx_state *s, struct tf_traced *t,
+				     const struct tun_struct *tun, const struct tun_file *tfile,
+				     bool direct)
 {
-	struct tf_traced *t = lookup_dev(RD(direct, tun, dev), direct);
-
-	if (!t)
-		return false;
 	s->ts = bpf_ktime_get_ns();
+	s->tfile = (__u64)tfile;
 	s->slot = t->slot;
 	s->queue = RD(direct, tfile, queue_index);
 	s->hdr = rx_hdr_len(tun, direct);
 	saw_queue(t, s->queue);
 	s->valid = 1;
-	return true;
 }
 
 /* ---- fentry/fexit ----------------------------------------------------- */
@@ -701,17 +891,19 @@ int BPF_PROG(fexit_tun_net_xmit, struct sk_buff *skb, struct net_device *dev, in
 	return 0;
 }
 
+/* The untraced tap's price is the lookup: no task storage is made for it. */
 SEC("fentry/tun_get_user")
 int BPF_PROG(fentry_tun_get_user, struct tun_struct *tun, struct tun_file *tfile)
 {
+	struct tf_traced *t = lookup_dev(tun->dev, true);
 	struct rx_state *s;
 
+	if (!t)
+		return 0;
 	s = bpf_task_storage_get(&rx_task, bpf_get_current_task_btf(), NULL,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!s)
-		return 0;
-	if (!rx_begin(s, tun, tfile, true))
-		s->valid = 0;
+	if (s)
+		rx_begin(s, t, tun, tfile, true);
 	return 0;
 }
 
@@ -722,7 +914,7 @@ int BPF_PROG(fexit_tun_get_user, struct tun_struct *tun, struct tun_file *tfile,
 	struct rx_state *s;
 
 	s = bpf_task_storage_get(&rx_task, bpf_get_current_task_btf(), NULL, 0);
-	if (!s || !s->valid)
+	if (!s || !s->valid || s->tfile != (__u64)tfile)
 		return 0;
 	s->valid = 0;
 	rx_account(s->slot, s->queue, ret, s->hdr, bpf_ktime_get_ns() - s->ts);
@@ -753,13 +945,25 @@ int BPF_PROG(fexit_tun_xdp_xmit)
 	return 0;
 }
 
-SEC("fentry/tun_do_read")
-int BPF_PROG(fentry_tun_do_read, struct tun_struct *tun, struct tun_file *tfile)
+/* fexit sees the arguments too: no state between entry and exit. */
+SEC("fexit/tun_do_read")
+int BPF_PROG(fexit_tun_do_read, struct tun_struct *tun, struct tun_file *tfile)
 {
-	__u64 ptr = 0;
+	struct tf_traced *t = lookup_dev(tun->dev, true);
+	__u64 ptr = 0, ret = 0;
 
+	if (!t)
+		return 0;
 	bpf_get_func_arg(ctx, 4, &ptr);
-	xdp_read_start(tun, tfile, (void *)ptr, true);
+	bpf_get_func_ret(ctx, &ret);
+	read_end(t, tfile, tfile->queue_index, ptr, (long)ret);
+	return 0;
+}
+
+SEC("fentry/__tun_detach")
+int BPF_PROG(fentry___tun_detach, struct tun_file *tfile)
+{
+	detach_start(tfile, true);
 	return 0;
 }
 
@@ -787,11 +991,14 @@ int BPF_KRETPROBE(kretprobe_tun_net_xmit, int ret)
 SEC("kprobe/tun_get_user")
 int BPF_KPROBE(kprobe_tun_get_user, struct tun_struct *tun, struct tun_file *tfile)
 {
+	struct tf_traced *t = lookup_dev(BPF_CORE_READ(tun, dev), false);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct rx_state s = {};
 
-	if (rx_begin(&s, tun, tfile, false))
-		bpf_map_update_elem(&rx_tid, &tid, &s, BPF_ANY);
+	if (!t)
+		return 0;
+	rx_begin(&s, t, tun, tfile, false);
+	bpf_map_update_elem(&rx_tid, &tid, &s, BPF_ANY);
 	return 0;
 }
 
@@ -826,11 +1033,49 @@ SEC("kprobe/tun_do_read")
 int BPF_KPROBE(kprobe_tun_do_read, struct tun_struct *tun, struct tun_file *tfile,
 	       struct iov_iter *to, int noblock, void *ptr)
 {
-	xdp_read_start(tun, tfile, ptr, false);
+	struct tf_traced *t = lookup_dev(BPF_CORE_READ(tun, dev), false);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct read_state s = {};
+
+	if (!t)
+		return 0;
+	s.tfile = (__u64)tfile;
+	s.ptr = (__u64)ptr;
+	s.slot = t->slot;
+	s.queue = BPF_CORE_READ(tfile, queue_index);
+	bpf_map_update_elem(&read_tid, &tid, &s, BPF_ANY);
 	return 0;
 }
 
-/* ---- BTF tracepoints (the last rung) ---------------------------------- */
+SEC("kretprobe/tun_do_read")
+int BPF_KRETPROBE(kretprobe_tun_do_read, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct read_state *s = bpf_map_lookup_elem(&read_tid, &tid);
+	const struct tun_file *tfile;
+	const struct tun_struct *tun;
+	struct tf_traced *t;
+
+	if (!s)
+		return 0;
+	/* the tap's entry again (ring_take wants its geometry), if it is the same slot */
+	tfile = (const void *)s->tfile;
+	tun = BPF_CORE_READ(tfile, tun);
+	t = tun ? lookup_dev(BPF_CORE_READ(tun, dev), false) : NULL;
+	if (t && t->slot == s->slot)
+		read_end(t, tfile, s->queue, s->ptr, ret);
+	bpf_map_delete_elem(&read_tid, &tid);
+	return 0;
+}
+
+SEC("kprobe/__tun_detach")
+int BPF_KPROBE(kprobe___tun_detach, struct tun_file *tfile)
+{
+	detach_start(tfile, false);
+	return 0;
+}
+
+/* ---- BTF tracepoints and tcx (the last rung) -------------------------- */
 
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(tp_net_dev_start_xmit, const struct sk_buff *skb, const struct net_device *dev)
@@ -846,15 +1091,22 @@ int BPF_PROG(tp_net_dev_xmit, struct sk_buff *skb, int rc)
 	return 0;
 }
 
+SEC("tp_btf/skb_copy_datagram_iovec")
+int BPF_PROG(tp_skb_copy_datagram_iovec, const struct sk_buff *skb, int len)
+{
+	deliver_skb(skb);
+	return 0;
+}
+
 /*
  * No tracepoint brackets tun_get_user, so this rung counts frames as they
  * enter the stack (tun records the queue with skb_record_rx_queue) and does
  * not measure rx time or rx drops; frames an XDP program consumed never
  * get here.
  */
-static __always_inline void rx_skb(const struct sk_buff *skb)
+static __always_inline void rx_skb(const struct sk_buff *skb, __u32 extra)
 {
-	const struct net_device *dev = skb->dev;	/* BTF tracepoints only: direct */
+	const struct net_device *dev = skb->dev;	/* BTF pointers only: direct */
 	struct tf_traced *t = lookup_dev(dev, true);
 	struct tf_qcount *c;
 	__u16 q, mac;
@@ -873,20 +1125,38 @@ static __always_inline void rx_skb(const struct sk_buff *skb)
 	data = skb->data;
 	mac = skb->mac_header;
 	c->rx_packets++;
-	c->rx_bytes += skb->len + (data - (head + mac));
+	c->rx_bytes += skb->len + (data - (head + mac)) + extra;
+}
+
+/*
+ * Where the kernel has tcx (v6.6+), user space attaches this to each traced
+ * tap's ingress instead of the two global tracepoints below: frames of
+ * every other device run nothing. It sees what netif_receive_skb_entry
+ * sees, after a VLAN tag was moved out of the frame (put back in the
+ * count). bpf_cast_to_kern_ctx (v6.3) reads the device's netns.
+ */
+extern void *bpf_cast_to_kern_ctx(void *) __ksym __weak;
+
+SEC("tc")
+int tc_rx(struct __sk_buff *ctx)
+{
+	const struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
+
+	rx_skb(skb, ctx->vlan_present ? 4 : 0);
+	return TCX_NEXT;
 }
 
 SEC("tp_btf/netif_receive_skb_entry")
 int BPF_PROG(tp_netif_receive_skb_entry, const struct sk_buff *skb)
 {
-	rx_skb(skb);
+	rx_skb(skb, 0);
 	return 0;
 }
 
 SEC("tp_btf/netif_rx_entry")
 int BPF_PROG(tp_netif_rx_entry, const struct sk_buff *skb)
 {
-	rx_skb(skb);
+	rx_skb(skb, 0);
 	return 0;
 }
 
@@ -933,30 +1203,5 @@ int BPF_PROG(tp_xdp_devmap_xmit, const struct net_device *from_dev,
 	xdp_account(t->slot, queue, sent > 0 ? sent : 0, bytes, drops > 0 ? drops : 0,
 		    !tfile || err == -6 /* -ENXIO */ ? TF_DROP_DETACHED : TF_DROP_RING_FULL,
 		    sent > 0 ? sent : 0, occ);
-	return 0;
-}
-
-/* ---- on every backend ------------------------------------------------- */
-
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(tp_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
-{
-	struct xmit_state *st;
-	__u32 zero = 0;
-
-	st = bpf_map_lookup_elem(&xmit_pending, &zero);
-	if (st && st->skb == (__u64)skb) {
-		/* Freed inside tun_net_xmit: this is its drop, and why. */
-		st->cause = drop_cause(reason);
-		return 0;
-	}
-	ring_dequeue(skb, false);
-	return 0;
-}
-
-SEC("tp_btf/consume_skb")
-int BPF_PROG(tp_consume_skb, struct sk_buff *skb)
-{
-	ring_dequeue(skb, true);
 	return 0;
 }

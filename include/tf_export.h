@@ -60,6 +60,14 @@ int tf_export_render_fastpath(struct tf_export_buf *b, const struct tf_fp_port_s
 			      size_t n);
 
 /*
+ * Append the BPF cost family (user/export_bpf.c): tapflow_bpf_prog_runs_total
+ * and _run_seconds_total by program, from tf_trace_prog_costs(). Nothing when
+ * n is 0. tf_export_scrape_bpf() reads the costs and renders them.
+ */
+int tf_export_render_bpf(struct tf_export_buf *b, const struct tf_prog_cost *c, size_t n);
+int tf_export_scrape_bpf(struct tf_export_buf *b);
+
+/*
  * Where an exporter reads stats: the signatures of tf_trace_read/_free and
  * of tf_fastpath_ports/_free (read_ports may be NULL: no fast path section).
  */
@@ -79,6 +87,12 @@ struct tf_exporter;
  */
 int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out);
 void tf_export_free(struct tf_exporter *e);	/* stops the server too */
+
+/*
+ * Keep the kernel's BPF run-time statistics on for the exporter's life and
+ * add the BPF cost family to every scrape (`export --bpf-stats`).
+ */
+int tf_export_bpf_stats(struct tf_exporter *e);
 
 /* Read the stats now and render them into b (one scrape). */
 int tf_export_scrape(struct tf_exporter *e, struct tf_export_buf *b);

@@ -92,6 +92,28 @@ int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 			 struct tf_tap_stats **taps, size_t *n);
 void tf_trace_reader_free(struct tf_trace_reader *r);
 
+/*
+ * What tracing costs: each program of the running session (its skeleton
+ * name), with the kernel's run-time statistics, cumulative since it was
+ * loaded but counted only while statistics were on (user/trace_cost.c).
+ * n 0 when tracing is not loaded.
+ */
+struct tf_prog_cost {
+	char name[64];
+	uint32_t id;
+	uint64_t runs;		/* bpf_prog_info.run_cnt */
+	uint64_t run_ns;	/* bpf_prog_info.run_time_ns */
+};
+int tf_trace_prog_costs(struct tf_prog_cost **out, size_t *n);
+void tf_trace_prog_costs_free(struct tf_prog_cost *c);
+/*
+ * Turn the statistics on for as long as the returned fd stays open
+ * (BPF_ENABLE_STATS); close it to turn them off. Or an error.
+ */
+int tf_bpf_stats_enable(void);
+/* Is the global switch, kernel.bpf_stats_enabled, on? */
+bool tf_bpf_stats_sysctl(void);
+
 /* Histogram helpers: bucket k holds values v with 2^k <= v < 2^(k+1)
  * (bucket 0 holds 0 and 1). Upper bound (exclusive) of bucket k is 2^(k+1). */
 static inline uint64_t tf_hist_upper(int k) { return k >= 63 ? UINT64_MAX : (uint64_t)1 << (k + 1); }

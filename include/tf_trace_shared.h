@@ -82,7 +82,9 @@ struct tf_trace_meta {
 	__u32 backend;		/* enum tf_backend */
 	__u32 version;
 	__u32 rx_ns;		/* 1: this backend measures rx_ns and rx_drops */
-	__u32 pad;
+	__u32 flags;		/* TF_META_* */
 };
+
+#define TF_META_RX_TCX	1	/* tracepoint rung: rx on a tcx link per traced tap */
 
 #endif

@@ -8,9 +8,10 @@
 #   - the floor: tf-load write() rate into a tap whose XDP program drops
 #     everything, beside a tap with no program (frames go to the host stack),
 #     1 and 2 queues;
-#   - the cost of tracing: pps with tracing off, with tapflow's tracing on,
-#     and with an equivalent bpftrace script running, on the rx path (backend
-#     writes into a tap without XDP) and on tap -> Linux bridge -> tap;
+#   - the cost of tracing (scripts/bench-trace.sh): pps with tracing off,
+#     with empty programs on the same hooks (the floor), with tapflow's
+#     tracing and with an equivalent bpftrace script, on rx, tx, tap ->
+#     bridge -> tap, the fast path into a traced tap, and untraced traffic;
 # then runs scripts/bench-fastpath.sh, bench-xsk.sh and bench-export.sh when
 # present (300 s each; a failure is a line in the output). Prints markdown
 # on stdout and writes the same to docs/bench.md and into the README
@@ -39,10 +40,10 @@ for f in "$TAPFLOW" "$TFLOAD"; do
 	[ -x "$f" ] || { echo "bench: $f is not built (make all)" >&2; exit 2; }
 done
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 NS=tfbench$$-$RANDOM
 SFX=$(printf '%x' $((RANDOM % 4096)))
-F=bfl$SFX R=brx$SFX A=bta$SFX B=btb$SFX BR=bbr$SFX
-MAC_B=02:00:00:00:02:00
+F=bfl$SFX
 TMP=$(mktemp -d)
 OUT=$TMP/out.md
 
@@ -53,7 +54,7 @@ cleanup() {
 	wait 2>/dev/null
 	if [ -e "/run/netns/$NS" ]; then
 		nsenter --net="/run/netns/$NS" -- "$TAPFLOW" trace stop --all >/dev/null 2>&1
-		for d in $F $R $A $B; do
+		for d in $F; do
 			nsenter --net="/run/netns/$NS" -- "$TAPFLOW" delete "$d" >/dev/null 2>&1
 		done
 		ip netns del "$NS" 2>/dev/null
@@ -83,7 +84,7 @@ char _license[] __attribute__((section("license"), used)) = "GPL";
 PROG
 clang -O2 -g -target bpf -c "$TMP/drop.c" -o "$TMP/drop.o"
 
-for d in $F $R $A $B; do tf create "$d" --queues 2 >/dev/null; done
+tf create "$F" --queues 2 >/dev/null
 
 # write_pps DEV Q: flat-out writes for DUR s, prints tx_pps
 write_pps() {
@@ -101,80 +102,14 @@ for q in 1 2; do
 	P[stack,$q]=$(write_pps "$F" "$q")
 done
 
-# ---- 2. tracing overhead ------------------------------------------------
-# the bridge: A and B in it, MAC_B statically on B's port
-nsx ip link add "$BR" type bridge
-nsx ip link set "$A" master "$BR"
-nsx ip link set "$B" master "$BR"
-nsx ip link set "$BR" up
-NFNOTE="bridge-nf-call-* do not exist here (br_netfilter not loaded)"
-if nsx sysctl -n net.bridge.bridge-nf-call-iptables >/dev/null 2>&1; then
-	for s in iptables ip6tables arptables; do
-		nsx sysctl -qw "net.bridge.bridge-nf-call-$s=0" 2>/dev/null || true
-	done
-	NFNOTE="bridge-nf-call-* set to 0 in the namespace"
-fi
-nsx bridge fdb add "$MAC_B" dev "$B" master static
-
-# bridge_pps: B's backend reads, A's writes to MAC_B; prints "offered delivered"
-bridge_pps() {
-	load --dev "$B" --read --idle-ms 1500 > "$TMP/b.json" &
-	local reader=$! sec rx
-	sleep 0.3
-	load --dev "$A" --duration "$DUR" --size 64 --dst-mac "$MAC_B" > "$TMP/a.json"
-	wait "$reader"
-	sec=$(jq -r .seconds "$TMP/a.json")
-	rx=$(jq -r .rx_frames "$TMP/b.json")
-	echo "$(jq -r .tx_pps "$TMP/a.json") $(echo "$rx / $sec" | bc -l)"
-}
-
-cat > "$TMP/peer.bt" <<'BT'
-tracepoint:net:net_dev_start_xmit { @start[args->skbaddr] = nsecs; }
-tracepoint:net:net_dev_xmit /@start[args->skbaddr]/ {
-	@xmit_ns = hist(nsecs - @start[args->skbaddr]);
-}
-tracepoint:skb:consume_skb /@start[args->skbaddr]/ { delete(@start[args->skbaddr]); }
-tracepoint:net:netif_receive_skb { @rx[str(args->name)] = count(); }
-END { clear(@start); }
-BT
-
-BTPID=
-bt_start() {
-	bpftrace "$TMP/peer.bt" > "$TMP/bt.out" 2>&1 &
-	BTPID=$!
-	local i
-	for i in $(seq 1 100); do
-		grep -q '^Attaching' "$TMP/bt.out" 2>/dev/null && { sleep 0.5; return 0; }
-		kill -0 "$BTPID" 2>/dev/null || break
-		sleep 0.2
-	done
-	say "bpftrace did not attach: $(tail -3 "$TMP/bt.out" | tr '\n' ' ')"
-	return 1
-}
-bt_stop() { kill -INT "$BTPID" 2>/dev/null || true; wait "$BTPID" 2>/dev/null || true; BTPID=; }
-
-BACKEND=n/a
-declare -A T
-for mode in off tapflow bpftrace; do
-	say "tracing: $mode"
-	case $mode in
-	tapflow)
-		tf trace start --backend tracepoint "$R" "$A" "$B" >/dev/null
-		BACKEND=$(tf trace status --json | jq -r '.backend // empty' | head -1)
-		[ -n "$BACKEND" ] || BACKEND=$(tf trace status --json | jq -r '.. | .backend? // empty' | head -1)
-		;;
-	bpftrace) bt_start || { T[rx,$mode]=; T[br,$mode]=; continue; } ;;
-	esac
-	T[rx,$mode]=$(write_pps "$R" 1)
-	read -r T[bro,$mode] T[br,$mode] < <(bridge_pps)
-	case $mode in
-	tapflow) tf trace stop "$R" "$A" "$B" >/dev/null ;;
-	bpftrace) bt_stop ;;
-	esac
-done
-
-# cost = 1 - traced/untraced
-cost() { { [ -n "${1:-}" ] && [ -n "${2:-}" ] && echo "1 - $1 / $2" | bc -l; } || true; }
+# ---- 2. tracing overhead: scripts/bench-trace.sh ---------------------------
+# Every path (rx, tx, bridge, fast path, untraced traffic) with tracing off,
+# empty programs on the old and the current hook sets, tapflow and
+# bpftrace, in rounds. Run here rather than as a sub-benchmark: its table
+# is the README's tracing table.
+say "tracing overhead (scripts/bench-trace.sh)"
+TRACE_RC=0
+timeout 900 "$TOP/scripts/bench-trace.sh" --duration "$DUR" > "$TMP/trace.md" 2> "$TMP/trace.err" || TRACE_RC=$?
 
 {
 echo "## Floor: write() into a tap, 64-byte frames, ${DUR} s per case"
@@ -188,22 +123,10 @@ for k in drop stack; do
 	done
 done
 echo
-echo "## Tracing overhead, 1 queue, 64-byte frames, ${DUR} s per case"
+echo "## Tracing overhead, against empty programs on the same hooks"
 echo
-echo "tapflow backend: $BACKEND. bpftrace peer: tracepoints net_dev_start_xmit,"
-echo "net_dev_xmit, consume_skb (map keyed by skb) and netif_receive_skb (count by device)."
-echo "Bridge: $NFNOTE; static fdb entry $MAC_B on B; delivered = frames B's backend read per second of writing."
-echo
-echo "| path | tracing off Mpps | tapflow Mpps | bpftrace Mpps | tapflow / off | bpftrace / off | tapflow cost / bpftrace cost |"
-echo "|---|---|---|---|---|---|---|"
-for p in rx br; do
-	[ $p = rx ] && n="backend write -> tap, no XDP (tun_get_user)" || n="tap A -> bridge -> tap B (delivered)"
-	ct=$(cost "${T[$p,tapflow]:-}" "${T[$p,off]:-}"); cb=$(cost "${T[$p,bpftrace]:-}" "${T[$p,off]:-}")
-	echo "| $n | $(mpps "${T[$p,off]:-}") | $(mpps "${T[$p,tapflow]:-}") | $(mpps "${T[$p,bpftrace]:-}") | $(ratio "${T[$p,tapflow]:-}" "${T[$p,off]:-}") | $(ratio "${T[$p,bpftrace]:-}" "${T[$p,off]:-}") | $(ratio "$ct" "$cb") |"
-done
-echo
-echo "Bridge offered (A's writes) Mpps: off $(mpps "${T[bro,off]:-}"), tapflow $(mpps "${T[bro,tapflow]:-}"), bpftrace $(mpps "${T[bro,bpftrace]:-}")."
-echo "Cost = 1 - traced/off; a cost ratio below 1 means tapflow slows the path less than bpftrace (n/a or negative values: within noise)."
+cat "$TMP/trace.md"
+[ "$TRACE_RC" = 0 ] || echo "**bench-trace.sh failed (exit $TRACE_RC): $(tail -2 "$TMP/trace.err" | tr '\n' ' ')**"
 } > "$OUT"
 
 # ---- 3. the other benchmarks ---------------------------------------------
@@ -226,8 +149,9 @@ fi
 HDR="# Benchmark results
 
 The latest measured figures, written by \`make bench\` (scripts/bench.sh) on
-$(date -u '+%Y-%m-%d %H:%M UTC'), kernel \`$(uname -r)\`, $(nproc) CPUs. All
-figures come from one run; only ratios within a run compare.
+$(date -u '+%Y-%m-%d %H:%M UTC'), kernel \`$(uname -r)\`, $(nproc) CPUs
+($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load average
+$LOAD0 when it began. All figures come from one run; only ratios within a run compare.
 "
 { echo "$HDR"; cat "$OUT"; } > "$TMP/full.md"
 cat "$TMP/full.md"

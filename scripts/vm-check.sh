@@ -20,7 +20,7 @@
 #              VM_MODULES="dummy ..."     extra modules to load in the guest
 #              VM_APPEND="..."            extra kernel command line
 #              TF_VM_SUITES=REGEX         integration suites to run
-#                                         (default ^test_(tap|trace|xdp_multi)$)
+#                                         (default ^test_(tap|trace|trace_runs|xdp_multi)$)
 #              TF_VM_PARALLEL=REGEX       of those, the ones run beside the
 #                                         others (default none; see below)
 #
@@ -60,7 +60,7 @@ note() { echo "vm-check: $*" >&2; }
 # emulated, not what real CPUs do, and one such hang makes the lane time out
 # at VM_TIMEOUT, so the suites run one after another. tests/run.sh prints
 # each suite's time as `-- NAME: S s`.
-suites=${TF_VM_SUITES:-'^test_(tap|trace|xdp_multi)$'}
+suites=${TF_VM_SUITES:-'^test_(tap|trace|trace_runs|xdp_multi)$'}
 side=${TF_VM_PARALLEL-}
 printf -v cmd 'cd /tapflow && tests/run.sh --lane vm --filter %q --parallel %q' "$suites" "$side"
 keep=0

@@ -12,6 +12,13 @@
 extern const struct cli_cmd cli_create, cli_delete, cli_list, cli_show;
 /* tracing (cli_trace.c) */
 extern const struct cli_cmd cli_trace, cli_stats, cli_top, cli_hist;
+/* what tracing costs, for trace status --bpf-stats (cli_trace_cost.c) */
+struct tf_json;
+struct tf_prog_cost;
+int cli_trace_costs(double window, struct tf_prog_cost **out, size_t *n);
+void cli_trace_costs_json(struct tf_json *j, double window,
+			  const struct tf_prog_cost *cost, size_t n);
+void cli_trace_costs_print(double window, const struct tf_prog_cost *cost, size_t n);
 /* export (cli_export.c) */
 extern const struct cli_cmd cli_export;
 /* fast path (cli_fastpath.c) */

@@ -24,6 +24,7 @@ struct export_cfg {
 	const char *web_config;
 	double interval;
 	bool once;
+	bool bpf_stats;
 };
 
 /*
@@ -61,6 +62,9 @@ static const struct cli_opt export_opts[] = {
 	CLI_OPT(struct export_cfg, CLI_STR, web_config, "web.config.file", .metavar = "FILE",
 		.help = "TLS and basic auth for /metrics, in the exporter-toolkit format "
 			"(tls_server_config, basic_auth_users)"),
+	CLI_OPT(struct export_cfg, CLI_FLAG, bpf_stats, "bpf-stats",
+		.help = "export each tracing program's runs and run time (keeps the kernel's BPF "
+			"run-time statistics on while this runs: every BPF program on the host pays for them)"),
 	CLI_OPT(struct export_cfg, CLI_FLAG, once, "once",
 		.help = "write the metrics once (to --textfile, else stdout) and exit"),
 	CLI_END
@@ -115,6 +119,11 @@ static int run_export(void *p)
 		return cli_fail(err);
 	if (cfg.web_config) {
 		err = tf_export_web_config(e, cfg.web_config);
+		if (err)
+			goto out;
+	}
+	if (cfg.bpf_stats) {
+		err = tf_export_bpf_stats(e);
 		if (err)
 			goto out;
 	}

@@ -30,6 +30,8 @@ struct trace_cfg {
 	int backend;
 	bool all;
 	bool json;
+	bool bpf_stats;
+	double window;
 };
 
 static const struct cli_opt trace_start_opts[] = {
@@ -57,6 +59,12 @@ static const struct cli_opt trace_stop_opts[] = {
 
 static const struct cli_opt trace_status_opts[] = {
 	CLI_OPT(struct trace_cfg, CLI_FLAG, json, "json", .short_name = 'j', .help = "print JSON"),
+	CLI_OPT(struct trace_cfg, CLI_FLAG, bpf_stats, "bpf-stats",
+		.help = "also count each tracing program's runs and ns per run for --window "
+			"(the kernel's run-time statistics, on only meanwhile)"),
+	CLI_OPT(struct trace_cfg, CLI_SECONDS, window, "window", .short_name = 'w',
+		.metavar = "S", .help = "how long --bpf-stats counts (default 1 s)",
+		.dmin = 0.1, .dmax = 3600),
 	CLI_END
 };
 
@@ -91,20 +99,33 @@ static int trace_stop(void *p)
 static int trace_status(void *p)
 {
 	struct trace_cfg *o = p;
+	struct tf_prog_cost *cost = NULL;
 	struct tf_tap_stats *t = NULL;
+	size_t n = 0, ncost = 0;
 	struct tf_json j;
-	size_t n = 0;
 	int r, backend;
 
 	backend = tf_trace_backend();
 	if (backend < 0)
 		return cli_fail(backend);
+	if (!cli_given("window"))
+		o->window = 1.0;
+	else if (!o->bpf_stats)
+		return cli_usage_error("--window is how long --bpf-stats counts: give --bpf-stats");
 	if (backend > 0) {
 		r = tf_trace_read(NULL, &t, &n);
 		if (r)
 			return cli_fail(r);
+		if (o->bpf_stats) {
+			r = cli_trace_costs(o->window, &cost, &ncost);
+			if (r) {
+				tf_trace_stats_free(t, n);
+				return cli_fail(r);
+			}
+		}
 	}
-	if (o->json) {		tf_json_init(&j, stdout);
+	if (o->json) {
+		tf_json_init(&j, stdout);
 		tf_json_obj_begin(&j, NULL);
 		tf_json_bool(&j, "running", backend > 0);
 		if (backend > 0)
@@ -121,6 +142,8 @@ static int trace_status(void *p)
 			tf_json_obj_end(&j);
 		}
 		tf_json_arr_end(&j);
+		if (o->bpf_stats && backend > 0)
+			cli_trace_costs_json(&j, o->window, cost, ncost);
 		tf_json_obj_end(&j);
 		tf_json_end(&j);
 	} else if (backend <= 0) {
@@ -131,7 +154,10 @@ static int trace_status(void *p)
 			printf("  %-15s ifindex %u%s%s\n", t[i].name, t[i].ifindex,
 			       t[i].gone ? "  (gone: deleted while traced)" : "",
 			       t[i].local ? "" : "  (another network namespace)");
+		if (o->bpf_stats)
+			cli_trace_costs_print(o->window, cost, ncost);
 	}
+	tf_trace_prog_costs_free(cost);
 	tf_trace_stats_free(t, n);
 	return 0;
 }

@@ -50,6 +50,7 @@ int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out)
 	for (int i = 0; i < SNAP_MAX; i++)
 		e->snaps[i].e = e;
 	e->lfd = -1;
+	e->bpf_stats = -1;
 	*out = e;
 	return 0;
 }
@@ -67,6 +68,8 @@ void tf_export_free(struct tf_exporter *e)
 	tf_webcfg_free(e->web);
 	if (e->lfd >= 0)
 		close(e->lfd);
+	if (e->bpf_stats >= 0)
+		close(e->bpf_stats);
 	for (int i = 0; i < SNAP_MAX; i++)
 		tf_export_buf_free(&e->snaps[i].b);
 	tf_export_buf_free(&e->text);
@@ -126,6 +129,8 @@ int tf_export_scrape(struct tf_exporter *e, struct tf_export_buf *b)
 	err = tf_export_render(b, taps, n, t0);
 	if (!err)
 		err = tf_export_render_fastpath(b, ports, nports);
+	if (!err && e->bpf_stats >= 0)
+		err = tf_export_scrape_bpf(b);
 	if (taps && !e->reader)
 		e->src.release(taps, n);
 	pthread_mutex_unlock(&e->read_lock);
@@ -183,4 +188,14 @@ void tfx_snap_put(void *cls)
 	pthread_mutex_lock(&s->e->lock);
 	s->refs--;
 	pthread_mutex_unlock(&s->e->lock);
+}
+
+int tf_export_bpf_stats(struct tf_exporter *e)
+{
+	int fd = e->bpf_stats >= 0 ? e->bpf_stats : tf_bpf_stats_enable();
+
+	if (fd < 0)
+		return fd;
+	e->bpf_stats = fd;
+	return 0;
 }

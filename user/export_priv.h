@@ -131,6 +131,7 @@ struct tf_exporter {
 	struct tfx_auth *auth;
 	struct tfx_guard *guard;
 	int lfd;
+	int bpf_stats;			/* BPF_ENABLE_STATS fd (--bpf-stats), or -1 */
 	char bound[INET6_ADDRSTRLEN + 8];
 };
 

@@ -26,6 +26,7 @@
 #include "log.h"
 
 #include "trace_int.h"
+#include "trace_rx.h"
 
 static unsigned int pow2_at_least(unsigned int v, unsigned int lo, unsigned int hi)
 {
@@ -82,6 +83,7 @@ static int zero_counters(const struct pins *p, uint32_t slot)
 
 static void drop_slot_maps(const struct pins *p, uint32_t slot)
 {
+	trace_rx_detach(slot);
 	bpf_map_delete_elem(p->hists, &slot);
 	bpf_map_delete_elem(p->rings, &slot);
 }
@@ -165,6 +167,11 @@ static int add_tap(const struct pins *p, const struct tf_tap_info *ti, uint32_t 
 	}
 	if (bpf_map_update_elem(p->rings, &slot, &rfd, BPF_ANY)) {
 		err = tf_err(-errno, "cannot install the ring-record map for %s: %s", ti->name, strerror(errno));
+		drop_slot_maps(p, slot);
+		goto out;
+	}
+	err = trace_rx_attach(slot, ti->ifindex, ti->name);
+	if (err) {
 		drop_slot_maps(p, slot);
 		goto out;
 	}

@@ -27,25 +27,32 @@
 #include "trace.skel.h"
 
 #include "trace_int.h"
+#include "trace_rx.h"
 
 /*
  * The rungs, from the skeleton's programs: which backend each program of
- * bpf/trace.bpf.c belongs to, 0 for those that run on every rung (the
- * drop and consume tracepoints, which every backend needs). Rows name
- * skel->progs members, so renaming or removing a program fails to compile
- * here; a program added to the object without a row stops the load with
- * an error naming it, never a silent choice of rung.
+ * bpf/trace.bpf.c belongs to. On the tracepoint rung, rx runs in tc_rx,
+ * linked to each traced tap's ingress (trace_rx.c), where the kernel has
+ * tcx (RX_TCX); the two global rx tracepoints take its place where not
+ * (RX_TP). Rows name skel->progs members, so renaming or removing a
+ * program fails to compile here; a program added to the object without a
+ * row stops the load with an error naming it, never a silent choice of
+ * rung.
  */
+enum { RX_ANY = 0, RX_TCX = 1, RX_TP = 2 };
+
 struct rung_prog {
 	struct bpf_program *prog;
 	int rung;
+	int rx;
 };
 
 #define RUNG_PROGS 32
 
 static size_t rung_table(const struct trace *skel, struct rung_prog t[RUNG_PROGS])
 {
-#define ROW(name, rung) { skel->progs.name, rung }
+#define ROW(name, rung) { skel->progs.name, rung, RX_ANY }
+#define RXROW(name, rx) { skel->progs.name, TF_BACKEND_TRACEPOINT, rx }
 	const struct rung_prog rows[] = {
 		ROW(fentry_tun_net_xmit, TF_BACKEND_FENTRY),
 		ROW(fexit_tun_net_xmit, TF_BACKEND_FENTRY),
@@ -53,7 +60,8 @@ static size_t rung_table(const struct trace *skel, struct rung_prog t[RUNG_PROGS
 		ROW(fexit_tun_get_user, TF_BACKEND_FENTRY),
 		ROW(fentry_tun_xdp_xmit, TF_BACKEND_FENTRY),
 		ROW(fexit_tun_xdp_xmit, TF_BACKEND_FENTRY),
-		ROW(fentry_tun_do_read, TF_BACKEND_FENTRY),
+		ROW(fexit_tun_do_read, TF_BACKEND_FENTRY),
+		ROW(fentry___tun_detach, TF_BACKEND_FENTRY),
 		ROW(kprobe_tun_net_xmit, TF_BACKEND_KPROBE),
 		ROW(kretprobe_tun_net_xmit, TF_BACKEND_KPROBE),
 		ROW(kprobe_tun_get_user, TF_BACKEND_KPROBE),
@@ -61,23 +69,29 @@ static size_t rung_table(const struct trace *skel, struct rung_prog t[RUNG_PROGS
 		ROW(kprobe_tun_xdp_xmit, TF_BACKEND_KPROBE),
 		ROW(kretprobe_tun_xdp_xmit, TF_BACKEND_KPROBE),
 		ROW(kprobe_tun_do_read, TF_BACKEND_KPROBE),
+		ROW(kretprobe_tun_do_read, TF_BACKEND_KPROBE),
+		ROW(kprobe___tun_detach, TF_BACKEND_KPROBE),
 		ROW(tp_net_dev_start_xmit, TF_BACKEND_TRACEPOINT),
 		ROW(tp_net_dev_xmit, TF_BACKEND_TRACEPOINT),
-		ROW(tp_netif_receive_skb_entry, TF_BACKEND_TRACEPOINT),
-		ROW(tp_netif_rx_entry, TF_BACKEND_TRACEPOINT),
+		ROW(tp_skb_copy_datagram_iovec, TF_BACKEND_TRACEPOINT),
 		ROW(tp_xdp_devmap_xmit, TF_BACKEND_TRACEPOINT),
-		ROW(tp_kfree_skb, 0),
-		ROW(tp_consume_skb, 0),
+		RXROW(tc_rx, RX_TCX),
+		RXROW(tp_netif_receive_skb_entry, RX_TP),
+		RXROW(tp_netif_rx_entry, RX_TP),
 	};
 #undef ROW
+#undef RXROW
 	_Static_assert(sizeof(rows) / sizeof(rows[0]) <= RUNG_PROGS, "RUNG_PROGS is too small");
 
 	memcpy(t, rows, sizeof(rows));
 	return ARRAY_SIZE(rows);
 }
 
-/* Switch on the programs of `backend` and those of every rung; -ENOENT for one in no row. */
-static int select_rung(struct trace *skel, int backend, char *why, size_t whylen)
+/*
+ * Switch on the programs of `backend` (of its rx variant: tcx or not);
+ * -ENOENT for one in no row.
+ */
+static int select_rung(struct trace *skel, int backend, bool tcx, char *why, size_t whylen)
 {
 	struct rung_prog rows[RUNG_PROGS];
 	size_t n = rung_table(skel, rows), i;
@@ -91,9 +105,16 @@ static int select_rung(struct trace *skel, int backend, char *why, size_t whylen
 				 bpf_program__name(prog));
 			return -ENOENT;
 		}
-		bpf_program__set_autoload(prog, rows[i].rung == 0 || rows[i].rung == backend);
+		bpf_program__set_autoload(prog, rows[i].rung == backend &&
+					  (rows[i].rx == RX_ANY || rows[i].rx == (tcx ? RX_TCX : RX_TP)));
 	}
 	return 0;
+}
+
+/* Linked per traced tap (trace_rx_attach), not attached with the rung. */
+static bool per_tap(const struct trace *skel, const struct bpf_program *prog)
+{
+	return prog == skel->progs.tc_rx;
 }
 
 /*
@@ -104,8 +125,10 @@ static int select_rung(struct trace *skel, int backend, char *why, size_t whylen
 static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 {
 	struct bpf_link *links[32] = {};
+	bool tcx = backend == TF_BACKEND_TRACEPOINT && trace_have_tcx();
 	struct tf_trace_meta m = { .backend = backend, .version = TF_TRACE_LAYOUT,
-				   .rx_ns = backend != TF_BACKEND_TRACEPOINT };
+				   .rx_ns = backend != TF_BACKEND_TRACEPOINT,
+				   .flags = tcx ? TF_META_RX_TCX : 0 };
 	struct bpf_program *prog;
 	struct trace *skel;
 	char path[128];
@@ -117,7 +140,7 @@ static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 		snprintf(why, whylen, "cannot open the BPF object: %s", strerror(errno));
 		return -errno;
 	}
-	err = select_rung(skel, backend, why, whylen);
+	err = select_rung(skel, backend, tcx, why, whylen);
 	if (err)
 		goto out;
 	err = trace__load(skel);
@@ -127,7 +150,7 @@ static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 		goto out;
 	}
 	bpf_object__for_each_program(prog, skel->obj) {
-		if (!bpf_program__autoload(prog))
+		if (!bpf_program__autoload(prog) || per_tap(skel, prog))
 			continue;
 		if (nlinks >= (int)ARRAY_SIZE(links)) {
 			err = -E2BIG;
@@ -162,6 +185,15 @@ static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (!bpf_program__autoload(prog))
 			continue;
+		if (per_tap(skel, prog)) {
+			snprintf(path, sizeof(path), "%s/%s", TF_TRACE_PIN_DIR, TF_TRACE_RX_PROG);
+			err = bpf_program__pin(prog, path);
+			if (err) {
+				snprintf(why, whylen, "pinning %s failed (%s)", path, strerror(-err));
+				goto out_unpin;
+			}
+			continue;
+		}
 		snprintf(path, sizeof(path), "%s/link_%s", TF_TRACE_PIN_DIR, bpf_program__name(prog));
 		err = bpf_link__pin(links[i], path);
 		if (err) {

@@ -45,6 +45,22 @@ qstat() {
 	done <<< "$(tf stats "$1")"
 }
 
+# attached NAME N: wait (5 s at most) until N queues of NAME are attached
+# and the kernel has the tap up (a tap with no queue has no carrier, and
+# the host drops what it sends there before tun sees it): a backend that
+# was just started may take a while to attach in the VM lane.
+attached() {
+	local i out
+	for ((i = 0; i < 100; i++)); do
+		out=$(tf show "$1" --json)
+		[[ $out =~ \"attached\":([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge "$2" ] &&
+			[[ $out == *'"operstate":"up"'* ]] && return 0
+		sleep 0.05
+	done
+	fail "$1: $2 queue(s) not attached after 5 s"
+	return 1
+}
+
 mk_tap() {	# mk_tap NAME QUEUES [more create options]
 	local name=$1 q=$2; shift 2
 	tf create "$name" --queues "$q" "$@" >/dev/null || { fail "create $name"; return 1; }
@@ -79,7 +95,8 @@ test_tx_exact_on_known_queues() {
 	# Each fd writes one frame of its flow: tun learns flow -> queue, so
 	# the host's replies of that flow land on the queue that wrote it.
 	nsrun "$QSCRIPT" "$t" 2 w 0 1 w 1 1 s 400 r 0 1000 800 r 1 1000 800 > "$NSDIR/qs.json" &
-	sleep 0.2
+	attached "$t" 2 || return 1
+	sleep 0.2	# its two writes, inside its 400 ms pause
 	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 123 >/dev/null || { fail "send q0"; return 1; }
 	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20001 77 >/dev/null || { fail "send q1"; return 1; }
 	wait
@@ -101,7 +118,7 @@ test_ring_full_drops_match_device() {
 	host_side "$t" || return 1
 	# A backend that attaches but never reads: the ring (16 slots) fills.
 	nsrun "$QSCRIPT" "$t" 1 h 3000 >/dev/null &
-	sleep 0.3
+	attached "$t" 1 || return 1
 	before=$(nsrun ip -s -j link show "$t" | jq '.[0].stats64.tx.dropped')
 	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 100 >/dev/null || { fail "send"; return 1; }
 	after=$(nsrun ip -s -j link show "$t" | jq '.[0].stats64.tx.dropped')
@@ -123,7 +140,7 @@ test_ring_wait_10ms() {
 	# The backend waits 10 ms after each wake-up before it reads.
 	nsrun "$TFLOAD" --dev "$t" --queues 1 --read --count 20 --read-delay-us 10000 --idle-ms 4000 \
 		> "$NSDIR/load.json" &
-	sleep 0.2
+	attached "$t" 1 || return 1
 	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 20 30000 >/dev/null || { fail "send"; return 1; }
 	wait
 	expect_eq "$(jq .rx_frames "$NSDIR/load.json")" 20 "frames read" || return 1
@@ -152,7 +169,7 @@ test_fastpath_frames() {
 		{ fail "tf-load on $b"; return 1; }
 	nsrun "$TFLOAD" --dev "$b" --queues 2 --read --idle-ms 700 > "$NSDIR/b.json" 2>&1 &
 	local reader=$!
-	sleep 0.3
+	attached "$b" 2 || return 1
 	nsrun "$TFLOAD" --dev "$a" --count "$K" --rate 40000 --dst-mac "$macb" > "$NSDIR/a.json" 2>&1 ||
 		{ fail "tf-load on $a: $(tail -1 "$NSDIR/a.json")"; return 1; }
 	wait "$reader"

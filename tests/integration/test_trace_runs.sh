@@ -1,0 +1,216 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# What tracing one tap costs the rest of the host, counted rather than
+# timed: while a tap is traced, N packets go through devices tapflow does
+# not trace (a veth pair, a bridge between two veth pairs, a second tap
+# written to by its backend and read from by it), and the kernel's BPF
+# run-time statistics (tf-bpfstats: BPF_ENABLE_STATS while the traffic
+# runs) say how many times each of tapflow's programs ran. Each case states
+# the runs per packet, per program, on each rung:
+#
+#   fentry/kprobe: 0 for the veth and the bridge (tapflow hooks only tun's
+#     functions); one early exit per hook for the untraced tap.
+#   tracepoint: the global hooks the rung cannot avoid (net_dev_start_xmit
+#     and net_dev_xmit on every transmit, skb_copy_datagram_iovec on a
+#     tap's read); rx runs nothing for other devices where tcx links exist,
+#     netif_rx_entry/netif_receive_skb_entry where not.
+#
+# In the VM lane the kernel is this suite's alone and every count must be
+# exact. On a shared host, other traffic runs the global tracepoints too:
+# there a global program's runs must lie in [k N, k N + N/2), i.e. round to
+# k per packet; tc_rx (per tap) stays exact. Each rung is a test of its own
+# (the three rungs load here in turn; one this kernel lacks is a SKIP).
+source "$(dirname "$0")/../lib.sh"
+
+BPFSTATS=$TOP/build/tests/tf-bpfstats
+QSCRIPT=$TOP/build/tests/tf-qscript
+UDPSEND=$TOP/build/tests/tf-udpsend
+PIN=/sys/fs/bpf/tapflow/trace
+
+if [ -n "${TAPFLOW_VM:-}" ]; then N=2000; else N=20000; fi
+# host -> tap packets: all K wait in the ring (RING slots) before the read
+K=$N
+RING=$((N < 4000 ? 4096 : 32768))
+
+# traced_tap RUNG: a tap traced with RUNG (T), or SKIP when it cannot run here
+traced_tap() {
+	local out
+	T=$(uniq_name rt)
+	tf create "$T" --queues 1 >/dev/null || { fail "create $T"; return 1; }
+	if ! out=$(tf trace start --backend "$1" "$T" 2>&1); then
+		echo "$out" | grep -q "cannot run here" && skip "$out"
+		fail "trace start: $out"
+		return 1
+	fi
+	on_exit "tf trace stop --all"
+}
+
+mac_of() {	# (nsenter keeps the host's /sys: ask ip)
+	local w
+	read -r -a w <<< "$(nsrun ip -o link show dev "$1")"
+	for ((i = 0; i < ${#w[@]}; i++)); do
+		[ "${w[$i]}" = link/ether ] && { echo "${w[$((i + 1))]}"; return 0; }
+	done
+	return 1
+}
+
+# count PKTS EXPECT CMD...: run CMD under tf-bpfstats and check every
+# program of the rung. EXPECT: "prog=k" or "prog=k+c" (c runs once, not per
+# packet) for each program expected to run; every other one must not run.
+count() {
+	local pkts=$1 expect=$2 json name runs k c want lo hi line
+	shift 2
+	json=$(nsrun "$BPFSTATS" "$PIN" -- "$@" 2>"$NSDIR/cmd.err") ||
+		{ fail "traffic: $(tail -2 "$NSDIR/cmd.err" | tr '\n' ' ')"; return 1; }
+	echo "$json" > "$NSDIR/runs.json"
+	while read -r name runs; do
+		k=0 c=0
+		for want in $expect; do
+			[ "${want%%=*}" = "$name" ] || continue
+			k=${want#*=}
+			[[ $k == *+* ]] && { c=${k#*+}; k=${k%+*}; }
+		done
+		lo=$((k * pkts + c))
+		if [ -n "${TAPFLOW_VM:-}" ] || [ "$name" = tc_rx ]; then
+			hi=$lo
+		else
+			hi=$((lo + pkts / 2 - 1))
+		fi
+		line="$name: $runs runs for $pkts packets, expected $k per packet$([ "$c" = 0 ] || echo " + $c")"
+		if [ "$runs" -lt "$lo" ] || [ "$runs" -gt "$hi" ]; then
+			fail "$line"
+			return 1
+		fi
+		echo "# $line" >&2
+	done < <(jq -r '.progs | to_entries[] | "\(.key) \(.value.runs)"' <<< "$json")
+	return 0
+}
+
+is_tcx() { [ -e "$PIN/prog_tc_rx" ]; }
+
+# ---- the paths ------------------------------------------------------------
+
+# veth: host -> vA ==veth==> vB (no address there: the stack drops it)
+runs_veth() {
+	local a=$(uniq_name va) b=$(uniq_name vb)
+	traced_tap "$1" || return $?
+	nsrun ip link add "$a" type veth peer name "$b" || { fail "veth"; return 1; }
+	nsrun ip link set "$a" up && nsrun ip link set "$b" up &&
+		nsrun ip addr add 198.18.1.1/24 dev "$a" &&
+		nsrun ip neigh replace 198.18.1.2 lladdr "$(mac_of "$b")" dev "$a" nud permanent ||
+		{ fail "veth setup"; return 1; }
+	case $1 in
+	tracepoint)
+		if is_tcx; then e="tp_net_dev_start_xmit=1 tp_net_dev_xmit=1"
+		else e="tp_net_dev_start_xmit=1 tp_net_dev_xmit=1 tp_netif_rx_entry=1"; fi ;;
+	*) e="" ;;
+	esac
+	count "$N" "$e" "$UDPSEND" 198.18.1.1 9 198.18.1.2 9 "$N"
+}
+
+# bridge: host -> aA ==veth==> pA [bridge] pB ==veth==> aB (no address: dropped there)
+runs_bridge() {
+	local br=$(uniq_name br) aa=$(uniq_name aa) pa=$(uniq_name pa) ab=$(uniq_name ab) pb=$(uniq_name pb)
+	traced_tap "$1" || return $?
+	nsrun ip link add "$br" type bridge &&
+		nsrun ip link add "$aa" type veth peer name "$pa" &&
+		nsrun ip link add "$ab" type veth peer name "$pb" || { fail "links"; return 1; }
+	nsrun ip link set "$pa" master "$br" && nsrun ip link set "$pb" master "$br" || { fail "ports"; return 1; }
+	for d in "$br" "$aa" "$pa" "$ab" "$pb"; do nsrun ip link set "$d" up || return 1; done
+	nsrun ip addr add 198.18.2.1/24 dev "$aa" &&
+		nsrun ip neigh replace 198.18.2.2 lladdr "$(mac_of "$ab")" dev "$aa" nud permanent ||
+		{ fail "bridge setup"; return 1; }
+	# aB never sends, so the bridge floods its frames: to pB alone, its only other port
+	case $1 in
+	tracepoint)
+		if is_tcx; then e="tp_net_dev_start_xmit=2 tp_net_dev_xmit=2"
+		else e="tp_net_dev_start_xmit=2 tp_net_dev_xmit=2 tp_netif_rx_entry=2"; fi ;;
+	*) e="" ;;
+	esac
+	count "$N" "$e" "$UDPSEND" 198.18.2.1 9 198.18.2.2 9 "$N"
+}
+
+# a second tap, untraced: its backend writes N frames (tun_get_user)
+runs_taprx() {
+	local u=$(uniq_name ut)
+	traced_tap "$1" || return $?
+	tf create "$u" --queues 1 >/dev/null || { fail "create $u"; return 1; }
+	case $1 in
+	fentry) e="fentry_tun_get_user=1 fexit_tun_get_user=1 fentry___tun_detach=0+1" ;;
+	kprobe) e="kprobe_tun_get_user=1 kretprobe_tun_get_user=1 kprobe___tun_detach=0+1" ;;
+	tracepoint) is_tcx && e="" || e="tp_netif_receive_skb_entry=1" ;;
+	esac
+	count "$N" "$e" "$TFLOAD" --dev "$u" --queues 1 --count "$N" --size 64
+}
+
+# the same tap the other way: the host sends K packets, its backend reads them
+runs_taptx() {
+	local u=$(uniq_name ut) out
+	traced_tap "$1" || return $?
+	out=$(tf create "$u" --queues 1 --txqueuelen "$RING" 2>&1) || { fail "create $u: $out"; return 1; }
+	nsrun ip addr add 198.18.0.1/24 dev "$u" &&
+		nsrun ip neigh replace 198.18.0.2 lladdr 02:00:00:00:01:00 dev "$u" nud permanent ||
+		{ fail "host side"; return 1; }
+	# The backend holds its queue while the K packets queue up, then reads
+	# exactly K: one tun_do_read each, no read that finds the ring empty
+	# (in the VM lane sending K takes over a second: a read that began
+	# before the last packet came would be one more tun_do_read).
+	local HOLD=$([ -n "${TAPFLOW_VM:-}" ] && echo 4000 || echo 700)
+	cat > "$NSDIR/tx.sh" <<-SH
+		"$QSCRIPT" "$u" 1 h $HOLD r 0 $K 2000 > "$NSDIR/qs.json" &
+		sleep 0.3
+		"$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 $K >/dev/null || exit 1
+		wait
+	SH
+	case $1 in
+	fentry) e="fentry_tun_net_xmit=1 fexit_tun_net_xmit=1 fexit_tun_do_read=1 fentry___tun_detach=0+1" ;;
+	kprobe) e="kprobe_tun_net_xmit=1 kretprobe_tun_net_xmit=1 kprobe_tun_do_read=1 kretprobe_tun_do_read=1 kprobe___tun_detach=0+1" ;;
+	tracepoint) e="tp_net_dev_start_xmit=1 tp_net_dev_xmit=1 tp_skb_copy_datagram_iovec=1" ;;
+	esac
+	count "$K" "$e" bash "$NSDIR/tx.sh" || return 1
+	expect_eq "$(jq '.fds[0].read' "$NSDIR/qs.json")" "$K" "frames the untraced tap's backend read"
+}
+
+# The cost as tapflow shows it: `trace status --bpf-stats` counts each
+# program's runs over a window while the traced tap carries frames, and
+# `export --bpf-stats` exports them as Prometheus counters.
+test_cost_in_status_and_export() {
+	local t=$(uniq_name rc) rx json runs ns
+	tf create "$t" --queues 1 >/dev/null || { fail "create"; return 1; }
+	tf trace start "$t" >/dev/null || { fail "trace start"; return 1; }
+	on_exit "tf trace stop --all"
+	case $(tf trace status --json | jq -r .backend) in
+	fentry) rx=fexit_tun_get_user ;;
+	kprobe) rx=kretprobe_tun_get_user ;;
+	*) [ -e "$PIN/prog_tc_rx" ] && rx=tc_rx || rx=tp_netif_receive_skb_entry ;;
+	esac
+	nsrun "$TFLOAD" --dev "$t" --duration 3 --rate 20000 >/dev/null &
+	sleep 0.5
+	json=$(tf trace status --json --bpf-stats --window 1) || { fail "trace status --bpf-stats"; return 1; }
+	read -r runs ns < <(jq -r --arg p "$rx" '.bpf_stats.programs[] | select(.program == $p) |
+		"\(.runs) \(.ns_per_run)"' <<< "$json")
+	[ -n "$runs" ] && [ "$runs" -ge 5000 ] || { fail "$rx ran ${runs:-no} times in 1 s of 20 kpps"; return 1; }
+	[ "$(echo "$ns > 0" | bc)" = 1 ] || { fail "$rx: ns per run $ns"; return 1; }
+	tf trace status --bpf-stats --window 0.2 | grep -q "^  $rx " || { fail "text status lists no $rx"; return 1; }
+	expect_fail "--window without --bpf-stats" "give --bpf-stats" tf trace status --window 1 || return 1
+	tf export --once --bpf-stats > "$NSDIR/m.prom" || { fail "export --bpf-stats"; return 1; }
+	grep -q "^tapflow_bpf_prog_runs_total{prog=\"$rx\"} [1-9]" "$NSDIR/m.prom" ||
+		{ fail "no tapflow_bpf_prog_runs_total for $rx"; return 1; }
+	grep -q "^tapflow_bpf_prog_run_seconds_total{prog=\"$rx\"} " "$NSDIR/m.prom" ||
+		{ fail "no tapflow_bpf_prog_run_seconds_total for $rx"; return 1; }
+	if command -v promtool >/dev/null; then
+		promtool check metrics < "$NSDIR/m.prom" >/dev/null 2>&1 || { fail "promtool: $(promtool check metrics < "$NSDIR/m.prom" 2>&1 | head -2)"; return 1; }
+	fi
+	tf export --once | grep -q tapflow_bpf_prog && { fail "BPF cost family without --bpf-stats"; return 1; }
+	wait
+	return 0
+}
+
+for rung in fentry kprobe tracepoint; do
+	for path in veth bridge taprx taptx; do
+		eval "test_${path}_$rung() { runs_$path $rung; }"
+	done
+done
+
+run_tests
