@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Multiqueue tap lifecycle: create, delete, list and inspect the persistent
- * IFF_TAP|IFF_NO_PI|IFF_MULTI_QUEUE devices that VM backends open by name.
+ * Tap lifecycle: create, delete, list and inspect the persistent
+ * IFF_TAP|IFF_NO_PI taps (IFF_MULTI_QUEUE with more than one queue) that VM
+ * backends open by name.
  * Included by tapflow.h.
  *
  * How tapflow knows its own taps: the kernel forgets a persistent tap's queue
@@ -57,6 +58,13 @@ struct tf_tap_opts {
 	uint8_t mac[6];
 	unsigned int txqueuelen;	/* 0: kernel default (500) */
 	bool vnet_hdr;
+	/*
+	 * IFF_MULTI_QUEUE. Always with queues > 1; with 1 queue only when
+	 * asked: a single-queue tap is what every backend's plainest open
+	 * (qemu without queues=, libvirt without <driver queues>, firecracker)
+	 * accepts, and tun refuses such an open on a multiqueue tap.
+	 */
+	bool multi_queue;
 };
 
 /* What the kernel (and tapflow's alias) say about one tun/tap device. */
@@ -124,7 +132,14 @@ int tf_tap_get(const char *name, struct tf_tap_info *info);
 int tf_tap_list(struct tf_tap_info **taps, size_t *n);
 void tf_tap_list_free(struct tf_tap_info *taps);
 
-/* Fill the defaults (queues 1, MTU 1500, txqueuelen 500) into zero fields. */
+/*
+ * Fill the defaults into zero fields: queues 1, MTU 1500, txqueuelen 500,
+ * multi_queue when queues > 1, and owner root (uid 0) when neither owner
+ * nor group is set: tun lets anyone open a tap that has neither, and
+ * /dev/net/tun is 0666. A given group alone stays alone: tun admits a
+ * user (without CAP_NET_ADMIN) only when they match every one of owner and
+ * group that is set, so an owner added beside it would shut the group out.
+ */
 void tf_tap_opts_resolve(struct tf_tap_opts *o);
 /* Format the alias marker for o (resolved); returns its length or -errno. */
 int tf_tap_alias_format(const struct tf_tap_opts *o, char *buf, size_t len);

@@ -84,7 +84,8 @@ static int count_attached(const int *fds, int n, char *err, size_t len)
 			snprintf(err, len, "TUNGETIFF on queue %d: %s", i, strerror(-f));
 			return -1;
 		}
-		if (!(f & IFF_TAP) || !(f & IFF_MULTI_QUEUE)) {
+		/* one queue may be a single-queue tap (tapflow's default) */
+		if (!(f & IFF_TAP) || (!(f & IFF_MULTI_QUEUE) && n > 1)) {
 			snprintf(err, len, "queue %d: flags 0x%x lack IFF_TAP|IFF_MULTI_QUEUE", i, f);
 			return -1;
 		}

@@ -21,7 +21,12 @@
 
 #include "tf_limits.h"
 
-/* Attach a queue of tap dev with IFF_TAP|IFF_NO_PI|flags: the fd, or -errno. */
+/*
+ * Attach a queue of tap dev with IFF_TAP|IFF_NO_PI|flags: the fd, or -errno.
+ * A single-queue tap (tapflow's default) refuses IFF_MULTI_QUEUE with
+ * EINVAL; then the one queue is opened without it, as qemu without queues=
+ * would.
+ */
 static inline int tf_backend_attach(const char *dev, int flags, bool nonblock)
 {
 	struct ifreq ifr;
@@ -33,7 +38,8 @@ static inline int tf_backend_attach(const char *dev, int flags, bool nonblock)
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | flags;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 && (errno != EINVAL || !(flags & IFF_MULTI_QUEUE) ||
+		(ifr.ifr_flags &= ~IFF_MULTI_QUEUE, ioctl(fd, TUNSETIFF, &ifr) < 0))) {
 		err = -errno;
 		close(fd);
 		return err;

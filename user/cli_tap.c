@@ -32,6 +32,7 @@ struct create_cfg {
 	uint8_t mac[6];
 	unsigned int txqueuelen;
 	bool vnet_hdr;
+	bool multi_queue;
 	bool fastpath;
 };
 
@@ -43,9 +44,11 @@ static const struct cli_opt create_opts[] = {
 		.help = "queues a backend may attach (1 to 256; default 1)",
 		.min = 1, .max = TF_MAX_QUEUES),
 	CLI_OPT(struct create_cfg, CLI_USER, owner, "owner",
-		.help = "user allowed to attach without CAP_NET_ADMIN"),
+		.help = "user allowed to attach without CAP_NET_ADMIN (default: root, unless --group)"),
 	CLI_OPT(struct create_cfg, CLI_GROUP, group, "group",
 		.help = "group allowed to attach without CAP_NET_ADMIN"),
+	CLI_OPT(struct create_cfg, CLI_FLAG, multi_queue, "multi-queue",
+		.help = "IFF_MULTI_QUEUE even with 1 queue (always with more)"),
 	CLI_OPT(struct create_cfg, CLI_UINT, mtu, "mtu", .metavar = "BYTES",
 		.help = "MTU (68 to 65535; default 1500)",
 		.min = TF_TAP_MIN_MTU, .max = TF_TAP_MAX_MTU),
@@ -81,6 +84,7 @@ static int run_create(void *p)
 	o.mtu = cfg->mtu;
 	o.txqueuelen = cfg->txqueuelen;
 	o.vnet_hdr = cfg->vnet_hdr;
+	o.multi_queue = cfg->multi_queue;
 	o.has_mac = cli_given("mac");
 	memcpy(o.mac, cfg->mac, sizeof(o.mac));
 
@@ -116,9 +120,11 @@ static int run_create(void *p)
 
 const struct cli_cmd cli_create = {
 	.name = "create",
-	.summary = "create a persistent multiqueue tap",
-	.doc = "Create a persistent multiqueue tap (IFF_TAP|IFF_NO_PI|IFF_MULTI_QUEUE) that a\n"
-	       "VM backend opens by name, and bring it up. Creating an existing tapflow tap\n"
+	.summary = "create a persistent tap (multiqueue with --queues N)",
+	.doc = "Create a persistent tap (IFF_TAP|IFF_NO_PI, and IFF_MULTI_QUEUE with more than\n"
+	       "one queue or --multi-queue) that a VM backend opens by name, and bring it up.\n"
+	       "Without --owner or --group it is owned by root, so no other user can open it.\n"
+	       "Creating an existing tapflow tap\n"
 	       "with the same parameters changes nothing; different parameters fail.\n"
 	       "With --fastpath the tap is accelerated too; if that fails, a tap this\n"
 	       "command created is deleted again.",

@@ -3,8 +3,9 @@
  * The multiqueue tap lifecycle (see tf_tap.h): create, delete, list, show.
  *
  * A tap is made the way a VM backend would see it: TUNSETIFF on
- * /dev/net/tun with IFF_TAP|IFF_NO_PI|IFF_MULTI_QUEUE, then N-1 more opens
- * of the same name to prove that all N queues attach. Everything the kernel
+ * /dev/net/tun with IFF_TAP|IFF_NO_PI (and IFF_MULTI_QUEUE for more than one
+ * queue), then N-1 more opens of the same name to prove that all N queues
+ * attach. Everything the kernel
  * knows about the device afterwards (kind "tun", IFLA_TUN_* flags, owner,
  * attached queues, counters) is read back through rtnetlink, never sysfs:
  * sysfs shows the network namespace of whoever mounted it, and tapflow is
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -109,6 +111,7 @@ static int parse_link(const struct nlmsghdr *n, struct link *l)
 	const struct ifinfomsg *ifi = NLMSG_DATA(n);
 	struct rtattr *tb[IFLA_MAX + 1];
 	struct tf_tap_info *t = &l->info;
+	bool carrier = false;
 
 	if (n->nlmsg_type != RTM_NEWLINK || n->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
 		return 0;
@@ -132,6 +135,8 @@ static int parse_link(const struct nlmsghdr *n, struct link *l)
 	}
 	if (tb[IFLA_OPERSTATE])
 		t->operstate = tf_nl_u8(tb[IFLA_OPERSTATE]);
+	if (tb[IFLA_CARRIER])
+		carrier = tf_nl_u8(tb[IFLA_CARRIER]);
 	if (tb[IFLA_IFALIAS])
 		tf_nl_str(tb[IFLA_IFALIAS], t->alias, sizeof(t->alias));
 	if (tb[IFLA_STATS64]) {
@@ -159,6 +164,13 @@ static int parse_link(const struct nlmsghdr *n, struct link *l)
 		if (l->is_tun && li[IFLA_INFO_DATA])
 			parse_tun_data(li[IFLA_INFO_DATA], t);
 	}
+	/*
+	 * tun reports IFLA_TUN_NUM_QUEUES for a multiqueue tap only. A
+	 * single-queue one has carrier exactly while its one queue is
+	 * attached (tun_attach/__tun_detach set it).
+	 */
+	if (l->is_tun && !t->multi_queue)
+		t->queues_attached = carrier;
 	/* A tap whose alias is not (a well-formed) tapflow marker is foreign. */
 	if (l->is_tun && tf_tap_alias_parse(t->alias, &t->conf) == 0) {
 		t->by_tapflow = true;
@@ -306,13 +318,36 @@ static void have_opts(const struct tf_tap_info *t, struct tf_tap_opts *have)
 	have->txqueuelen = t->txqueuelen;
 	have->has_mac = t->has_mac;
 	memcpy(have->mac, t->mac, 6);
+	have->multi_queue = t->multi_queue;
+}
+
+/*
+ * A tap an older tapflow made: its alias says neither owner nor group
+ * (tapflow now always sets one), and it is multiqueue even with one queue.
+ * A request that gave neither --owner nor --group, and for one queue no
+ * --multi-queue, still finds it the same tap: those differences are the
+ * older defaults, not the user's, and a warning says how to re-make it.
+ */
+static bool legacy_match(const struct tf_tap_info *t, const struct tf_tap_opts *want,
+			 bool default_owner, struct tf_tap_opts *have)
+{
+	if (!default_owner || t->conf.owner != TF_NO_ID || t->conf.group != TF_NO_ID ||
+	    have->owner != TF_NO_ID || have->group != TF_NO_ID)
+		return false;
+	have->owner = want->owner;
+	have->group = want->group;
+	if (have->queues == 1 && have->multi_queue)
+		have->multi_queue = want->multi_queue;
+	return true;
 }
 
 /* 0 when l is a tapflow tap matching o, else -EEXIST naming why not. */
-static int check_existing(const struct link *l, const struct tf_tap_opts *o)
+static int check_existing(const struct link *l, const struct tf_tap_opts *o,
+			  bool default_owner)
 {
 	const struct tf_tap_info *t = &l->info;
 	struct tf_tap_opts have;
+	bool legacy;
 	char diff[512];
 
 	if (!l->is_tun)
@@ -323,8 +358,14 @@ static int check_existing(const struct link *l, const struct tf_tap_opts *o)
 	if (!t->by_tapflow)
 		return tf_err(-EEXIST, "'%s' exists and was not created by tapflow", o->name);
 	have_opts(t, &have);
+	legacy = legacy_match(t, o, default_owner, &have);
 	if (tf_tap_opts_diff(&have, o, diff, sizeof(diff)))
 		return tf_err(-EEXIST, "%s", diff);
+	if (legacy)
+		pr_warn("tapflow: warning: %s was made by an older tapflow without an owner, so "
+			"any local user can open it; to have it owned by root, stop its backend and "
+			"re-make it: tapflow delete %s && tapflow create %s [options]",
+			o->name, o->name, o->name);
 	return 0;
 }
 
@@ -366,7 +407,7 @@ static int open_queue(const struct tf_tap_opts *o, bool excl)
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, o->name, strlen(o->name) + 1);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (o->multi_queue ? IFF_MULTI_QUEUE : 0);
 	if (o->vnet_hdr)
 		ifr.ifr_flags |= IFF_VNET_HDR;
 	/* IFF_TUN_EXCL: create, never attach to a tap someone made meanwhile. */
@@ -417,11 +458,40 @@ static int set_link(struct tf_nl *nl, int ifindex, const struct tf_tap_opts *o)
 	return 0;
 }
 
+/*
+ * A tap that another tapflow create is making right now: a tap whose alias
+ * is empty or tapflow's, not yet persistent (TUNSETPERSIST comes last, and
+ * until then the device dies with its creator's fds). Wait for it to be
+ * finished or gone, so that two creates of one name with the same
+ * parameters both succeed. -ENODEV when it went away (its creator failed or
+ * was killed: this create may make it); 0 with l refreshed otherwise. A
+ * non-persistent tap held open by some other program stays as it is and is
+ * judged after the wait.
+ */
+static int wait_for_maker(struct tf_nl *nl, const char *name, struct link *l)
+{
+	const struct timespec step = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < 200; i++) {
+		if (!l->is_tun || !l->info.tap || l->info.persist ||
+		    (l->info.alias[0] && !l->info.by_tapflow))
+			return 0;
+		nanosleep(&step, NULL);
+		int err = link_get(nl, name, l);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int tf_tap_create(const struct tf_tap_opts *in, bool *created)
 {
 	struct tf_tap_opts o = *in;
 	struct tf_nl nl = { .fd = -1 };
 	unsigned int i, nfds = 0;
+	bool default_owner = in->owner == TF_NO_ID && in->group == TF_NO_ID;
+	int tries = 0;
 	struct link l;
 	int *fds = NULL;
 	int err;
@@ -438,29 +508,31 @@ int tf_tap_create(const struct tf_tap_opts *in, bool *created)
 	if (err)
 		return err;
 
-	err = link_get(&nl, o.name, &l);
-	if (!err) {
-		err = check_existing(&l, &o);
-		goto out;
-	}
-	if (err != -ENODEV)
-		goto out;
-
 	fds = calloc(o.queues, sizeof(*fds));
 	if (!fds) {
 		err = tf_err(-ENOMEM, "out of memory");
 		goto out;
 	}
+again:
+	err = link_get(&nl, o.name, &l);
+	if (!err)
+		err = wait_for_maker(&nl, o.name, &l);
+	if (!err) {
+		err = check_existing(&l, &o, default_owner);
+		goto out;
+	}
+	if (err != -ENODEV)
+		goto out;
+
 	/*
 	 * Until TUNSETPERSIST the device lives only as long as our fds: any
 	 * failure below just closes them and the kernel unregisters it, so
 	 * nothing half-made is ever left behind. Persist is therefore last.
 	 */
 	err = open_queue(&o, true);
-	if (err == -EBUSY) {
-		/* Someone made it between our look and TUNSETIFF. */
-		err = link_get(&nl, o.name, &l) ?: check_existing(&l, &o);
-		goto out;
+	if (err == -EBUSY && ++tries < 20) {
+		/* Someone made it between our look and TUNSETIFF: look again. */
+		goto again;
 	}
 	if (err < 0) {
 		err = tf_err(err, "creating tap '%s': %s", o.name, strerror(-err));

@@ -21,6 +21,10 @@ void tf_tap_opts_resolve(struct tf_tap_opts *o)
 		o->mtu = TF_TAP_DEF_MTU;
 	if (!o->txqueuelen)
 		o->txqueuelen = TF_TAP_DEF_TXQLEN;
+	if (o->queues > 1)
+		o->multi_queue = true;
+	if (o->owner == TF_NO_ID && o->group == TF_NO_ID)
+		o->owner = 0;
 }
 
 int tf_tap_alias_format(const struct tf_tap_opts *o, char *buf, size_t len)
@@ -184,6 +188,9 @@ int tf_tap_opts_diff(const struct tf_tap_opts *have, const struct tf_tap_opts *w
 	}
 	if (have->vnet_hdr != want->vnet_hdr)
 		ADD("vnet-hdr", have->vnet_hdr ? "on" : "off", want->vnet_hdr ? "on" : "off");
+	if (have->multi_queue != want->multi_queue)
+		ADD("multi-queue", have->multi_queue ? "on" : "off",
+		    want->multi_queue ? "on" : "off");
 	if (want->has_mac && (!have->has_mac || memcmp(have->mac, want->mac, 6))) {
 		if (have->has_mac)
 			tf_mac_format(have->mac, h);

@@ -72,10 +72,113 @@ test_create_defaults() {
 	expect_ok "create" tf create "$tap" || return 1
 	expect_eq "$(nsx cat /sys/class/net/$tap/mtu)" 1500 "mtu" || return 1
 	expect_eq "$(nsx cat /sys/class/net/$tap/tx_queue_len)" 500 "tx_queue_len" || return 1
-	expect_eq "$(nsx cat /sys/class/net/$tap/owner)" -1 "owner" || return 1
+	# Owned by root when neither --owner nor --group is given (issue #12).
+	expect_eq "$(nsx cat /sys/class/net/$tap/owner)" 0 "owner" || return 1
 	expect_eq "$(nsx cat /sys/class/net/$tap/group)" -1 "group" || return 1
 	expect_eq "$(nsx cat /sys/class/net/$tap/ifalias)" \
-		"tapflow:v1 queues=1 owner=-1 group=-1 mtu=1500 txqlen=500 vnet_hdr=0" "ifalias" || return 1
+		"tapflow:v1 queues=1 owner=0 group=-1 mtu=1500 txqlen=500 vnet_hdr=0" "ifalias" || return 1
+	# One queue: a single-queue tap, no IFF_MULTI_QUEUE (0x100).
+	expect_eq "$(( $(nsx cat /sys/class/net/$tap/tun_flags) & 0x100 ))" 0 "IFF_MULTI_QUEUE" || return 1
+}
+
+# The queue layout a request asks for: multiqueue with N > 1 or --multi-queue.
+test_create_multi_queue_flag() {
+	local a b c
+	a=$(uniq_name ta); b=$(uniq_name tb); c=$(uniq_name tc)
+	expect_ok "create 1 --multi-queue" tf create "$a" --multi-queue || return 1
+	expect_ok "create 2" tf create "$b" --queues 2 || return 1
+	expect_ok "create 1" tf create "$c" --queues 1 || return 1
+	expect_eq "$(( $(nsx cat /sys/class/net/$a/tun_flags) & 0x100 ))" 256 "$a multiqueue" || return 1
+	expect_eq "$(( $(nsx cat /sys/class/net/$b/tun_flags) & 0x100 ))" 256 "$b multiqueue" || return 1
+	expect_eq "$(( $(nsx cat /sys/class/net/$c/tun_flags) & 0x100 ))" 0 "$c single" || return 1
+	expect_ok "again --multi-queue" tf create "$a" --multi-queue || return 1
+	expect_fail "single vs multi" "$a exists with multi-queue=on, not off" tf create "$a" || return 1
+	expect_fail "multi vs single" "$c exists with multi-queue=off, not on" \
+		tf create "$c" --multi-queue || return 1
+	# A single-queue tap takes exactly one backend queue.
+	expect_ok "open the one queue" nsrun "$TFQUEUES" "$c" 1 || return 1
+}
+
+# nobody, without capabilities, runs the tf-queues copy in DIR as a backend.
+as_nobody() {
+	local d=$1; shift
+	nsrun setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all "$d/tf-queues" "$@"
+}
+
+# Issue #12 item 1: a tap made without --owner/--group is not open to every
+# local user (tun checks nothing when neither is set; /dev/net/tun is 0666).
+test_default_owner_keeps_others_out() {
+	local d a b c
+	getent passwd nobody >/dev/null || { skip "no user nobody"; return; }
+	d=$(mktemp -d) || return 1
+	on_exit "rm -rf $d"
+	chmod 0755 "$d"
+	install -m 0755 "$TFQUEUES" "$d/tf-queues" || return 1
+	a=$(uniq_name ta); b=$(uniq_name tb); c=$(uniq_name tc)
+	expect_ok "create default" tf create "$a" --queues 2 || return 1
+	expect_ok "create --owner" tf create "$b" --queues 2 --owner nobody || return 1
+	expect_ok "create --group" tf create "$c" --queues 2 --group nogroup || return 1
+	as_nobody "$d" "$a" 2 >/dev/null 2>&1 && { fail "nobody opened $a (no --owner)"; return 1; }
+	expect_ok "root opens $a" nsrun "$TFQUEUES" "$a" 2 || return 1
+	expect_ok "nobody opens its own $b" as_nobody "$d" "$b" 2 || return 1
+	# --group alone is not narrowed by a default owner beside it.
+	expect_eq "$(nsx cat /sys/class/net/$c/owner)" -1 "owner beside --group" || return 1
+	expect_ok "nogroup opens $c" as_nobody "$d" "$c" 2 || return 1
+}
+
+# A tap an older tapflow made (no owner, multiqueue with one queue) is still
+# tapflow's: create with the defaults accepts it and says how to re-make it.
+test_create_recognises_older_unowned_tap() {
+	local tap out
+	tap=$(uniq_name tp)
+	nsx ip tuntap add dev "$tap" mode tap multi_queue || return 1
+	nsx ip link set "$tap" txqueuelen 500 || return 1
+	nsx ip link set "$tap" alias "tapflow:v1 queues=1 owner=-1 group=-1 mtu=1500 txqlen=500 vnet_hdr=0" || return 1
+	out=$(tf create "$tap" 2>&1) || { fail "create on the older tap failed: $out"; return 1; }
+	echo "$out" | grep -q "already exists with these parameters; nothing changed" ||
+		{ fail "not recognised: $out"; return 1; }
+	echo "$out" | grep -q "warning: $tap was made by an older tapflow without an owner.*tapflow delete $tap && tapflow create $tap" ||
+		{ fail "no re-own hint: $out"; return 1; }
+	expect_fail "an explicit owner still differs" "owner=none, not 65534" \
+		tf create "$tap" --owner nobody || return 1
+	expect_eq "$(nsx cat /sys/class/net/$tap/owner)" -1 "owner untouched" || return 1
+}
+
+# Issue #12 item 7: two creates of one name with the same parameters both
+# succeed, however their steps interleave.
+test_create_parallel_same_name() {
+	local tap r a b
+	for r in 1 2 3 4 5 6 7 8; do
+		tap=$(uniq_name tr)
+		tf create "$tap" --queues 4 >"$NSDIR/a" 2>&1 & a=$!
+		tf create "$tap" --queues 4 >"$NSDIR/b" 2>&1 & b=$!
+		wait $a || { fail "round $r: first racer: $(cat "$NSDIR/a")"; return 1; }
+		wait $b || { fail "round $r: second racer: $(cat "$NSDIR/b")"; return 1; }
+		expect_eq "$(cat "$NSDIR/a" "$NSDIR/b" | grep -c "^created $tap")" 1 "round $r: creators" || return 1
+		expect_eq "$(tf show "$tap" --json | jq .queues.configured)" 4 "round $r: queues" || return 1
+	done
+}
+
+# Issue #12 item 10: qemu's plainest tap line opens a default tapflow tap.
+test_qemu_opens_default_tap() {
+	local tap pidf pid i found=""
+	command -v qemu-system-x86_64 >/dev/null || { skip "no qemu-system-x86_64 (scripts/setup.sh --vm)"; return; }
+	tap=$(uniq_name vm)
+	pidf=$NSDIR/qemu.pid
+	expect_ok "create" tf create "$tap" || return 1
+	on_exit "[ -s $pidf ] && kill \$(cat $pidf)"
+	nsrun qemu-system-x86_64 -machine none -display none -monitor none -serial none \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-daemonize -pidfile "$pidf" >"$NSDIR/qemu.out" 2>&1 ||
+		{ fail "qemu refused the tap: $(tail -1 "$NSDIR/qemu.out")"; return 1; }
+	pid=$(cat "$pidf")
+	for i in /proc/"$pid"/fdinfo/*; do
+		grep -q "^iff:[[:space:]]*$tap\$" "$i" 2>/dev/null && found=1
+	done
+	[ -n "$found" ] || { fail "qemu $pid holds no fd on $tap"; return 1; }
+	expect_eq "$(tf show "$tap" --json | jq .queues.attached)" 1 "attached" || return 1
+	expect_fail "busy single-queue tap" "'$tap' has 1 queue attached by a backend" \
+		tf delete "$tap" || return 1
 }
 
 test_create_vnet_hdr() {
@@ -163,7 +266,7 @@ test_create_again_different() {
 	expect_fail "queues differ" "$tap exists with queues=2, not 4" tf create "$tap" --queues 4 --mtu 9000 || return 1
 	# Unspecified options resolve to defaults and are compared too.
 	expect_fail "defaults" "queues=2, not 1; mtu=9000, not 1500" tf create "$tap" || return 1
-	expect_fail "owner" "owner=none, not 0" tf create "$tap" --queues 2 --mtu 9000 --owner root || return 1
+	expect_fail "owner" "owner=0, not 65534" tf create "$tap" --queues 2 --mtu 9000 --owner nobody || return 1
 	expect_fail "mac" "mac=.*, not $MAC" tf create "$tap" --queues 2 --mtu 9000 --mac $MAC || return 1
 	expect_fail "vnet-hdr" "vnet-hdr=off, not on" tf create "$tap" --queues 2 --mtu 9000 --vnet-hdr || return 1
 	expect_eq "$(nsx cat /sys/class/net/$tap/mtu)" 9000 "mtu untouched" || return 1
