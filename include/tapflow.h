@@ -127,8 +127,17 @@ int tf_netns_self(uint32_t *ino);
 /* Is that namespace still alive (a process in it, or bind-mounted by
  * `ip netns`)? State kept for a dead one can be reclaimed. */
 bool tf_netns_alive(uint32_t ino);
-/* Create a directory for pins (the root and dir), mode 0700, mounting bpffs
- * on /sys/fs/bpf first when it is not there. */
+/*
+ * Is /sys/fs/bpf the host's bpffs, where the next tapflow will find what
+ * this one pins (or has pinned)? With mount_it, mounts it when absent in
+ * PID 1's mount namespace; refuses (-EXDEV, saying to use nsenter --net) in
+ * another mount namespace without a bpffs or with one that is not PID 1's,
+ * as under `ip netns exec`, unless TAPFLOW_PRIVATE_BPFFS=1 (for test runs
+ * with a bpffs of their own).
+ */
+int tf_bpffs_check(bool mount_it);
+/* Create a directory for pins (the root and dir), mode 0700, after
+ * tf_bpffs_check(). */
 int tf_pin_mkdir(const char *dir);
 /* Remove a module's pin directory once its last pin is gone (no-op while
  * anything is left in it). */

@@ -9,12 +9,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -229,15 +231,95 @@ bool tf_netns_alive(uint32_t ino)
 	return false;
 }
 
+/*
+ * From /proc/PID/mountinfo (readable where /proc/1/ns and /proc/1/root are
+ * not, as for a non-dumpable PID 1): the id of the mount on "/" (a mount
+ * namespace's copies of its mounts all get new ids, so two processes with
+ * the same root mount id share a mount namespace) and the device of the
+ * bpffs on /sys/fs/bpf (0 when none). -1 when the file cannot be read.
+ */
+static int mount_facts(const char *pid, long *root_id, dev_t *bpf_dev)
+{
+	char path[64], line[1024], mnt[256], type[64];
+	unsigned int maj, min;
+	long id;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/mountinfo", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	*root_id = -1;
+	*bpf_dev = 0;
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint opts [optional...] - type source opts */
+		const char *dash = strstr(line, " - ");
+
+		if (!dash || sscanf(line, "%ld %*d %u:%u %*s %255s", &id, &maj, &min, mnt) != 4 ||
+		    sscanf(dash, " - %63s", type) != 1)
+			continue;
+		if (!strcmp(mnt, "/"))
+			*root_id = id;	/* the last one is on top */
+		if (!strcmp(mnt, "/sys/fs/bpf"))
+			*bpf_dev = strcmp(type, "bpf") ? 0 : makedev(maj, min);
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Pins are only worth making where the next tapflow finds them: the host's
+ * bpffs. `ip netns exec` runs its command in a mount namespace of its own
+ * with a fresh /sys, where /sys/fs/bpf is an empty sysfs directory; a bpffs
+ * mounted there (as tapflow once did) dies with the command, and with it
+ * every pin, while the programs stay attached where no tapflow can see
+ * them. So outside PID 1's mount namespace tapflow neither mounts a bpffs
+ * nor uses one that is not PID 1's, unless TAPFLOW_PRIVATE_BPFFS=1 says the
+ * private one is meant (tests/isolated.sh: a test run's own bpffs).
+ */
+int tf_bpffs_check(bool mount_it)
+{
+	static const char *const hint =
+		"run it in the namespace with nsenter --net=/run/netns/NS tapflow ..., "
+		"which keeps the host's mounts, instead of ip netns exec";
+	const char *priv = getenv("TAPFLOW_PRIVATE_BPFFS");
+	bool private_ok = priv && !strcmp(priv, "1");
+	long self_root, init_root;
+	dev_t self_bpf, init_bpf;
+	bool known, same_ns;
+	struct statfs sfs;
+	struct stat st;
+
+	/* Unknown (no /proc) passes: the checks below are all we can do. */
+	known = !mount_facts("self", &self_root, &self_bpf) &&
+		!mount_facts("1", &init_root, &init_bpf);
+	same_ns = !known || self_root == init_root;
+	if (!statfs(TF_BPFFS, &sfs) && sfs.f_type == BPF_FS_MAGIC_NUM) {
+		if (same_ns || private_ok ||
+		    (!stat(TF_BPFFS, &st) && init_bpf && st.st_dev == init_bpf))
+			return 0;
+		return tf_err(-EXDEV, "/sys/fs/bpf here is a private bpffs, not the host's (another mount "
+			      "namespace): tapflow's pins are not in it, and pins made in it would be "
+			      "lost; %s", hint);
+	}
+	if (!same_ns && !private_ok)
+		return tf_err(-EXDEV, "/sys/fs/bpf is not a bpffs in this mount namespace (as under "
+			      "ip netns exec): tapflow's pins are not visible here, and pins made here "
+			      "would be lost; %s", hint);
+	if (!mount_it)
+		return 0;	/* a reader: nothing is pinned, and it finds so */
+	if (mount("bpf", TF_BPFFS, "bpf", 0, "mode=0700"))
+		return tf_err(-errno, "bpffs is not mounted at " TF_BPFFS " and mounting it failed: %s "
+			      "(run scripts/setup.sh or mount -t bpf bpf " TF_BPFFS ")", strerror(errno));
+	return 0;
+}
+
 int tf_pin_mkdir(const char *dir)
 {
-	struct statfs sfs;
+	int err = tf_bpffs_check(true);
 
-	if (statfs(TF_BPFFS, &sfs) || sfs.f_type != BPF_FS_MAGIC_NUM) {
-		if (mount("bpf", TF_BPFFS, "bpf", 0, "mode=0700"))
-			return tf_err(-errno, "bpffs is not mounted at " TF_BPFFS " and mounting it failed: %s "
-				      "(run scripts/setup.sh or mount -t bpf bpf " TF_BPFFS ")", strerror(errno));
-	}
+	if (err)
+		return err;
 	if (mkdir(TF_PIN_ROOT, 0700) && errno != EEXIST)
 		return tf_err(-errno, "cannot create %s: %s", TF_PIN_ROOT, strerror(errno));
 	if (strcmp(dir, TF_PIN_ROOT) && mkdir(dir, 0700) && errno != EEXIST)

@@ -87,8 +87,16 @@ static int lock_dir(struct tf_pin *p, bool create, int op)
 		}
 		p->fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (p->fd < 0) {
-			if (errno == ENOENT && !create)
+			/*
+			 * A writer killed between removing its scope directory
+			 * and the module's leaves the latter empty: the next
+			 * writer that finds nothing takes it away.
+			 */
+			if (errno == ENOENT && !create) {
+				if (op == LOCK_EX && strcmp(mod, p->dir))
+					tf_pin_rmdir(mod);
 				return not_there(p);
+			}
 			if (errno == ENOENT)
 				continue;
 			return tf_err(-errno, "cannot open %s: %s", p->dir, strerror(errno));
@@ -117,6 +125,9 @@ int tf_pin_open(struct tf_pin *p, const struct tf_pin_layout *l, uint32_t netns,
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
 	p->layout = l;
+	/* readers too: "not running" from a private /sys would be a lie */
+	if (!create && (err = tf_bpffs_check(false)))
+		return err;
 	p->ifindex = ifindex;
 	if (!netns && l->scope != TF_PIN_GLOBAL && (err = tf_netns_self(&netns)))
 		return err;
