@@ -70,7 +70,12 @@ void *tf_nl_req_init(struct tf_nl_req *r, uint16_t type, uint16_t flags, size_t 
 int tf_nl_put(struct tf_nl_req *r, uint16_t type, const void *data, size_t len)
 {
 	size_t at = NLMSG_ALIGN(r->n.nlmsg_len);
-	struct rtattr *a = (struct rtattr *)(r->buf + at);
+	/*
+	 * From r itself, not r->buf: under -fsanitize=address gcc tracks the
+	 * pointer as one into the union's header member and warns that the
+	 * attribute overflows it (-Wstringop-overflow).
+	 */
+	struct rtattr *a = (struct rtattr *)((char *)r + at);
 
 	if (at + RTA_SPACE(len) > sizeof(r->buf))
 		return tf_err(-EMSGSIZE, "netlink request too large");

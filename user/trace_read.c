@@ -239,7 +239,9 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 	int hfd, err;
 
 	memset(ts, 0, sizeof(*ts));
-	snprintf(ts->name, sizeof(ts->name), "%.15s", val->name);
+	/* not snprintf: ts and val both live in r, which -Wrestrict cannot tell apart */
+	memcpy(ts->name, val->name, sizeof(ts->name) - 1);
+	ts->name[sizeof(ts->name) - 1] = '\0';
 	ts->netns = key->netns;
 	ts->ifindex = key->ifindex;
 	ts->backend = m->backend;

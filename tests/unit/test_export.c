@@ -29,7 +29,7 @@ static struct tf_tap_stats *mk_taps(size_t ntaps, uint32_t nq)
 	struct tf_tap_stats *t = calloc(ntaps, sizeof(*t));
 
 	for (size_t i = 0; i < ntaps; i++) {
-		snprintf(t[i].name, sizeof(t[i].name), "vm%zu", i);
+		snprintf(t[i].name, sizeof(t[i].name), "vm%u", (unsigned int)(i % 100000));
 		t[i].netns = 4026531840u;
 		t[i].ifindex = 10 + i;
 		t[i].local = true;
