@@ -9,6 +9,8 @@
 #      real traffic, each test in a network namespace it creates and deletes;
 #   3. the second-kernel lane (scripts/vm-check.sh): tiers 1-2 again inside
 #      Debian's stock kernel under qemu (TF_VM=0 leaves it out).
+# Beside the unit tests, each libFuzzer harness (build/fuzz/, tests/fuzz/)
+# runs for TF_FUZZ_SECONDS (default 4; 0 leaves them out) from its seeds.
 #
 # Options: --unit-only, --no-vm, --lane NAME (prefix for result names, used
 # inside the VM), --filter REGEX (integration scripts whose name matches),
@@ -63,6 +65,11 @@ for t in "$TOP"/build/tests/unit/*; do
 	[ -x "$t" ] || continue
 	"$t" 2>&1 | relay
 done
+
+if [ -z "$lane" ] && [ "${TF_FUZZ_SECONDS:-4}" != 0 ]; then
+	echo "== fuzzing (${TF_FUZZ_SECONDS:-4} s each; make fuzz runs longer)"
+	"$TOP/tests/fuzz/run.sh" "${TF_FUZZ_SECONDS:-4}" 2>&1 | relay
+fi
 
 # Pins and test namespaces, to show a suite that leaks them (a leak breaks
 # the next run). What was there before the run is not counted.
