@@ -4,7 +4,10 @@
  * sibling file and renamed over the .prom file, so the collector never
  * reads half of it.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 
 #include "tapflow.h"
 #include "export_priv.h"
+#include "log.h"
 
 /* ---- textfile --------------------------------------------------------------
  * node_exporter's textfile collector reads every *.prom file in its
@@ -24,6 +28,38 @@
  * unprivileged user, and the counters are no more secret than
  * /proc/net/dev, which is world-readable too.
  */
+/*
+ * A writer killed between creating PATH.tmp.PID and renaming it leaves the
+ * temporary behind, and node_exporter's directory fills up with them:
+ * remove those of writers that are gone (kill(pid, 0) says ESRCH).
+ */
+static void reclaim_tmp(const char *path)
+{
+	char dir[PATH_MAX], prefix[NAME_MAX + 8];
+	const char *base = strrchr(path, '/');
+	struct dirent *de;
+	size_t plen;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%.*s", base ? (int)(base - path) + 1 : 1, base ? path : ".");
+	plen = snprintf(prefix, sizeof(prefix), "%s.tmp.", base ? base + 1 : path);
+	if (plen >= sizeof(prefix) || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, prefix, plen))
+			continue;
+		pid = strtol(de->d_name + plen, &end, 10);
+		if (*end || pid <= 0 || pid == getpid() || !kill(pid, 0) || errno != ESRCH)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			pr_debug("export: removed %s%s, left by a writer that is gone", dir, de->d_name);
+	}
+	closedir(d);
+}
+
 int tf_export_write_textfile(struct tf_exporter *e, const char *path)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
@@ -35,6 +71,7 @@ int tf_export_write_textfile(struct tf_exporter *e, const char *path)
 	err = tf_export_scrape(e, &e->text);
 	if (err)
 		return err;
+	reclaim_tmp(path);
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
