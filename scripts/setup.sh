@@ -36,6 +36,7 @@ pkgs=(
 	bpftrace                   # benchmark peer for tracing
 	prometheus                 # promtool + a real server for exporter tests
 	curl bc python3            # exporter tests and benchmarks; fast-path tests sniff with a packet socket
+	strace                     # the fault tier: kill -9 a command at its Nth syscall (inject=...:signal=KILL)
 	prometheus-node-exporter   # the exporter benchmark's peer (netdev collector)
 	scdoc                      # man pages (docs/man/*.scd -> troff), also a Build-Depends of the package
 	debhelper dpkg-dev         # make deb: dpkg-buildpackage with debhelper compat 13 (Build-Depends)

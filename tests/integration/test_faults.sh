@@ -1,0 +1,319 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# The fault tier: tapflow under the faults a careless user, a hostile one or
+# a faulty environment brings (issue #12). Three kinds of case, each in a
+# fresh network namespace:
+#   - kill -9 of a state-changing command at many points in its run, then
+#     checks that nothing leaked (taps, pins, XDP programs, and BPF objects
+#     by bpftool's lists, compared before and after) and that the next
+#     command recovers;
+#   - changes behind tapflow's back (device deleted or renamed, XDP
+#     detached, namespace deleted, pins removed) and a wrong environment
+#     (`ip netns exec`'s private /sys);
+#   - races of pairs of commands on one tap.
+# `make check` runs a short pass (TF_FAULT_ROUNDS, default 3 kill points per
+# command); `make faults` a longer one (TF_FAULT_ROUNDS=12).
+
+. "$(dirname "$0")/../lib.sh"
+
+ROUNDS=${TF_FAULT_ROUNDS:-3}
+command -v strace >/dev/null || { echo "SKIP $SUITE: no strace (scripts/setup.sh installs it)"; exit 0; }
+
+# The syscalls a kill point may land on: every one by which tapflow changes
+# state (BPF objects, tap ioctls, netlink, pins, files, locks).
+KILL_SYSCALLS=bpf,ioctl,sendto,sendmsg,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat,rmdir,write,flock,fsync,linkat
+
+# kill_points N CMD...: run tapflow CMD once in $NS under strace and print N
+# kill points spread evenly over its state-changing syscalls, each as
+# SYSCALL:K (its Kth call of SYSCALL), first and last included.
+kill_points() {
+	local n=$1; shift
+	local tr=$NSDIR/points.$$.$RANDOM
+	nsrun strace -f -qq -o "$tr" -e trace="$KILL_SYSCALLS" "$TAPFLOW" "$@" >/dev/null 2>&1
+	awk -v n="$n" '
+		match($0, /^[0-9]+ +[a-z0-9_]+\(/) {
+			split(substr($0, RSTART, RLENGTH - 1), f, " +")
+			sc = f[2]; seen[sc]++; all[++t] = sc ":" seen[sc]
+		}
+		END {
+			if (!t) exit
+			if (n > t) n = t
+			for (i = 0; i < n; i++) {
+				k = (n == 1) ? 1 : 1 + int(i * (t - 1) / (n - 1))
+				if (!(k in done)) { print all[k]; done[k] = 1 }
+			}
+		}' "$tr"
+	rm -f "$tr"
+}
+
+# kill_at SYSCALL:K CMD...: run tapflow CMD in $NS and kill -9 it just
+# before its Kth call of SYSCALL (strace's injection, so the point is exact).
+kill_at() {
+	local sc=${1%:*} k=${1#*:}; shift
+	nsrun strace -f -qq -o /dev/null -e trace="$sc" -e inject="$sc:signal=KILL:when=$k" \
+		"$TAPFLOW" "$@" >/dev/null 2>&1
+	return 0
+}
+
+# Pins left under tapflow's root, one a line; or a module's ($1): its
+# directory too, which goes with its last pin.
+pins() {
+	if [ -n "${1:-}" ]; then
+		find "/sys/fs/bpf/tapflow/$1" 2>/dev/null | sort
+	else
+		find /sys/fs/bpf/tapflow -mindepth 1 2>/dev/null | sort
+	fi
+}
+
+# no_pins WHAT [SUBDIR]: nothing of tapflow's (under SUBDIR) is pinned any more.
+no_pins() {
+	local p
+	p=$(pins "${2:-}")
+	[ -z "$p" ] || fail "$1: pins left: $(echo $p)"
+}
+
+# no_xdp WHAT: no XDP program on any device of $NS.
+no_xdp() {
+	local x
+	x=$(ip -n "$NS" -d -o link show | grep -E "prog/xdp|xdp(generic|drv|offload)? " | awk '{print $2}')
+	[ -z "$x" ] || fail "$1: an XDP program is left on $(echo $x)"
+}
+
+# Taps of $NS, one a line.
+taps() { ip -n "$NS" -o link show type tun 2>/dev/null | awk -F': ' '{print $2}' | sort; }
+
+# ---- a wrong environment ---------------------------------------------------------
+
+# Issue #12 item 2: `ip netns exec` runs its command with a fresh /sys whose
+# /sys/fs/bpf is no bpffs. tapflow must not pin into a throw-away bpffs
+# there (the next tapflow would never see the state, while the programs
+# stay attached): it refuses, naming nsenter, and attaches nothing.
+test_ip_netns_exec_refused() {
+	local tap out rc
+	tap=$(uniq_name tx)
+	expect_ok "create" tf create "$tap" --queues 2 || return 1
+	for cmd in "trace start $tap" "fastpath on $tap" "steer $tap --mode l3"; do
+		# shellcheck disable=SC2086
+		out=$(env -u TAPFLOW_PRIVATE_BPFFS ip netns exec "$NS" "$TAPFLOW" $cmd 2>&1 >/dev/null)
+		rc=$?
+		expect_eq "$rc" 1 "exit of '$cmd' under ip netns exec" || return 1
+		echo "$out" | grep -q "nsenter --net=/run/netns/NS" ||
+			{ fail "'$cmd' under ip netns exec: $out"; return 1; }
+		expect_eq "$(echo "$out" | grep -c .)" 1 "lines of error" || return 1
+	done
+	nsx ip -d link show "$tap" | grep -q "prog/xdp" && { fail "an XDP program was left on $tap"; return 1; }
+	tf show "$tap" --json | jq -e '.attached | length == 0' >/dev/null ||
+		{ fail "something is attached: $(tf show "$tap" --json | jq -c .attached)"; return 1; }
+	# The same commands through nsenter work, and readers under ip netns
+	# exec say where to look instead of "not running".
+	expect_ok "trace start via nsenter" tf trace start "$tap" || return 1
+	expect_fail "trace status under ip netns exec" "nsenter --net=/run/netns/NS" \
+		env -u TAPFLOW_PRIVATE_BPFFS ip netns exec "$NS" "$TAPFLOW" trace status || return 1
+	expect_ok "trace stop" tf trace stop "$tap" || return 1
+}
+
+# ---- kill -9 at many points ----------------------------------------------------------
+
+test_kill_create() {
+	local tap pt out
+	tap=$(uniq_name tk)
+	for pt in $(kill_points "$ROUNDS" create "$tap" --queues 4 --mtu 9000; tf delete "$tap" >/dev/null 2>&1); do
+		kill_at "$pt" create "$tap" --queues 4 --mtu 9000
+		# Killed before TUNSETPERSIST the tap is gone; after it, it is whole.
+		case "$(taps)" in
+		"") ;;
+		"$tap") tf show "$tap" --json | jq -e '.tapflow and .queues.configured == 4' >/dev/null ||
+			{ fail "killed at $pt: $tap left half-made: $(tf show "$tap" --json | jq -c .)"; return 1; } ;;
+		*) fail "killed at $pt: taps $(taps)"; return 1 ;;
+		esac
+		out=$(tf create "$tap" --queues 4 --mtu 9000 2>&1) ||
+			{ fail "killed at $pt: the next create failed: $out"; return 1; }
+		expect_ok "killed at $pt: delete" tf delete "$tap" || return 1
+	done
+	expect_eq "$(taps)" "" "taps at the end" || return 1
+}
+
+# A traced tap with the fast path on: what delete's hooks must take apart.
+busy_tap() {
+	[ "$(taps)" = "$1" ] || tf create "$1" --queues 2 >/dev/null || return 1
+	tf fastpath on "$1" >/dev/null 2>&1 || return 1
+	tf trace start "$1" >/dev/null 2>&1 || return 1
+}
+
+test_kill_delete() {
+	local tap pt out rc
+	tap=$(uniq_name tk)
+	busy_tap "$tap" || { fail "setup"; return 1; }
+	for pt in $(kill_points "$ROUNDS" delete "$tap"); do
+		busy_tap "$tap" || { fail "setup before $pt"; return 1; }
+		kill_at "$pt" delete "$tap"
+		out=$(tf delete "$tap" 2>&1); rc=$?
+		[ "$rc" = 0 ] || [ -z "$(taps)" ] ||
+			{ fail "killed at $pt: the next delete failed: $out"; return 1; }
+		expect_eq "$(taps)" "" "killed at $pt: taps" || return 1
+		out=$(tf trace status --json | jq -c '[.taps[] | select(.gone | not)]')
+		expect_eq "$out" "[]" "killed at $pt: traced taps after delete" || return 1
+		expect_ok "killed at $pt: trace stop" tf trace stop --all || return 1
+		no_pins "killed at $pt" || return 1
+	done
+}
+
+# Issue #12 item 4: a kill during trace start of several taps must not
+# leave pins that status does not own up to.
+test_kill_trace_start() {
+	local a b c pt out n
+	a=$(uniq_name ta); b=$(uniq_name tb); c=$(uniq_name tc)
+	for t in "$a" "$b" "$c"; do tf create "$t" --queues 2 >/dev/null || return 1; done
+	for pt in $(kill_points "$ROUNDS" trace start "$a" "$b" "$c"; tf trace stop --all >/dev/null 2>&1); do
+		kill_at "$pt" trace start "$a" "$b" "$c"
+		n=$(tf trace status --json | jq '[.taps[]] | length')
+		if [ "${n:-0}" = 0 ] && [ -n "$(pins trace)" ]; then
+			fail "killed at $pt: trace status says 0 taps, but pinned: $(echo $(pins trace))"
+			return 1
+		fi
+		out=$(tf trace start "$a" "$b" "$c" 2>&1) ||
+			{ fail "killed at $pt: the next trace start failed: $out"; return 1; }
+		expect_eq "$(tf trace status --json | jq -c '[.taps[].tap] | sort')" \
+			"$(printf '["%s","%s","%s"]' $(printf '%s\n' "$a" "$b" "$c" | sort))" \
+			"killed at $pt: traced after the next start" || return 1
+		expect_ok "killed at $pt: trace stop" tf trace stop --all || return 1
+		no_pins "killed at $pt" trace || return 1
+	done
+}
+
+test_kill_trace_stop() {
+	local a b pt out
+	a=$(uniq_name ta); b=$(uniq_name tb)
+	for t in "$a" "$b"; do tf create "$t" >/dev/null || return 1; done
+	tf trace start "$a" "$b" >/dev/null || return 1
+	for pt in $(kill_points "$ROUNDS" trace stop --all); do
+		tf trace start "$a" "$b" >/dev/null 2>&1 || { fail "setup before $pt"; return 1; }
+		kill_at "$pt" trace stop --all
+		out=$(tf trace stop --all 2>&1) ||
+			{ fail "killed at $pt: the next trace stop failed: $out"; return 1; }
+		no_pins "killed at $pt" trace || return 1
+		expect_ok "killed at $pt: start again" tf trace start "$a" || return 1
+		expect_ok "killed at $pt: stop again" tf trace stop --all || return 1
+	done
+}
+
+# xdp_on TAP: is an XDP program attached to TAP?
+xdp_on() { ip -n "$NS" -d link show "$1" | grep -qE "prog/xdp|xdp"; }
+
+# Issue #12 item 3: after a kill during fastpath on, the next on must leave
+# the program attached, and never say "already on" without one.
+test_kill_fastpath_on() {
+	local tap pt out
+	tap=$(uniq_name tk)
+	tf create "$tap" >/dev/null || return 1
+	for pt in $(kill_points "$ROUNDS" fastpath on "$tap"; tf fastpath off "$tap" >/dev/null 2>&1); do
+		kill_at "$pt" fastpath on "$tap"
+		out=$(tf fastpath on "$tap" 2>&1) ||
+			{ fail "killed at $pt: the next fastpath on failed: $out"; return 1; }
+		xdp_on "$tap" || { fail "killed at $pt: '$out' but no XDP program on $tap"; return 1; }
+		out=$(tf fastpath off "$tap" 2>&1) ||
+			{ fail "killed at $pt: fastpath off failed: $out"; return 1; }
+		no_xdp "killed at $pt" || return 1
+		no_pins "killed at $pt" fastpath || return 1
+	done
+}
+
+test_kill_fastpath_off() {
+	local tap pt out
+	tap=$(uniq_name tk)
+	tf create "$tap" >/dev/null || return 1
+	tf fastpath on "$tap" >/dev/null || return 1
+	for pt in $(kill_points "$ROUNDS" fastpath off "$tap"); do
+		tf fastpath on "$tap" >/dev/null 2>&1 || { fail "setup before $pt"; return 1; }
+		kill_at "$pt" fastpath off "$tap"
+		out=$(tf fastpath off "$tap" 2>&1) || echo "$out" | grep -q "is not a fast path port" ||
+			{ fail "killed at $pt: the next fastpath off failed: $out"; return 1; }
+		no_xdp "killed at $pt" || return 1
+		no_pins "killed at $pt" fastpath || return 1
+		out=$(tf fastpath on "$tap" 2>&1) && xdp_on "$tap" ||
+			{ fail "killed at $pt: on again: $out"; return 1; }
+		tf fastpath off "$tap" >/dev/null || return 1
+	done
+}
+
+test_kill_uplink() {
+	local tap pt out
+	tap=$(uniq_name tk)
+	tf create "$tap" >/dev/null || return 1
+	ip -n "$NS" link add tfup0 type veth peer name tfup1 || return 1
+	ip -n "$NS" link set tfup0 up && ip -n "$NS" link set tfup1 up
+	tf fastpath on "$tap" >/dev/null || return 1
+	for op in add del; do
+		for pt in $(kill_points "$ROUNDS" uplink "$op" tfup0; tf uplink del tfup0 >/dev/null 2>&1); do
+			[ "$op" = del ] && { tf uplink add tfup0 >/dev/null 2>&1 || { fail "setup"; return 1; }; }
+			kill_at "$pt" uplink "$op" tfup0
+			if [ "$op" = add ]; then
+				out=$(tf uplink add tfup0 2>&1) ||
+					{ fail "killed at $pt: the next uplink add failed: $out"; return 1; }
+				xdp_on tfup0 || { fail "killed at $pt: no XDP on the uplink"; return 1; }
+			fi
+			out=$(tf uplink del tfup0 2>&1) || echo "$out" | grep -q "is not a fast path uplink" ||
+				{ fail "killed at $pt: uplink del failed: $out"; return 1; }
+			xdp_on tfup0 && { fail "killed at $pt ($op): XDP left on the uplink"; return 1; }
+		done
+	done
+	expect_ok "fastpath off" tf fastpath off "$tap" || return 1
+	no_xdp "uplink" || return 1
+	no_pins "uplink" fastpath || return 1
+}
+
+steer_mode() { tf show "$1" --json | jq -r '.attached.steering.mode // "none"'; }
+
+test_kill_steer() {
+	local tap pt out
+	tap=$(uniq_name tk)
+	tf create "$tap" --queues 4 >/dev/null || return 1
+	for pt in $(kill_points "$ROUNDS" steer "$tap" --mode l4; tf steer "$tap" --off >/dev/null 2>&1); do
+		kill_at "$pt" steer "$tap" --mode l4
+		out=$(tf steer "$tap" --mode l4 2>&1) ||
+			{ fail "killed at $pt: the next steer failed: $out"; return 1; }
+		expect_eq "$(steer_mode "$tap")" l4 "killed at $pt: mode" || return 1
+		out=$(tf steer "$tap" --off 2>&1) || { fail "killed at $pt: --off: $out"; return 1; }
+		expect_eq "$(steer_mode "$tap")" none "killed at $pt: mode after --off" || return 1
+		no_pins "killed at $pt" steer || return 1
+	done
+	for pt in $(tf steer "$tap" --mode l3 >/dev/null; kill_points "$ROUNDS" steer "$tap" --off); do
+		tf steer "$tap" --mode l3 >/dev/null 2>&1 || { fail "setup before $pt"; return 1; }
+		kill_at "$pt" steer "$tap" --off
+		out=$(tf steer "$tap" --off 2>&1) || { fail "killed at $pt: the next --off: $out"; return 1; }
+		expect_eq "$(steer_mode "$tap")" none "killed at $pt (--off): mode" || return 1
+		no_pins "killed at $pt (--off)" steer || return 1
+	done
+}
+
+# The textfile is replaced atomically: whatever the point of the kill, the
+# file is the last whole one (or absent), and no temporary file is left.
+test_kill_export_textfile() {
+	local tap pt d f left
+	tap=$(uniq_name tk)
+	tf create "$tap" >/dev/null || return 1
+	tf trace start "$tap" >/dev/null || return 1
+	on_exit "$TAPFLOW trace stop --all"
+	d=$NSDIR/textfile; mkdir -p "$d"; f=$d/tapflow.prom
+	for pt in $(kill_points "$((ROUNDS * 2))" export --textfile "$f" --once; rm -f "$f"); do
+		[ $((RANDOM % 2)) = 0 ] && tf export --textfile "$f" --once >/dev/null 2>&1
+		kill_at "$pt" export --textfile "$f" --once
+		if [ -e "$f" ]; then
+			grep -q "^tapflow_traced_taps " "$f" && tail -c1 "$f" | od -An -c | grep -q '\\n' ||
+				{ fail "killed at $pt: $f is not whole: $(tail -c 80 "$f")"; return 1; }
+			if command -v promtool >/dev/null; then
+				promtool check metrics < "$f" >/dev/null 2>&1 ||
+					{ fail "killed at $pt: promtool rejects $f"; return 1; }
+			fi
+		fi
+		# A killed writer's temporary is removed by the next write.
+		tf export --textfile "$f" --once >/dev/null 2>&1 ||
+			{ fail "killed at $pt: the next write failed"; return 1; }
+		left=$(find "$d" -mindepth 1 ! -name tapflow.prom)
+		[ -z "$left" ] || { fail "killed at $pt: left in the directory: $left"; return 1; }
+	done
+	tf trace stop --all >/dev/null
+}
+
+run_tests
