@@ -170,6 +170,58 @@ static enum xdp_attach_mode attached_mode(int ifindex)
 	return m;
 }
 
+/* Is our program (by name) attached to ifindex, alone or in a dispatcher? */
+static bool prog_attached(int ifindex, const char *prog_name)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *p;
+	bool found = false;
+
+	libxdp_set_print(libxdp_print);
+	if (!mp || libxdp_get_error(mp))
+		return false;
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		found = p && !strcmp(xdp_program__name(p), prog_name);
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p && !found; p = xdp_multiprog__next_prog(p, mp))
+			found = !strcmp(xdp_program__name(p), prog_name);
+	}
+	xdp_multiprog__close(mp);
+	return found;
+}
+
+/*
+ * A port is recorded before its program is attached (the program is built
+ * for the port's slot), so a kill between the two, or `ip link set DEV xdp
+ * off` behind tapflow's back, leaves a record without a program. An `on`
+ * (or `uplink add`) that finds the record therefore checks the device, and
+ * attaches the program again for the recorded slot when it is gone.
+ * 0 when the program is (now) there, *reattached telling which.
+ */
+static int ensure_attached(const struct fp *s, int ifindex, const struct tf_fp_port *port,
+			   const char *name, const char *prog_name, enum xdp_attach_mode mode,
+			   bool *legacy, bool *reattached)
+{
+	int err;
+
+	*reattached = false;
+	if (prog_attached(ifindex, prog_name))
+		return 0;
+	err = prog_attach(s, ifindex, port->slot, name, prog_name, mode, legacy);
+	if (err) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "%s", tf_errmsg());
+		return tf_err(err, "%s: the fast path is recorded but its XDP program is not attached, "
+			      "and attaching it again failed: %s", name, why);
+	}
+	pr_warn("tapflow: %s: the fast path was recorded but its XDP program was gone "
+		"(detached behind tapflow's back, or a command killed); attached it again", name);
+	*reattached = true;
+	return 0;
+}
+
 /* Detach our program (by name) from ifindex; anything else there stays. */
 static int prog_detach(int ifindex, const char *prog_name)
 {
@@ -223,8 +275,15 @@ int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 	if (err)
 		goto out;
 	if (fp_port(&s, ifindex, &port)) {
+		bool again = false;
+
 		if (port.kind != TF_FP_PORT_TAP)
 			err = tf_err(-EEXIST, "'%s' is an uplink, not a tap", name);
+		else
+			err = ensure_attached(&s, ifindex, &port, name, PROG_TAP, XDP_MODE_NATIVE,
+					      legacy, &again);
+		if (changed)
+			*changed = again;
 		goto out;
 	}
 	err = fp_add_port(&s, ifindex, name, TF_FP_PORT_TAP);
@@ -302,9 +361,17 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 	if (err)
 		goto out;
 	if (fp_port(&s, ifindex, &port)) {
+		bool again;
+
 		if (port.kind != TF_FP_PORT_UPLINK)
 			err = tf_err(-EEXIST, "'%s' is an accelerated tap, not an uplink", dev);
-		else if (mode)
+		else
+			err = ensure_attached(&s, ifindex, &port, dev, PROG_UPLINK, XDP_MODE_NATIVE,
+					      NULL, &again);
+		if (err && allow_skb && port.kind == TF_FP_PORT_UPLINK)
+			err = ensure_attached(&s, ifindex, &port, dev, PROG_UPLINK, XDP_MODE_SKB,
+					      NULL, &again);
+		if (!err && mode)
 			*mode = attached_mode(ifindex) == XDP_MODE_SKB ? TF_XDP_SKB : TF_XDP_NATIVE;
 		goto out;
 	}
