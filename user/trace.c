@@ -114,7 +114,22 @@ void trace_close_pins(struct pins *p)
 }
 
 /* 0: open; -ENOENT: tracing is not loaded. */
-int trace_open_pins(struct pins *p)
+/* Does the session's directory hold any pin at all? */
+static bool any_pin(void)
+{
+	DIR *d = opendir(TF_TRACE_PIN_DIR);
+	struct dirent *de;
+	bool any = false;
+
+	if (!d)
+		return false;
+	while (!any && (de = readdir(d)))
+		any = de->d_name[0] != '.';
+	closedir(d);
+	return any;
+}
+
+int trace_open_pins_at(struct pins *p, bool staged)
 {
 	int *fds[] = { &p->traced, &p->qcount, &p->hists, &p->rings, &p->meta };
 	char path[256];
@@ -122,12 +137,17 @@ int trace_open_pins(struct pins *p)
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		*fds[i] = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
-		snprintf(path, sizeof(path), "%s/%s", TF_TRACE_PIN_DIR, trace_pin_maps[i]);
+		snprintf(path, sizeof(path), "%s/%s", TF_TRACE_PIN_DIR,
+			 staged && fds[i] == &p->meta ? TRACE_META_STAGED : trace_pin_maps[i]);
 		*fds[i] = bpf_obj_get(path);
 		if (*fds[i] < 0) {
 			int err = errno;
 
 			trace_close_pins(p);
+			if (err == ENOENT && !staged && any_pin())
+				return tf_err(-ESTALE, "tracing was left half-started (a trace start was "
+					      "killed): pins in %s without a session; tapflow trace "
+					      "start or trace stop --all removes them", TF_TRACE_PIN_DIR);
 			if (err == ENOENT)
 				return -ENOENT;
 			return tf_err(-err, "cannot open %s: %s", path, strerror(err));

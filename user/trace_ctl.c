@@ -236,6 +236,12 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 	if (err)
 		goto out;
 	err = trace_open_pins(&p);
+	if (err == -ESTALE) {
+		/* what a killed start left: we hold the lock, so nobody is making it */
+		pr_info("trace: removing the pins of a start that did not finish");
+		trace_unpin_all();
+		err = -ENOENT;
+	}
 	if (err == -ENOENT) {
 		int chosen = 0;
 
@@ -243,7 +249,7 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 		if (err)
 			goto out;
 		loaded_now = true;
-		err = trace_open_pins(&p);
+		err = trace_open_pins_at(&p, true);
 	}
 	if (err)
 		goto out;
@@ -278,6 +284,23 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 			trace_unpin_all();
 		}
 		goto out;
+	}
+	/*
+	 * Commit a session this call loaded: until meta has its name, a kill
+	 * leaves pins that readers call half-started and the next start or
+	 * stop removes, never a session that traces some of the taps asked for.
+	 */
+	if (loaded_now) {
+		char staged[128], final[128];
+
+		snprintf(staged, sizeof(staged), "%s/%s", TF_TRACE_PIN_DIR, TRACE_META_STAGED);
+		snprintf(final, sizeof(final), "%s/meta", TF_TRACE_PIN_DIR);
+		if (rename(staged, final)) {
+			err = tf_err(-errno, "cannot commit %s: %s", final, strerror(errno));
+			trace_close_pins(&p);
+			trace_unpin_all();
+			goto out;
+		}
 	}
 	if (backend)
 		*backend = m.backend;
@@ -332,6 +355,10 @@ int tf_trace_stop(const char *const *names, int n)
 	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_WRITE);
 	if (!err)
 		err = trace_open_pins(&p);
+	if (err == -ESTALE) {
+		trace_unpin_all();	/* a killed start's; nothing was traced */
+		err = -ENOENT;
+	}
 	if (err == -ENOENT)
 		err = tf_err(-ENOENT, "tracing is not running");
 	if (err)

@@ -27,8 +27,24 @@ int trace_need_caps(const char *what);
 /* The global directory of the session's pins, and its lock. */
 extern const struct tf_pin_layout trace_layout;
 void trace_close_pins(struct pins *p);
-/* 0: open; -ENOENT: tracing is not loaded. Under trace_layout's lock. */
-int trace_open_pins(struct pins *p);
+/*
+ * A session is committed by its meta pin, made last: a start pins every
+ * other map and the links first, its meta as TRACE_META_STAGED, adds its
+ * taps, and only then renames that to "meta". Pins without "meta" are what
+ * a killed start left (see trace_open_pins).
+ */
+#define TRACE_META_STAGED "meta_new"	/* bpffs refuses names with a dot */
+/*
+ * 0: open; -ENOENT: tracing is not loaded; -ESTALE (message set): pins
+ * without a committed meta, left by a killed start, which the next start
+ * or stop removes. staged: open meta_new instead (the start that loaded
+ * it). Under trace_layout's lock.
+ */
+int trace_open_pins_at(struct pins *p, bool staged);
+static inline int trace_open_pins(struct pins *p)
+{
+	return trace_open_pins_at(p, false);
+}
 /* The same for a reader: takes the lock shared while it opens them. */
 int trace_open_pins_shared(struct pins *p);
 /* The meta map, checked against the layout this tapflow reads. */

@@ -171,9 +171,12 @@ static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 		snprintf(why, whylen, "writing metadata failed (%s)", strerror(errno));
 		goto out;
 	}
+	/* meta last, and staged: the start commits it once its taps are in */
 	for (i = 0; i < PIN_MAPS_N; i++) {
 		struct bpf_map *map = bpf_object__find_map_by_name(skel->obj, trace_pin_maps[i]);
 
+		if (!strcmp(trace_pin_maps[i], "meta"))
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", TF_TRACE_PIN_DIR, trace_pin_maps[i]);
 		err = map ? bpf_map__pin(map, path) : -ENOENT;
 		if (err) {
@@ -201,6 +204,12 @@ static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 			goto out_unpin;
 		}
 		i++;
+	}
+	snprintf(path, sizeof(path), "%s/%s", TF_TRACE_PIN_DIR, TRACE_META_STAGED);
+	err = bpf_map__pin(skel->maps.meta, path);
+	if (err) {
+		snprintf(why, whylen, "pinning %s failed (%s)", path, strerror(-err));
+		goto out_unpin;
 	}
 	/* The pins hold the links now; closing our fds must not detach. */
 	for (i = 0; i < nlinks; i++) {
