@@ -226,10 +226,39 @@ static int reader_rows(struct tf_trace_reader *r, uint32_t rows)
 	return 0;
 }
 
+/* The tap of this netns at ifindex, if it is still there (by any name). */
+static const struct tf_tap_info *local_tap(const struct tf_tap_info *local, size_t nlocal,
+					   uint32_t ifindex)
+{
+	for (size_t k = 0; k < nlocal; k++)
+		if (local[k].ifindex == (int)ifindex)
+			return &local[k];
+	return NULL;
+}
+
+/*
+ * Is the network namespace of a tap traced from elsewhere still there? A
+ * deleted namespace takes its taps with it: they are gone, and leave the
+ * export, though only a start from a live namespace frees their slots.
+ * One answer per namespace per read (tf_netns_alive() walks /proc).
+ */
+static bool netns_alive_cached(uint32_t ns, uint32_t cache[][2], int *ncache)
+{
+	for (int k = 0; k < *ncache; k++)
+		if (cache[k][0] == ns)
+			return cache[k][1];
+	if (*ncache < 16) {
+		cache[*ncache][0] = ns;
+		cache[*ncache][1] = tf_netns_alive(ns);
+		return cache[(*ncache)++][1];
+	}
+	return tf_netns_alive(ns);
+}
+
 /* Read the tap of r->tkey/tval[t] into r->taps[i]. */
 static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 		    const struct tf_tap_info *local, size_t nlocal,
-		    const struct tf_trace_meta *m)
+		    const struct tf_trace_meta *m, uint32_t ns_cache[][2], int *nns)
 {
 	const struct tf_traced_key *key = &r->tkey[t];
 	const struct tf_traced *val = &r->tval[t];
@@ -249,15 +278,21 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 	ts->since_ns = val->since_ns;
 	ts->local = key->netns == my_ns;
 	if (ts->local) {
-		const struct tf_tap_info *ti = NULL;
+		/*
+		 * The programs count by ifindex, so the device is the one at
+		 * that index, under whatever name it has now (ip link set NAME
+		 * name NEW): the reader follows it.
+		 */
+		const struct tf_tap_info *ti = local_tap(local, nlocal, key->ifindex);
 
-		for (size_t k = 0; k < nlocal; k++)
-			if (local[k].ifindex == (int)key->ifindex && !strcmp(local[k].name, val->name))
-				ti = &local[k];
-		if (ti)
+		if (ti) {
 			ts->queues_attached = ti->queues_attached;
-		else
+			memcpy(ts->name, ti->name, sizeof(ts->name));
+		} else {
 			ts->gone = true;
+		}
+	} else {
+		ts->gone = !netns_alive_cached(key->netns, ns_cache, nns);
 	}
 	limit = val->queues_seen;
 	if (ts->queues_attached > limit)
@@ -322,7 +357,8 @@ int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 	struct tf_trace_meta m;
 	uint32_t my_ns = trace_netns();
 	size_t cnt = 0, nlocal = 0;
-	int ntraced, err;
+	uint32_t ns_cache[16][2];
+	int ntraced, err, nns = 0;
 
 	*taps = NULL;
 	*n = 0;
@@ -344,11 +380,23 @@ int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 		const struct tf_traced_key *key = &r->tkey[t];
 		const struct tf_traced *val = &r->tval[t];
 
-		if (name && (key->netns != my_ns || strncmp(val->name, name, sizeof(val->name))))
-			continue;
+		/*
+		 * NAME is the device of that name now, wherever its ifindex; or
+		 * a tap traced under that name that is gone (deleted since).
+		 */
+		if (name) {
+			const struct tf_tap_info *ti;
+
+			if (key->netns != my_ns)
+				continue;
+			ti = local_tap(local, nlocal, key->ifindex);
+			if (ti ? strcmp(ti->name, name)
+			       : strncmp(val->name, name, sizeof(val->name)))
+				continue;
+		}
 		if (val->slot < TF_TRACE_MAX_TAPS)
 			seen[val->slot] = true;
-		err = read_tap(r, cnt, t, my_ns, local, nlocal, &m);
+		err = read_tap(r, cnt, t, my_ns, local, nlocal, &m, ns_cache, &nns);
 		if (err)
 			goto out;
 		cnt++;

@@ -175,6 +175,60 @@ test_uplink_xdp_detached_behind_back() {
 	no_xdp "off" && no_pins "off" fastpath || return 1
 }
 
+TFLOAD=${TFLOAD:-$TOP/build/tests/tf-load}
+
+# Issue #12 item 6: the programs count by ifindex, so a renamed tap is the
+# same tap: stats, status and the export follow it to its new name.
+test_renamed_tap_followed() {
+	local t u m
+	t=$(uniq_name tr); u=$(uniq_name tu)
+	tf create "$t" >/dev/null || return 1
+	expect_ok "trace start" tf trace start "$t" || return 1
+	on_exit "$TAPFLOW trace stop --all"
+	nsrun "$TFLOAD" --dev "$t" --count 50 >/dev/null || { fail "tf-load"; return 1; }
+	nsx ip link set "$t" down && nsx ip link set "$t" name "$u" && nsx ip link set "$u" up ||
+		{ fail "rename"; return 1; }
+	expect_eq "$(tf stats "$u" --json | jq -c '[.tap, .gone, ([.queues[].rx_packets] | add)]')" \
+		"[\"$u\",false,50]" "stats under the new name" || return 1
+	expect_fail "stats under the old name" "tap '$t' is not traced" tf stats "$t" || return 1
+	expect_eq "$(tf trace status --json | jq -c '[.taps[] | [.tap, .gone]]')" "[[\"$u\",false]]" \
+		"trace status" || return 1
+	m=$(tf export --once) || { fail "export --once"; return 1; }
+	echo "$m" | grep -q "^tapflow_info{tap=\"$u\"," ||
+		{ fail "export lacks $u: $(echo "$m" | grep tapflow_info)"; return 1; }
+	echo "$m" | grep -q "tap=\"$t\"" && { fail "export still names $t"; return 1; }
+	expect_eq "$(echo "$m" | grep '^tapflow_traced_taps ')" "tapflow_traced_taps 1" "traced taps" || return 1
+	expect_ok "trace stop under the new name" tf trace stop "$u" || return 1
+	no_pins "stop" trace || return 1
+}
+
+# Issue #12 item 6: a tap whose network namespace is deleted is gone: it
+# leaves the export and tapflow_traced_taps at once, not at the next start.
+test_netns_deleted_tap_gone() {
+	local ns2 t m
+	ns2=$(uniq_name tfn)
+	t=$(uniq_name tn)
+	ip netns add "$ns2" || return 1
+	on_exit "ip netns del $ns2"
+	on_exit "$TAPFLOW trace stop --all"
+	nsenter --net="/run/netns/$ns2" "$TAPFLOW" create "$t" >/dev/null || return 1
+	nsenter --net="/run/netns/$ns2" "$TAPFLOW" trace start "$t" >/dev/null || return 1
+	expect_eq "$(tf trace status --json | jq -c '[.taps[] | [.tap, .gone, .other_netns]]')" \
+		"[[\"$t\",false,true]]" "status before" || return 1
+	expect_eq "$(tf export --once | grep '^tapflow_traced_taps ')" "tapflow_traced_taps 1" "before" || return 1
+	ip netns del "$ns2" || return 1
+	expect_eq "$(tf trace status --json | jq -c '[.taps[] | [.tap, .gone]]')" "[[\"$t\",true]]" \
+		"status after the namespace went" || return 1
+	m=$(tf export --once) || { fail "export --once"; return 1; }
+	expect_eq "$(echo "$m" | grep '^tapflow_traced_taps ')" "tapflow_traced_taps 0" "after" || return 1
+	echo "$m" | grep -q "tap=\"$t\"" && { fail "export still has $t"; return 1; }
+	# The next start from a live namespace frees its slot; stop cleans up.
+	tf create "${t}x" >/dev/null && tf trace start "${t}x" >/dev/null || return 1
+	expect_eq "$(tf trace status --json | jq -c '[.taps[].tap]')" "[\"${t}x\"]" "after a start" || return 1
+	expect_ok "stop" tf trace stop --all || return 1
+	no_pins "stop" trace || return 1
+}
+
 # ---- kill -9 at many points ----------------------------------------------------------
 
 test_kill_create() {
