@@ -98,7 +98,7 @@ int tf_parse_seconds(const char *s, const char *what, double min, double max,
  * distributions' headers, so they are spelled out here).
  */
 enum tf_cap {
-	TF_CAP_DAC_OVERRIDE = 1,	/* the export opening another user's 0600 pins */
+	TF_CAP_DAC_OVERRIDE = 1,	/* pins: TF_PIN_ROOT is root's (0700), its pins 0600 */
 	TF_CAP_NET_ADMIN = 12,	/* taps, netlink, XDP and tun ioctls */
 	TF_CAP_SYS_ADMIN = 21,	/* covers CAP_BPF and CAP_PERFMON on any kernel */
 	TF_CAP_PERFMON = 38,	/* tracing programs (since 5.8) */

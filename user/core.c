@@ -322,8 +322,11 @@ int tf_pin_mkdir(const char *dir)
 		return err;
 	if (mkdir(TF_PIN_ROOT, 0700) && errno != EEXIST)
 		return tf_err(-errno, "cannot create %s: %s", TF_PIN_ROOT, strerror(errno));
-	if (strcmp(dir, TF_PIN_ROOT) && mkdir(dir, 0700) && errno != EEXIST)
+	if (strcmp(dir, TF_PIN_ROOT) && mkdir(dir, 0700) && errno != EEXIST) {
+		if (errno == EACCES && tf_require_cap(TF_CAP_DAC_OVERRIDE, "keeping pinned state"))
+			return -EPERM;
 		return tf_err(-errno, "cannot create %s: %s", dir, strerror(errno));
+	}
 	return 0;
 }
 

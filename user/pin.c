@@ -62,6 +62,21 @@ static int not_there(const struct tf_pin *p)
 }
 
 /*
+ * EACCES on a pin directory: it is root's (0700), and the caller is not.
+ * Name what is missing, not the file it tripped on.
+ */
+static int no_access(const struct tf_pin *p, bool change, int err, const char *path)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "%s %s state", change ? "changing" : "reading",
+		 p->layout->what);
+	if (err == -EACCES && tf_require_cap(TF_CAP_DAC_OVERRIDE, what))
+		return -EPERM;	/* message and kind set: "... needs CAP_DAC_OVERRIDE" */
+	return tf_err(err, "cannot open %s: %s", path, strerror(-err));
+}
+
+/*
  * Lock p->dir, creating it (and its parents) with create. A last writer
  * elsewhere may remove the directory (or its parent) between our steps:
  * then the directory we locked is not the one at the path any more, and we
@@ -79,7 +94,8 @@ static int lock_dir(struct tf_pin *p, bool create, int op)
 
 			if (!err && strcmp(mod, p->dir) && mkdir(p->dir, 0700) && errno != EEXIST)
 				err = errno == ENOENT ? -EAGAIN
-						      : tf_err(-errno, "cannot create %s: %s", p->dir, strerror(errno));
+				      : errno == EACCES ? no_access(p, true, -errno, p->dir)
+				      : tf_err(-errno, "cannot create %s: %s", p->dir, strerror(errno));
 			if (err == -EAGAIN)
 				continue;
 			if (err)
@@ -99,7 +115,7 @@ static int lock_dir(struct tf_pin *p, bool create, int op)
 			}
 			if (errno == ENOENT)
 				continue;
-			return tf_err(-errno, "cannot open %s: %s", p->dir, strerror(errno));
+			return no_access(p, create || op == LOCK_EX, -errno, p->dir);
 		}
 		if (flock(p->fd, op)) {
 			int err = -errno;

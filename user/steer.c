@@ -223,8 +223,11 @@ static int tap_lookup(const char *name, struct tf_tap_info *info, unsigned int *
 
 	if (err)
 		return err;
-	if (!info->tap || !info->multi_queue)
-		return tf_err(-EINVAL, "%s: steering needs a multiqueue tap (IFF_TAP|IFF_MULTI_QUEUE)",
+	if (!info->tap)
+		return tf_err(-EINVAL, "%s: steering needs a tap, not a tun (layer 3) device", name);
+	if (!info->multi_queue)
+		return tf_err(-EINVAL, "%s is a single-queue tap: there is nothing to steer (steering "
+			      "picks among a multiqueue tap's queues: tapflow create NAME --queues N)",
 			      name);
 	if (nqueues)
 		*nqueues = info->by_tapflow && info->conf.queues ? info->conf.queues
@@ -315,6 +318,14 @@ int tf_steer_set(const char *name, const struct tf_steer_opts *o)
 	err = tap_lookup(name, &info, &nq);
 	if (err)
 		return err;
+	/*
+	 * Before anything: a user the tap lets attach (its owner) could set
+	 * the program itself, but not keep its pins, and must not end with a
+	 * program that no tapflow can see.
+	 */
+	err = tf_require_bpf_caps(TF_CAP_NET_ADMIN, "steering");
+	if (err)
+		return err;
 	err = fill_conf(name, o, nq, &c);
 	if (err)
 		return err;
@@ -378,16 +389,33 @@ out:
 int tf_steer_off(const char *name)
 {
 	struct tf_tap_info info;
+	struct tf_pin p;
+	bool pinned;
 	int err;
 
 	err = tap_lookup(name, &info, NULL);
 	if (err)
 		return err;
-	err = set_prog(&info, -1);
+	/*
+	 * The tap's owner may detach the program (TUNSETSTEERINGEBPF -1) but
+	 * not remove its pins: it would leave `show` saying steering is on.
+	 * So the capability first, then the pins' lock, then the program.
+	 */
+	err = tf_require_cap(TF_CAP_NET_ADMIN, "removing steering");
 	if (err)
 		return err;
-	unpin(info.ifindex);
-	return 0;
+	err = tf_pin_open(&p, &steer_layout, 0, info.ifindex, TF_PIN_WRITE);
+	if (err && err != -ENOENT)
+		return err;
+	pinned = !err;
+	err = set_prog(&info, -1);
+	if (pinned) {
+		if (!err)
+			unpin_all(&p);
+		else
+			tf_pin_release(&p);
+	}
+	return err;
 }
 
 /* ---- tap hooks ----------------------------------------------------------------- */

@@ -229,6 +229,66 @@ test_netns_deleted_tap_gone() {
 	no_pins "stop" trace || return 1
 }
 
+# ---- without privilege ------------------------------------------------------------
+
+# nobody, without capabilities, runs the tapflow copy in $NSDIR/bin.
+as_nobody() {
+	nsrun setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
+		"$NSDIR/bin/tapflow" "$@"
+}
+nobody_bin() {
+	getent passwd nobody >/dev/null || return 77
+	mkdir -p "$NSDIR/bin" && chmod 0755 "$NSDIR" "$NSDIR/bin" &&
+		install -m 0755 "$TAPFLOW" "$NSDIR/bin/tapflow"
+}
+
+# Issue #12 item 8: the tap's owner may detach a steering program, but
+# cannot remove its pins: steer --off as that user must change nothing and
+# fail naming the capability, not exit 0 with show still saying l3.
+test_unprivileged_steer_off_changes_nothing() {
+	local tap rc
+	nobody_bin || { skip "no user nobody"; return; }
+	tap=$(uniq_name ts)
+	tf create "$tap" --queues 4 --owner nobody >/dev/null || return 1
+	expect_ok "steer as root" tf steer "$tap" --mode l3 || return 1
+	expect_fail "steer --off as nobody" "removing steering needs CAP_NET_ADMIN" \
+		as_nobody steer "$tap" --off || return 1
+	as_nobody steer "$tap" --off >/dev/null 2>&1; rc=$?
+	expect_eq "$rc" 1 "exit" || return 1
+	expect_eq "$(steer_mode "$tap")" l3 "mode after nobody's --off" || return 1
+	expect_fail "steer as nobody" "steering needs CAP_NET_ADMIN" \
+		as_nobody steer "$tap" --mode l4 || return 1
+	expect_eq "$(steer_mode "$tap")" l3 "mode after nobody's steer" || return 1
+	expect_ok "steer --off as root" tf steer "$tap" --off || return 1
+	no_pins "off" steer || return 1
+}
+
+# Permission failures name what is missing, not a file under /sys/fs/bpf.
+test_unprivileged_readers_name_the_capability() {
+	local tap out
+	nobody_bin || { skip "no user nobody"; return; }
+	tap=$(uniq_name ts)
+	tf create "$tap" >/dev/null || return 1
+	expect_ok "trace start" tf trace start "$tap" || return 1
+	on_exit "$TAPFLOW trace stop --all"
+	for cmd in "trace status" "stats $tap"; do
+		# shellcheck disable=SC2086
+		out=$(as_nobody $cmd 2>&1 >/dev/null)
+		echo "$out" | grep -q "needs CAP_" || { fail "$cmd as nobody: $out"; return 1; }
+		echo "$out" | grep -q "/sys/fs/bpf" && { fail "$cmd as nobody names a file: $out"; return 1; }
+	done
+	expect_ok "trace stop" tf trace stop --all || return 1
+}
+
+# Issue #12 item 10: steering says plainly that one queue has nothing to steer.
+test_single_queue_tap_not_steered() {
+	local tap
+	tap=$(uniq_name ts)
+	tf create "$tap" >/dev/null || return 1
+	expect_fail "steer a single-queue tap" "$tap is a single-queue tap: there is nothing to steer" \
+		tf steer "$tap" --mode l3 || return 1
+}
+
 # ---- kill -9 at many points ----------------------------------------------------------
 
 test_kill_create() {
