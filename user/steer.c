@@ -194,6 +194,15 @@ static int open_detached(const struct tf_tap_info *info)
 		return tf_err(err, "%s: cannot attach to the tap: %s%s", info->name, strerror(-err),
 			      err == -EBUSY ? " (all 256 queue slots taken?)" : "");
 	}
+	/*
+	 * TUNSETIFF makes a tap when there is none by that name: if ours was
+	 * deleted since we looked (a racing delete), that new one (gone again
+	 * when we close it) must not get the program, nor its pins a record.
+	 */
+	if (if_nametoindex(info->name) != (unsigned int)info->ifindex) {
+		close(fd);
+		return tf_err(-ENODEV, "%s: the tap went away (deleted meanwhile)", info->name);
+	}
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_DETACH_QUEUE;
 	if (ioctl(fd, TUNSETQUEUE, &ifr) < 0) {

@@ -624,10 +624,18 @@ int tf_tap_delete(const char *name, bool force)
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = l.info.ifindex;
 	err = tf_nl_talk(&nl, &r, NULL, NULL);
-	if (err)
+	if (err) {
 		err = err_context(err, "deleting '%s'", name);
-	else
+	} else {
+		/*
+		 * Once more, now that the device is gone: a command that raced
+		 * this one (steer, fastpath on, trace start, which looked the
+		 * tap up before the hooks ran) may have recorded state for it
+		 * since. Each hook forgets a gone ifindex's state.
+		 */
+		tf_modules_tap_delete(l.info.ifindex, name);
 		pr_info("%s: deleted (ifindex %d)", name, l.info.ifindex);
+	}
 out:
 	tf_nl_close(&nl);
 	return err;

@@ -504,4 +504,56 @@ test_kill_export_textfile() {
 	tf trace stop --all >/dev/null
 }
 
+# ---- races of pairs of commands on one tap ------------------------------------------
+
+RACE_CMDS=("create @ --queues 4" "delete @ --force" "trace start @" "trace stop @"
+	   "fastpath on @" "fastpath off @" "steer @ --mode l3" "steer @ --off")
+
+# After a race: whatever each command did, the state is one tapflow owns
+# up to (show's fast path flag is a real program; status is not a
+# half-started one), and the cleanup commands leave nothing behind.
+race_settle() {
+	local tap=$1 what=$2 j
+	if [ "$(taps)" = "$tap" ]; then
+		j=$(tf show "$tap" --json) || { fail "$what: show failed"; return 1; }
+		if [ "$(echo "$j" | jq -r '.attached.fastpath // empty | type')" = object ] ||
+		   [ "$(echo "$j" | jq -r '.attached.fastpath.on // empty')" = true ]; then
+			xdp_on "$tap" || { fail "$what: show says fast path, no XDP program"; return 1; }
+		fi
+	fi
+	tf trace status >/dev/null 2>"$NSDIR/st.err" ||
+		{ fail "$what: trace status: $(cat "$NSDIR/st.err")"; return 1; }
+	tf trace stop --all >/dev/null 2>&1
+	if [ "$(taps)" = "$tap" ]; then
+		tf fastpath off "$tap" >/dev/null 2>&1
+		tf steer "$tap" --off >/dev/null 2>&1
+	else
+		tf create "$tap" --queues 4 >/dev/null || { fail "$what: create again"; return 1; }
+	fi
+	no_xdp "$what" && no_pins "$what" || return 1
+}
+
+test_races_of_pairs() {
+	local tap i j r a b rca rcb
+	tap=$(uniq_name tq)
+	tf create "$tap" --queues 4 >/dev/null || return 1
+	for ((r = 0; r < (ROUNDS + 2) / 3; r++)); do
+		for ((i = 0; i < ${#RACE_CMDS[@]}; i++)); do
+			for ((j = i; j < ${#RACE_CMDS[@]}; j++)); do
+				a=${RACE_CMDS[$i]//@/$tap}; b=${RACE_CMDS[$j]//@/$tap}
+				# shellcheck disable=SC2086
+				{ tf $a >/dev/null 2>"$NSDIR/a.err"; echo $? > "$NSDIR/a.rc"; } &
+				# shellcheck disable=SC2086
+				{ tf $b >/dev/null 2>"$NSDIR/b.err"; echo $? > "$NSDIR/b.rc"; } &
+				wait
+				rca=$(cat "$NSDIR/a.rc"); rcb=$(cat "$NSDIR/b.rc")
+				# 0 done, 1 failed, 2 bad input (e.g. the tap went), 3 BPF refused
+				[ "$rca" -le 3 ] && [ "$rcb" -le 3 ] ||
+					{ fail "'$a' | '$b': exits $rca, $rcb: $(cat "$NSDIR/a.err" "$NSDIR/b.err")"; return 1; }
+				race_settle "$tap" "'$a' | '$b'" || return 1
+			done
+		done
+	done
+}
+
 run_tests
