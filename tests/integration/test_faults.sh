@@ -556,4 +556,43 @@ test_races_of_pairs() {
 	done
 }
 
+# ---- the kernel's lists ---------------------------------------------------------------
+
+# BPF programs, maps and links that no process holds (so: pinned, or
+# attached to something), one "KIND ID NAME" a line.
+bpf_unheld() {
+	local k
+	for k in prog map link; do
+		bpftool "$k" show -j 2>/dev/null |
+			jq -r --arg k "$k" '.[] | select((.pids // []) | length == 0) | "\($k) \(.id) \(.name // "")"'
+	done | sort
+}
+
+# bpffs instances other than ours (other test runs, each with its own).
+other_bpffs() {
+	local own
+	own=$(stat -c '%Hd:%Ld' /sys/fs/bpf 2>/dev/null)
+	cat /proc/[0-9]*/mountinfo 2>/dev/null | awk '/ - bpf / {print $3}' | sort -u | grep -vxF "$own"
+}
+
+BPF_BEFORE=$(bpf_unheld)
+
+# Last: every case above cleaned up, so no BPF object that the suite made
+# may be left in the kernel (by bpftool's lists, compared with the start).
+test_no_bpf_objects_leaked() {
+	local left i
+	command -v bpftool >/dev/null || { skip "no bpftool"; return; }
+	if [ -z "${TF_FAULTS_BPFTOOL_ANYWAY:-}" ] && [ -n "$(other_bpffs)" ]; then
+		skip "another test run has a bpffs of its own on this machine: the kernel-wide lists cannot tell its objects from ours"
+		return
+	fi
+	# the kernel frees objects after an RCU grace period and a work item
+	for ((i = 0; i < 40; i++)); do
+		left=$(comm -13 <(echo "$BPF_BEFORE") <(bpf_unheld) | grep .)
+		[ -z "$left" ] && return 0
+		sleep 0.1
+	done
+	fail "BPF objects left by the suite: $(echo $left)"
+}
+
 run_tests
