@@ -46,7 +46,9 @@ pkgs=(
 	bash-completion            # tests: the installed completion is loaded through its loader
 	strace                     # tests: the system calls the exporter makes, against its unit's SystemCallFilter=
 )
-vm_pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio)
+vm_pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio
+	# test_tap: libvirt's <interface type='ethernet'> opens a tapflow tap
+	libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu)
 [ "$want_vm" = 1 ] && pkgs+=("${vm_pkgs[@]}")
 
 missing=()
