@@ -29,6 +29,8 @@
 #include "tf_backend.h"
 
 static volatile sig_atomic_t wakeups;
+/* the queue fds, held until exit (a global: LSan sees it still reachable) */
+static int *fds;
 static int consumed;
 
 static void on_usr1(int sig)
@@ -103,7 +105,6 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	const char *name;
 	char err[256];
-	int *fds;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: tf-queues NAME N [--detach K] [--hold-ms MS] [--vnet-hdr]\n");
