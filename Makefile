@@ -130,7 +130,7 @@ $(OUTPUT)/fuzz/libtapflow.a: $(FUZZ_OBJS)
 
 $(OUTPUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(OUTPUT)/fuzz/libtapflow.a
 	$(call msg,FUZZER,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(OUTPUT)/fuzz/libtapflow.a \
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -Iuser $< $(OUTPUT)/fuzz/libtapflow.a \
 		$(LDLIBS) -o $@
 
 # The harnesses, where clang has libFuzzer (tests/fuzz/run.sh skips them if not).
