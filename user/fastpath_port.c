@@ -253,6 +253,20 @@ static int prog_detach(int ifindex, const char *prog_name)
 	return 0;
 }
 
+/*
+ * Our program on a device with no record of it: its pins were removed
+ * behind tapflow's back (the device's XDP slot still holds the program).
+ * It would keep the new one out (EBUSY) and no off could find it: detach it.
+ */
+static int drop_orphan(int ifindex, const char *name, const char *prog_name)
+{
+	if (!prog_attached(ifindex, prog_name))
+		return 0;
+	pr_warn("tapflow: %s: a fast path program was attached with no state recorded for it "
+		"(pins removed?); detaching it", name);
+	return prog_detach(ifindex, prog_name);
+}
+
 int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 {
 	struct tf_fp_port port;
@@ -286,7 +300,9 @@ int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 			*changed = again;
 		goto out;
 	}
-	err = fp_add_port(&s, ifindex, name, TF_FP_PORT_TAP);
+	err = drop_orphan(ifindex, name, PROG_TAP);
+	if (!err)
+		err = fp_add_port(&s, ifindex, name, TF_FP_PORT_TAP);
 	if (err)
 		goto out;
 	fp_port(&s, ifindex, &port);
@@ -313,6 +329,13 @@ static int port_remove(int ifindex, const char *name, enum tf_fp_port_kind kind)
 	if (!err && (!fp_same_netns(&s) || !fp_port(&s, ifindex, &port) || port.kind != kind)) {
 		fp_close(&s);
 		err = -ENOENT;
+	}
+	if (err == -ENOENT && prog_attached(ifindex, kind == TF_FP_PORT_TAP ? PROG_TAP : PROG_UPLINK)) {
+		/* a program whose state is gone (pins removed): off still takes it out */
+		err = drop_orphan(ifindex, name, kind == TF_FP_PORT_TAP ? PROG_TAP : PROG_UPLINK);
+		if (!err)
+			pr_info("%s: fast path off", name);
+		return err;
 	}
 	if (err == -ENOENT)
 		return tf_err(-ENOENT, "'%s' is not a fast path %s", name,
@@ -375,7 +398,9 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 			*mode = attached_mode(ifindex) == XDP_MODE_SKB ? TF_XDP_SKB : TF_XDP_NATIVE;
 		goto out;
 	}
-	err = fp_add_port(&s, ifindex, dev, TF_FP_PORT_UPLINK);
+	err = drop_orphan(ifindex, dev, PROG_UPLINK);
+	if (!err)
+		err = fp_add_port(&s, ifindex, dev, TF_FP_PORT_UPLINK);
 	if (err)
 		goto out;
 	fp_port(&s, ifindex, &port);

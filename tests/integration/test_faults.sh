@@ -229,6 +229,64 @@ test_netns_deleted_tap_gone() {
 	no_pins "stop" trace || return 1
 }
 
+# A traced, accelerated, steered tap deleted with ip link (not tapflow
+# delete): status calls it gone, and each module forgets it by the next
+# command, leaving no pin once tracing stops.
+test_device_deleted_behind_back() {
+	local tap other
+	tap=$(uniq_name td); other=$(uniq_name to)
+	tf create "$tap" --queues 2 >/dev/null && tf create "$other" --queues 2 >/dev/null || return 1
+	tf trace start "$tap" >/dev/null && tf fastpath on "$tap" >/dev/null &&
+		tf steer "$tap" --mode l3 >/dev/null || { fail "setup"; return 1; }
+	on_exit "$TAPFLOW trace stop --all"
+	nsx ip link del "$tap" || return 1
+	expect_eq "$(tf trace status --json | jq -c '[.taps[] | [.tap, .gone]]')" "[[\"$tap\",true]]" \
+		"status" || return 1
+	expect_ok "trace stop of the gone tap" tf trace stop "$tap" || return 1
+	# the next command of each module forgets the gone device
+	expect_ok "fastpath on another tap" tf fastpath on "$other" || return 1
+	expect_ok "steer another tap" tf steer "$other" --mode l4 || return 1
+	expect_ok "fastpath off" tf fastpath off "$other" || return 1
+	expect_ok "steer off" tf steer "$other" --off || return 1
+	no_pins "after the deleted tap" || return 1
+}
+
+# Pins removed by hand while tracing runs: the links go with their pins,
+# so tracing is off; status says so and the next start works.
+test_trace_pins_removed_behind_back() {
+	local tap
+	tap=$(uniq_name tp)
+	tf create "$tap" >/dev/null || return 1
+	tf trace start "$tap" >/dev/null || return 1
+	on_exit "$TAPFLOW trace stop --all"
+	rm -rf /sys/fs/bpf/tapflow/trace || return 1
+	expect_eq "$(tf trace status --json | jq -c '[.running, (.taps | length)]')" "[false,0]" \
+		"status" || return 1
+	expect_ok "trace start again" tf trace start "$tap" || return 1
+	expect_eq "$(tf trace status --json | jq -c '[.taps[].tap]')" "[\"$tap\"]" "traced again" || return 1
+	expect_ok "stop" tf trace stop --all || return 1
+	no_pins "stop" trace || return 1
+}
+
+# Fast path pins removed by hand: the program stays on the device (XDP
+# holds it); the next on must not leave two states or a stray program.
+test_fastpath_pins_removed_behind_back() {
+	local tap out
+	tap=$(uniq_name tp)
+	tf create "$tap" >/dev/null || return 1
+	tf fastpath on "$tap" >/dev/null || return 1
+	rm -rf /sys/fs/bpf/tapflow/fastpath || return 1
+	out=$(tf fastpath on "$tap" 2>&1) || { fail "fastpath on after the pins went: $out"; return 1; }
+	xdp_on "$tap" || { fail "no XDP program after on: $out"; return 1; }
+	out=$(tf fastpath off "$tap" 2>&1) || { fail "off: $out"; return 1; }
+	no_xdp "off" && no_pins "off" fastpath || return 1
+	# and off alone takes out a program whose pins are gone
+	tf fastpath on "$tap" >/dev/null || return 1
+	rm -rf /sys/fs/bpf/tapflow/fastpath || return 1
+	out=$(tf fastpath off "$tap" 2>&1) || { fail "off without pins: $out"; return 1; }
+	no_xdp "off without pins" || return 1
+}
+
 # ---- without privilege ------------------------------------------------------------
 
 # nobody, without capabilities, runs the tapflow copy in $NSDIR/bin.
