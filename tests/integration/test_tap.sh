@@ -110,6 +110,10 @@ as_nobody() {
 test_default_owner_keeps_others_out() {
 	local d a b c
 	getent passwd nobody >/dev/null || { skip "no user nobody"; return; }
+	# what tun decides needs a /dev/net/tun others may open (0666, as udev
+	# and devtmpfs make it; the VM lane's guest may not)
+	[ "$(stat -c %a /dev/net/tun)" = 666 ] ||
+		{ skip "/dev/net/tun is mode $(stat -c %a /dev/net/tun) here: only root opens it at all"; return; }
 	d=$(mktemp -d) || return 1
 	on_exit "rm -rf $d"
 	chmod 0755 "$d"
