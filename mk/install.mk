@@ -61,13 +61,13 @@ $(OUTPUT)/pic/user $(OUTPUT)/shared $(OUTPUT)/man:
 
 $(OUTPUT)/pic/user/%.o: user/%.c $(HDRS) $(SKELS) | $(OUTPUT)/pic/user
 	$(call msg,CC-PIC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -c $< -o $@
 
 # Only the functions of the public headers are exported (the map lists them);
 # the library's internal helpers (tf_json_*, tf_nl_*) stay local to it.
 $(OUTPUT)/$(LIBFILE): $(LIB_PIC_OBJS) user/libtapflow.map
 	$(call msg,LIB,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -fPIC -Wl,-soname,libtapflow.so.$(SOVERSION) \
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -shared -fPIC -Wl,-soname,libtapflow.so.$(SOVERSION) \
 		-Wl,--version-script=user/libtapflow.map -Wl,--no-undefined \
 		$(LIB_PIC_OBJS) $(LDLIBS) -o $@
 
@@ -84,7 +84,7 @@ $(OUTPUT)/libtapflow.so.$(SOVERSION) $(OUTPUT)/libtapflow.so: $(OUTPUT)/$(LIBFIL
 # exported), so the CLI links its own copy of it.
 $(OUTPUT)/shared/tapflow: $(CLI_OBJS) $(OUTPUT)/user/json.o $(OUTPUT)/libtapflow.so.$(SOVERSION) | $(OUTPUT)/shared
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(CLI_OBJS) $(OUTPUT)/user/json.o \
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(CLI_OBJS) $(OUTPUT)/user/json.o \
 		$(OUTPUT)/libtapflow.so.$(SOVERSION) $(LDLIBS) -o $@
 
 $(OUTPUT)/tapflow.pc: tapflow.pc.in mk/install.mk $(OUTPUT)/install-vars
