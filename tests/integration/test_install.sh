@@ -104,7 +104,8 @@ static int queue_open(const char *name)
 
 int main(int argc, char **argv)
 {
-	struct tf_tap_opts o = { .queues = 1, .owner = TF_NO_ID, .group = TF_NO_ID };
+	struct tf_tap_opts o = { .queues = 1, .multi_queue = true, .owner = TF_NO_ID,
+				 .group = TF_NO_ID };
 	const char *name = argv[1];
 	unsigned char frame[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 				    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x88, 0xb5 };
