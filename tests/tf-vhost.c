@@ -166,7 +166,7 @@ static const char usage[] =
 "Output, one JSON object (bytes exclude the 12-byte header):\n"
 "  {\"dev\":S,\"queues\":[{\"queue\":N,\"tx_frames\":N,\"tx_bytes\":N,\"rx_frames\":N,\n"
 "   \"rx_bytes\":N,\"read_frames\":N,\"read_bytes\":N},...],\"tx_frames\":N,...,\n"
-"   \"sent\":N,\"seconds\":F}\n"
+"   \"sent\":N,\"send_seconds\":F,\"seconds\":F}\n"
 "Exit: 0 done, 1 system error, 2 bad options, 3 no /dev/vhost-net.\n";
 
 static void __attribute__((noreturn, format(printf, 1, 2))) bad_option(const char *fmt, ...)
@@ -748,7 +748,7 @@ static void run_read(void)
 
 int main(int argc, char **argv)
 {
-	uint64_t t0, sent = 0;
+	uint64_t t0, t_send = 0, sent = 0;
 	unsigned int i;
 
 	parse_args(argc, argv);
@@ -773,8 +773,10 @@ int main(int argc, char **argv)
 	}
 
 	t0 = now_ns();
-	if (cfg.send)
+	if (cfg.send) {
 		sent = host_send();
+		t_send = now_ns() - t0;
+	}
 	run_vhost(now_ns());
 	if (cfg.detach) {
 		for (i = 0; i < cfg.nqueues; i++)
@@ -794,9 +796,9 @@ int main(int argc, char **argv)
 	}
 	printf("],\"tx_frames\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rx_frames\":%" PRIu64
 	       ",\"rx_bytes\":%" PRIu64 ",\"read_frames\":%" PRIu64 ",\"read_bytes\":%" PRIu64
-	       ",\"sent\":%" PRIu64 ",\"seconds\":%.3f}\n",
+	       ",\"sent\":%" PRIu64 ",\"send_seconds\":%.6f,\"seconds\":%.3f}\n",
 	       SUM(tx_frames), SUM(tx_bytes), SUM(rx_frames), SUM(rx_bytes), SUM(read_frames),
-	       SUM(read_bytes), sent, (now_ns() - t0) / 1e9);
+	       SUM(read_bytes), sent, t_send / 1e9, (now_ns() - t0) / 1e9);
 	fflush(stdout);
 	if (cfg.hold_ms)
 		sleep_ns(cfg.hold_ms * MSEC);
