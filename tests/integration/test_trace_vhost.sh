@@ -291,14 +291,18 @@ test_fastpath_into_vhost_reader() {
 	dev_stats "$b" && tap_stats "$b" || return 1
 	expect_eq "${S[1]}" $K "B tx_packets" || return 1
 	expect_eq "${S[2]}" $K "B tx_xdp_packets" || return 1
-	expect_eq "${S[3]}" $((K * 64)) "B tx_bytes" || return 1
 	expect_eq "${S[4]}" 0 "B tx_drops" || return 1
 	expect_eq "$DEV_TXP" $K "B's device tx_packets" || return 1
 	local be=$BACKEND
 	[ "$be" != auto ] || be=$(tf stats "$b" --json | jq -r .backend)
 	if [ "$be" = tracepoint ]; then
+		# This rung reads the bytes from the ring after tun_xdp_xmit
+		# returned: a frame vhost already took has left no trace there
+		# (README: fast path, tracepoint rung).
+		[ "${S[3]}" -le $((K * 64)) ] || { fail "B tx_bytes ${S[3]} > $((K * 64))"; return 1; }
 		expect_eq "${S[7]}" $K "untracked (the tracepoint rung sees no delivery of an XDP frame)" || return 1
 	else
+		expect_eq "${S[3]}" $((K * 64)) "B tx_bytes" || return 1
 		expect_eq "${S[8]}" $K "ring-wait samples" || return 1
 		expect_eq "${S[7]}" 0 "untracked" || return 1
 	fi
