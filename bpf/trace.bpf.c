@@ -297,6 +297,25 @@ static __always_inline struct tun_file *tun_queue(const struct net_device *dev, 
 	return tfile;
 }
 
+/*
+ * A record still set in a ring slot the kernel has freed belongs to a packet
+ * whose leaving was not seen: vhost held it in its batch while the ring
+ * wrapped round behind it (ptr_ring_unconsume then frees what no longer
+ * fits), or tun freed it where no hook looks. It will get no sample, so it
+ * counts as untracked now, before its record is reused: never lost silently.
+ */
+static __always_inline void rec_reuse(const struct tf_traced *t, __u32 queue,
+				      const struct tf_ring_rec *rec)
+{
+	struct tf_qcount *c;
+
+	if (!rec->pkt)
+		return;
+	c = qcount_of(t->slot, queue);
+	if (c)
+		c->ring_wait_untracked++;
+}
+
 /* A queue's ptr_ring as it is now: its geometry and how full it is. */
 struct ring_view {
 	void **queue;
@@ -422,6 +441,7 @@ static __always_inline void tx_start(const struct sk_buff *skb, const struct net
 	rec = ring_rec(t, st->queue, r.prod, &idx);
 	if (!rec)
 		return;
+	rec_reuse(t, st->queue, rec);
 	rec->ts = st->ts;
 	rec->pkt = (__u64)skb;
 	st->rec_idx = idx;
@@ -756,6 +776,7 @@ static __always_inline void xdp_xmit_start(const struct net_device *dev, int n,
 			room = false;	/* ring full from here on: the rest will be dropped */
 			continue;
 		}
+		rec_reuse(t, st->queue, rec);
 		rec->ts = st->ts;
 		rec->pkt = f | TUN_XDP_FLAG;
 		st->ridx[i] = idx;

@@ -99,7 +99,8 @@ static struct {
 	uint64_t read;		/* frames in all, vhost and read() together */
 	uint64_t idle_ns;
 	uint64_t rx_delay_ns;
-	uint64_t rx_buffers;	/* per queue; 0 = keep the RX ring full */
+	uint64_t rx_buffers;	/* per queue, if rx_limited; else keep the RX ring full */
+	bool rx_limited;
 	bool detach;
 	int sndbuf;		/* 0: the tap's default (INT_MAX) */
 	uint64_t send;		/* UDP datagrams the host stack sends first */
@@ -148,8 +149,8 @@ static const char usage[] =
 "      --rx-buf BYTES     RX buffer size, header included (default 2048)\n"
 "      --rx-delay-ms D    post the RX buffers only D ms after the start (and\n"
 "                         after --send): vhost holds what comes meanwhile\n"
-"      --rx-buffers N     give vhost N RX buffers per queue in all (default:\n"
-"                         keep its ring full)\n"
+"      --rx-buffers N     give vhost N RX buffers per queue in all, 0 and up\n"
+"                         (default: keep its ring full)\n"
 "      --detach           once vhost has filled those N buffers (or went idle),\n"
 "                         detach it (VHOST_NET_SET_BACKEND -1: it puts the\n"
 "                         batch it holds back into the tap's ring) and read()\n"
@@ -319,7 +320,10 @@ static void parse_args(int argc, char **argv)
 		case 'i': cfg.idle_ns = parse_u64("--idle-ms", optarg, 1, UINT32_MAX) * MSEC; break;
 		case OPT_RX_BUF: cfg.rx_buf = parse_u64("--rx-buf", optarg, 128, 65536 + VNET_HLEN); break;
 		case OPT_RX_DELAY: cfg.rx_delay_ns = parse_u64("--rx-delay-ms", optarg, 0, 600000) * MSEC; break;
-		case OPT_RX_BUFFERS: cfg.rx_buffers = parse_u64("--rx-buffers", optarg, 1, UINT32_MAX); break;
+		case OPT_RX_BUFFERS:
+			cfg.rx_buffers = parse_u64("--rx-buffers", optarg, 0, UINT32_MAX);
+			cfg.rx_limited = true;
+			break;
 		case OPT_DETACH: cfg.detach = true; break;
 		case OPT_SEND: cfg.send = parse_u64("--send", optarg, 1, 10000000); break;
 		case OPT_SEND_FLOWS: cfg.send_flows = parse_u64("--send-flows", optarg, 1, 45000); break;
@@ -340,7 +344,7 @@ static void parse_args(int argc, char **argv)
 		bad_option("--dev is required (see --help)");
 	if (!cfg.write && !cfg.read && !cfg.idle_ns)
 		bad_option("nothing to do: give --write, --read or --idle-ms");
-	if ((cfg.send || cfg.rx_delay_ns || cfg.rx_buffers || cfg.detach) && !cfg.read && !cfg.idle_ns)
+	if ((cfg.send || cfg.rx_delay_ns || cfg.rx_limited || cfg.detach) && !cfg.read && !cfg.idle_ns)
 		bad_option("--send, --rx-delay-ms, --rx-buffers and --detach need --read or --idle-ms");
 }
 
@@ -584,7 +588,7 @@ static bool rx_fill(struct queue *q)
 	struct vq *v = &q->rx;
 	bool any = false;
 
-	while (v->nfree && (!cfg.rx_buffers || q->rx_posted < cfg.rx_buffers)) {
+	while (v->nfree && (!cfg.rx_limited || q->rx_posted < cfg.rx_buffers)) {
 		uint16_t d = v->free[--v->nfree];
 
 		v->ring.desc[d].addr = (uintptr_t)(v->bufs + (size_t)d * v->buf_size);
@@ -680,7 +684,7 @@ static void run_vhost(uint64_t t0)
 			}
 		}
 		if (rx_on && rx_armed) {
-			bool filled = !!cfg.rx_buffers;
+			bool filled = cfg.rx_limited;
 
 			for (i = 0; i < cfg.nqueues; i++)
 				if (queues[i].rx_posted < cfg.rx_buffers || queues[i].rx.inflight)
