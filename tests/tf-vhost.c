@@ -105,6 +105,7 @@ static struct {
 	int sndbuf;		/* 0: the tap's default (INT_MAX) */
 	uint64_t send;		/* UDP datagrams the host stack sends first */
 	unsigned int send_flows;
+	uint64_t send_first;	/* datagrams sent before waiting for vhost to take them */
 	struct in_addr guest_ip, host_ip;
 	uint8_t src_mac[6], dst_mac[6];
 	bool src_mac_set;
@@ -147,8 +148,9 @@ static const char usage[] =
 "  -r, --read K           stop receiving after K frames over all queues\n"
 "  -i, --idle-ms M        stop receiving once nothing came for M ms\n"
 "      --rx-buf BYTES     RX buffer size, header included (default 2048)\n"
-"      --rx-delay-ms D    post the RX buffers only D ms after the start (and\n"
-"                         after --send): vhost holds what comes meanwhile\n"
+"      --rx-delay-ms D    post the RX buffers only D ms after the start, or\n"
+"                         after the middle datagram of --send (so the median\n"
+"                         packet waits D ms): vhost holds what comes meanwhile\n"
 "      --rx-buffers N     give vhost N RX buffers per queue in all, 0 and up\n"
 "                         (default: keep its ring full)\n"
 "      --detach           once vhost has filled those N buffers (or went idle),\n"
@@ -158,6 +160,8 @@ static const char usage[] =
 "      --send K           first send K UDP datagrams (18-byte payload, 60-byte\n"
 "                         frames) from the host stack to --guest-ip\n"
 "      --send-flows F     ...cycling over F destination ports from 20000\n"
+"      --send-first N     send N, wait until vhost has taken them out of the\n"
+"                         rings (into its batch), then send the rest\n"
 "      --guest-ip IP      default 198.18.0.2\n"
 "      --host-ip IP       source of --send, default 198.18.0.1 (port 9)\n"
 "Other:\n"
@@ -257,7 +261,7 @@ static void parse_sizes(const char *s)
 
 enum {
 	OPT_RING = 256, OPT_SNDBUF, OPT_SRC_MAC, OPT_DST_MAC, OPT_RX_BUF, OPT_RX_DELAY,
-	OPT_RX_BUFFERS, OPT_DETACH, OPT_SEND, OPT_SEND_FLOWS, OPT_GUEST_IP, OPT_HOST_IP,
+	OPT_RX_BUFFERS, OPT_DETACH, OPT_SEND, OPT_SEND_FLOWS, OPT_SEND_FIRST, OPT_GUEST_IP, OPT_HOST_IP,
 	OPT_HOLD,
 };
 
@@ -278,6 +282,7 @@ static const struct option long_opts[] = {
 	{ "detach",	no_argument,	   NULL, OPT_DETACH },
 	{ "send",	required_argument, NULL, OPT_SEND },
 	{ "send-flows",	required_argument, NULL, OPT_SEND_FLOWS },
+	{ "send-first",	required_argument, NULL, OPT_SEND_FIRST },
 	{ "guest-ip",	required_argument, NULL, OPT_GUEST_IP },
 	{ "host-ip",	required_argument, NULL, OPT_HOST_IP },
 	{ "hold-ms",	required_argument, NULL, OPT_HOLD },
@@ -327,6 +332,7 @@ static void parse_args(int argc, char **argv)
 		case OPT_DETACH: cfg.detach = true; break;
 		case OPT_SEND: cfg.send = parse_u64("--send", optarg, 1, 10000000); break;
 		case OPT_SEND_FLOWS: cfg.send_flows = parse_u64("--send-flows", optarg, 1, 45000); break;
+		case OPT_SEND_FIRST: cfg.send_first = parse_u64("--send-first", optarg, 1, 10000000); break;
 		case OPT_GUEST_IP: parse_ip("--guest-ip", optarg, &cfg.guest_ip); break;
 		case OPT_HOST_IP: parse_ip("--host-ip", optarg, &cfg.host_ip); break;
 		case OPT_HOLD: cfg.hold_ms = parse_u64("--hold-ms", optarg, 0, UINT32_MAX); break;
@@ -342,6 +348,8 @@ static void parse_args(int argc, char **argv)
 		bad_option("unexpected argument '%s' (see --help)", argv[optind]);
 	if (!cfg.dev)
 		bad_option("--dev is required (see --help)");
+	if (cfg.send_first && cfg.send_first >= cfg.send)
+		bad_option("--send-first needs a larger --send");
 	if (!cfg.write && !cfg.read && !cfg.idle_ns)
 		bad_option("nothing to do: give --write, --read or --idle-ms");
 	if ((cfg.send || cfg.rx_delay_ns || cfg.rx_limited || cfg.detach) && !cfg.read && !cfg.idle_ns)
@@ -626,7 +634,33 @@ static uint64_t rx_total(void)
 	return n;
 }
 
-static uint64_t host_send(void)
+/*
+ * Until no queue's ring holds anything (the tap fd polls readable while its
+ * ring is not empty): vhost, woken by the first packet, has taken what was
+ * there into its batch, although it has no buffer to put it in.
+ */
+static void wait_rings_taken(void)
+{
+	uint64_t end = now_ns() + 2 * NSEC;
+	struct pollfd pfd[MAX_QUEUES];
+
+	do {
+		for (unsigned int i = 0; i < cfg.nqueues; i++)
+			pfd[i] = (struct pollfd){ .fd = queues[i].tapfd, .events = POLLIN };
+		if (poll(pfd, cfg.nqueues, 0) == 0)
+			return;
+		sleep_ns(MSEC);
+	} while (now_ns() < end);
+	fprintf(stderr, "tf-vhost: --send-first: vhost took nothing out of %s's rings in 2 s\n", cfg.dev);
+	exit(1);
+}
+
+/*
+ * --send datagrams from the host stack to the guest; returns how many, and
+ * in *mid when the middle one was sent (what --rx-delay-ms counts from, so
+ * the median packet waits that long whatever the sends cost).
+ */
+static uint64_t host_send(uint64_t *mid)
 {
 	struct sockaddr_in src = { .sin_family = AF_INET, .sin_addr = cfg.host_ip, .sin_port = htons(9) };
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_addr = cfg.guest_ip };
@@ -641,6 +675,10 @@ static uint64_t host_send(void)
 	if (bind(fd, (struct sockaddr *)&src, sizeof(src)))
 		sys_fail(errno, "bind %s:9 (is the host side of %s set up?)", inet_ntoa(cfg.host_ip), cfg.dev);
 	for (i = 0; i < cfg.send; i++) {
+		if (cfg.send_first && i == cfg.send_first)
+			wait_rings_taken();
+		if (i == cfg.send / 2)
+			*mid = now_ns();
 		dst.sin_port = htons(20000 + i % cfg.send_flows);
 		if (sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *)&dst, sizeof(dst)) < 0)
 			sys_fail(errno, "sendto %s (datagram %" PRIu64 ")", inet_ntoa(cfg.guest_ip), i);
@@ -752,7 +790,7 @@ static void run_read(void)
 
 int main(int argc, char **argv)
 {
-	uint64_t t0, t_send = 0, sent = 0;
+	uint64_t t0, t_mid, t_send = 0, sent = 0;
 	unsigned int i;
 
 	parse_args(argc, argv);
@@ -777,11 +815,12 @@ int main(int argc, char **argv)
 	}
 
 	t0 = now_ns();
+	t_mid = t0;
 	if (cfg.send) {
-		sent = host_send();
+		sent = host_send(&t_mid);
 		t_send = now_ns() - t0;
 	}
-	run_vhost(now_ns());
+	run_vhost(t_mid);
 	if (cfg.detach) {
 		for (i = 0; i < cfg.nqueues; i++)
 			set_backend(&queues[i], -1);
