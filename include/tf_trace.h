@@ -54,6 +54,7 @@ struct tf_queue_stats {
 	struct tf_qcount c;		/* summed over CPUs */
 	uint64_t tx_drops;		/* sum of c.tx_drops[] */
 	struct tf_qhist h;
+	uint64_t in_flight;		/* ring records still waiting for their packet */
 };
 
 struct tf_tap_stats {
@@ -66,6 +67,10 @@ struct tf_tap_stats {
 	bool rx_ns;			/* backend measures rx_ns and rx_drops */
 	uint64_t since_ns;		/* CLOCK_MONOTONIC when tracing began */
 	uint32_t queues_attached;	/* tun numqueues now (0 if gone) */
+	uint32_t slot;			/* tracing's slot of the tap, its ring records */
+	uint32_t ring_size;		/* records per queue */
+	uint32_t ring_queues;		/* queues with records */
+	bool in_flight_known;		/* q[].in_flight read (tf_trace_read_in_flight) */
 	uint32_t nqueues;		/* entries in q */
 	struct tf_queue_stats *q;	/* attached queues, and any with counts */
 };
@@ -77,6 +82,12 @@ struct tf_tap_stats {
  */
 int tf_trace_read(const char *name, struct tf_tap_stats **taps, size_t *n);
 void tf_trace_stats_free(struct tf_tap_stats *taps, size_t n);
+/*
+ * Count each queue's ring records still in flight (a packet queued whose
+ * leaving the ring was not seen yet) into q[].in_flight. One read of all the
+ * tap's records: for `tapflow stats`, not for every scrape.
+ */
+int tf_trace_read_in_flight(struct tf_tap_stats *t);
 
 /*
  * The same reads for a process that reads again and again (the exporter):

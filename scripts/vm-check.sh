@@ -20,7 +20,7 @@
 #              VM_MODULES="dummy ..."     extra modules to load in the guest
 #              VM_APPEND="..."            extra kernel command line
 #              TF_VM_SUITES=REGEX         integration suites to run
-#                                         (default ^test_(tap|trace|trace_runs|xdp_multi)$)
+#                                         (default ^test_(tap|trace|trace_runs|trace_vhost|xdp_multi)$)
 #              TF_VM_PARALLEL=REGEX       of those, the ones run beside the
 #                                         others (default none; see below)
 #
@@ -60,7 +60,7 @@ note() { echo "vm-check: $*" >&2; }
 # emulated, not what real CPUs do, and one such hang makes the lane time out
 # at VM_TIMEOUT, so the suites run one after another. tests/run.sh prints
 # each suite's time as `-- NAME: S s`.
-suites=${TF_VM_SUITES:-'^test_(tap|trace|trace_runs|xdp_multi)$'}
+suites=${TF_VM_SUITES:-'^test_(tap|trace|trace_runs|trace_vhost|xdp_multi)$'}
 side=${TF_VM_PARALLEL-}
 printf -v cmd 'cd /tapflow && tests/run.sh --lane vm --filter %q --parallel %q' "$suites" "$side"
 keep=0
@@ -212,7 +212,9 @@ done < <("$bb" --list-full)
 # --- modules, dependencies first ---------------------------------------------
 
 # tun is what tapflow is about; veth and bridge for the integration tests'
-# topologies; sch_ingress (clsact) and cls_bpf for tc-attached programs.
+# topologies; sch_ingress (clsact) and cls_bpf for tc-attached programs;
+# vhost_net (with tap, vhost, vhost_iotlb) for the vhost tracing suite, which
+# skips on a kernel built without it.
 read -r -a extra_mods <<<"${VM_MODULES:-}"
 want_mods=(tun veth bridge sch_ingress cls_bpf "${extra_mods[@]}")
 declare -A mod_seen=()
@@ -261,6 +263,7 @@ add_path() {
 	mod_order+=("$plain")
 }
 
+[ -n "$(dep_line vhost_net)" ] && want_mods+=(vhost_net)
 for m in "${want_mods[@]}"; do add_module "$m"; done
 printf '%s\n' "${mod_order[@]}" >"$root/etc/tapflow-vm/modules"
 # A modules.dep of what is there, so busybox modprobe works for tests too.

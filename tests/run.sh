@@ -88,10 +88,12 @@ run_script() {
 		echo "SKIP $name: needs root (network namespaces, taps, BPF)" | relay
 		return
 	fi
-	# The tracing suite runs once per backend asked for (the VM lane asks
+	# The tracing suites run once per backend asked for (the VM lane asks
 	# for all three); elsewhere once, with the backend probing picks.
 	backends=auto
-	[ "$name" = test_trace ] && backends=${TF_TRACE_BACKENDS:-auto}
+	case $name in
+	test_trace|test_trace_vhost) backends=${TF_TRACE_BACKENDS:-auto} ;;
+	esac
 	for b in $backends; do
 		label=$name
 		[ "$b" = auto ] || label=$name-$b

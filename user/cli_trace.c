@@ -280,6 +280,10 @@ static void stats_json(const struct tf_tap_stats *t)
 		else
 			tf_json_null(&j, "rx_drops");
 		tf_json_u64(&j, "ring_wait_untracked", q->c.ring_wait_untracked);
+		if (t->in_flight_known)
+			tf_json_u64(&j, "ring_wait_in_flight", q->in_flight);
+		else
+			tf_json_null(&j, "ring_wait_in_flight");
 		json_hist(&j, "ring_wait_ns", q->h.ring_wait_ns, TF_HIST_SLOTS, q->h.ring_wait_sum_ns, true);
 		json_hist(&j, "rx_ns", q->h.rx_ns, TF_HIST_SLOTS, q->h.rx_sum_ns, t->rx_ns);
 		json_hist(&j, "ring_occupancy", q->h.occupancy, TF_OCC_SLOTS, q->h.occupancy_sum, true);
@@ -337,8 +341,12 @@ static int run_stats(void *p)
 	int r;
 
 	r = tf_trace_read(o->name, &t, &n);
-	if (r)
+	if (!r)
+		r = tf_trace_read_in_flight(&t[0]);
+	if (r) {
+		tf_trace_stats_free(t, n);
 		return cli_fail(r);
+	}
 	if (o->json)
 		stats_json(&t[0]);
 	else

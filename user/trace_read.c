@@ -276,6 +276,9 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 	ts->backend = m->backend;
 	ts->rx_ns = m->rx_ns;
 	ts->since_ns = val->since_ns;
+	ts->slot = val->slot;
+	ts->ring_size = val->ring_size;
+	ts->ring_queues = val->ring_queues;
 	ts->local = key->netns == my_ns;
 	if (ts->local) {
 		/*

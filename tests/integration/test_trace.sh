@@ -152,6 +152,24 @@ test_ring_wait_10ms() {
 		{ fail "ring wait p50 bucket $b does not hold 10 ms"; return 1; }
 }
 
+# ring_wait_in_flight counts the records still waiting for their packet:
+# every packet queued while the backend does not read, then none once it has.
+test_in_flight_until_read() {
+	local t=$(uniq_name tr) got
+	mk_tap "$t" 1 || return 1
+	trace_on "$t" || return $?
+	host_side "$t" || return 1
+	nsrun "$QSCRIPT" "$t" 1 h 2500 r 0 1000 500 > "$NSDIR/qs.json" &
+	sleep 0.3
+	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 30 >/dev/null || { fail "send"; return 1; }
+	got=$(tf stats "$t" --json | jq -r '.queues[0] | "\(.tx_packets) \(.ring_wait_in_flight)"')
+	expect_eq "$got" "30 30" "tx_packets and records in flight while the backend holds" || return 1
+	wait
+	expect_eq "$(jq '.fds[0].read' "$NSDIR/qs.json")" 30 "backend read" || return 1
+	got=$(tf stats "$t" --json | jq -r '.queues[0] | "\(.ring_wait_ns.count) \(.ring_wait_in_flight)"')
+	expect_eq "$got" "30 0" "ring-wait samples and records in flight after the read" || return 1
+}
+
 # Frames the XDP fast path redirects into a tap enter its ring through
 # tun_xdp_xmit as XDP frames, not skbs: they must be counted all the same,
 # and where the backend sees tun_do_read (fentry, kprobe) each gives one
