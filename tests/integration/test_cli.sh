@@ -118,7 +118,7 @@ test_prefix_is_the_option() {
 	on_exit "tf steer $t --off"
 	out=$(tf show "$t" --json | jq -r '.attached.steering.rules')
 	expect_eq "$out" 2 "rules installed through --rul" || return 1
-	expect_rc 2 "an ambiguous prefix" "ambiguous option '--m' \(--mtu, --mac\)" \
+	expect_rc 2 "an ambiguous prefix" "ambiguous option '--m' \(--multi-queue, --mtu, --mac\)" \
 		tf create tq0 --m 1500 || return 1
 }
 
