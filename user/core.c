@@ -136,6 +136,7 @@ const char *tf_cap_name(enum tf_cap cap)
 	switch (cap) {
 	case TF_CAP_DAC_OVERRIDE: return "CAP_DAC_OVERRIDE";
 	case TF_CAP_NET_ADMIN: return "CAP_NET_ADMIN";
+	case TF_CAP_SYS_PTRACE: return "CAP_SYS_PTRACE";
 	case TF_CAP_SYS_ADMIN: return "CAP_SYS_ADMIN";
 	case TF_CAP_PERFMON: return "CAP_PERFMON";
 	case TF_CAP_BPF: return "CAP_BPF";
