@@ -67,13 +67,15 @@ struct tf_tap_stats {
 	uint64_t since_ns;		/* CLOCK_MONOTONIC when tracing began */
 	uint32_t queues_attached;	/* tun numqueues now (0 if gone) */
 	uint32_t nqueues;		/* entries in q */
-	struct tf_queue_stats *q;	/* attached queues, and any with counts */
+	struct tf_queue_stats *q;	/* attached queues, a tapflow tap's configured
+					   ones, and any that ever counted */
 };
 
 /*
  * Read every traced tap (name == NULL) or one. Allocates *taps; free with
- * tf_trace_stats_free. Queues listed: those attached now plus any whose
- * counters are non-zero.
+ * tf_trace_stats_free. Queues listed: those attached now, the queues a
+ * tapflow tap was created with (its alias), and any whose counters are
+ * non-zero (they count from the start of tracing, so: that ever counted).
  */
 int tf_trace_read(const char *name, struct tf_tap_stats **taps, size_t *n);
 void tf_trace_stats_free(struct tf_tap_stats *taps, size_t n);
