@@ -157,6 +157,7 @@ void tf_percpu_sum(const void *percpu, int ncpu, size_t value_size, void *sum);
 #include "tf_trace.h"
 #include "tf_export.h"
 #include "tf_vmid.h"
+#include "tf_follow.h"
 #include "tf_steer.h"
 #include "tf_fastpath.h"
 #include "tf_xsk.h"

@@ -41,6 +41,18 @@ int tf_backend_parse(const char *s);		/* 0 auto, enum tf_backend, <0 bad */
 int tf_trace_start(const char *const *names, int n, int backend_req, int *backend);
 /* Stop tracing the named taps; unloads everything when none is left. */
 int tf_trace_stop(const char *const *names, int n);
+/*
+ * Stop tracing the tap that had ifindex in the caller's namespace, by index
+ * (its name may already belong to another device): what the exporter does
+ * when a followed tap is deleted. 0 also when it was not traced; unloads
+ * everything when no tap is left.
+ */
+int tf_trace_release(uint32_t ifindex);
+/*
+ * Give back the slots of taps whose network namespace is gone (what every
+ * start does too); unloads everything when no tap is left.
+ */
+int tf_trace_reclaim(void);
 /* Unload and unpin everything (all taps). */
 int tf_trace_stop_all(void);
 /* Is tracing loaded? Returns the backend (>0), 0 if not loaded, <0 on error. */

@@ -195,8 +195,13 @@ int tf_netns_self(uint32_t *ino)
 {
 	struct stat st;
 
-	if (stat("/proc/self/ns/net", &st))
-		return tf_err(-errno, "cannot stat /proc/self/ns/net: %s", strerror(errno));
+	/*
+	 * thread-self, not self: /proc/self is the thread group leader's, and a
+	 * thread that entered another namespace (the exporter following taps
+	 * there, setns) must not make the others see it as theirs.
+	 */
+	if (stat("/proc/thread-self/ns/net", &st))
+		return tf_err(-errno, "cannot stat /proc/thread-self/ns/net: %s", strerror(errno));
 	*ino = (uint32_t)st.st_ino;
 	return 0;
 }

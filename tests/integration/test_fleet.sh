@@ -1,0 +1,166 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# Fleet mode: the exporter following taps by pattern (`export --trace GLOB`,
+# rtnetlink events), in its own namespace and in every namespace
+# (--all-netns); `trace start --all`; and naming each tap's VM with real
+# clients: a real qemu (TCG, paused with -S: it opens the tap's queues at
+# start, no guest needs to boot) run as libvirt runs it
+# (-name guest=NAME,debug-threads=on), and tf-load. The exporter runs in the
+# test's namespace on its loopback.
+
+. "$(dirname "$0")/../lib.sh"
+
+PORT=10725
+
+setup_tmp() {
+	TMP=$(mktemp -d)
+	on_exit "rm -rf $TMP"
+}
+
+# Start `tapflow export ARGS` in the namespace; wait until it answers.
+start_exporter() {
+	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" export "$@" > "$TMP/export.log" 2>&1 &
+	EXPORTER=$!
+	on_exit "kill $EXPORTER; tf trace stop --all"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		nsrun curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
+		sleep 0.05
+	done
+	fail "exporter did not come up: $(cat "$TMP/export.log")"
+}
+
+scrape() { nsrun curl -s --max-time 5 "http://127.0.0.1:$PORT/metrics" > "$TMP/m"; }
+
+# wait_series PATTERN SECONDS: until a scrape has a line matching PATTERN;
+# sets WAITED_MS.
+wait_series() {
+	local t0 i
+	t0=$(date +%s%N)
+	for ((i = 0; i < $2 * 20; i++)); do
+		scrape
+		if grep -q -- "$1" "$TMP/m"; then
+			WAITED_MS=$((($(date +%s%N) - t0) / 1000000))
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+is_traced() { tf trace status --json | grep -q "\"tap\":\"$1\""; }
+
+test_follow_own_netns() {
+	setup_tmp
+	local old=$(uniq_name vmo) new=$(uniq_name vmn) foreign=$(uniq_name vmf) other=$(uniq_name xo)
+	expect_ok "create existing" tf create "$old" || return 1
+	expect_ok "create non-matching" tf create "$other" || return 1
+	start_exporter --trace 'vm*' --trace 'nomatch*'
+	wait_series "tapflow_info{tap=\"$old\"" 2 || { fail "a matching tap that existed at start is not traced"; return 1; }
+	expect_ok "create new" tf create "$new" || return 1
+	wait_series "tapflow_info{tap=\"$new\"" 2 || { fail "a new tapflow tap was not followed: $(cat "$TMP/export.log")"; return 1; }
+	[ "$WAITED_MS" -lt 1000 ] || { fail "traced after $WAITED_MS ms (goal: within 1 s)"; return 1; }
+	echo "    new tap exported $WAITED_MS ms after tapflow create returned" >&2
+	ip -n "$NS" tuntap add dev "$foreign" mode tap || { fail "ip tuntap"; return 1; }
+	wait_series "tapflow_info{tap=\"$foreign\"" 2 || { fail "a tap ip tuntap made was not followed"; return 1; }
+	echo "    foreign tap exported $WAITED_MS ms after ip tuntap add" >&2
+	is_traced "$other" && { fail "$other does not match and is traced"; return 1; }
+	# a followed tap that goes is released; the others stay traced
+	ip -n "$NS" link del "$foreign"
+	local i
+	for ((i = 0; i < 40; i++)); do
+		tf trace status --json > "$TMP/st"
+		grep -q "\"tap\":\"$foreign\"" "$TMP/st" || break
+		sleep 0.05
+	done
+	grep -q "\"tap\":\"$foreign\"" "$TMP/st" && { fail "deleted tap not released"; return 1; }
+	is_traced "$new" || { fail "$new stopped being traced"; return 1; }
+	# trace stop on a followed tap is respected: not traced again
+	expect_ok "trace stop" tf trace stop "$new" || return 1
+	ip -n "$NS" link set "$new" down; ip -n "$NS" link set "$new" up
+	sleep 0.5
+	is_traced "$new" && { fail "$new traced again after trace stop"; return 1; }
+	# stopping the exporter leaves what it traced traced
+	kill "$EXPORTER"; wait "$EXPORTER" 2>/dev/null
+	is_traced "$old" || { fail "$old no longer traced after the exporter stopped"; return 1; }
+	return 0
+}
+
+test_trace_start_all() {
+	local a=$(uniq_name ta) b=$(uniq_name tb)
+	expect_ok "create a" tf create "$a" || return 1
+	ip -n "$NS" tuntap add dev "$b" mode tap || { fail "ip tuntap"; return 1; }
+	on_exit "tf trace stop --all"
+	expect_ok "trace start --all" tf trace start --all || return 1
+	is_traced "$a" && is_traced "$b" || { fail "not every tap traced: $(tf trace status)"; return 1; }
+	expect_fail "--all with names" "name none" tf trace start --all "$a" || return 1
+	expect_fail "neither" "NAME... or --all" tf trace start || return 1
+}
+
+# A real qemu on a tapflow tap named vm*: traced the moment the tap appears,
+# and tapflow_tap_backend_info says vm="vm-alpha"; list/show/stats/top too.
+test_qemu_vm_named() {
+	need qemu-system-x86_64
+	need jq
+	setup_tmp
+	local tap=$(uniq_name vma) qpid
+	start_exporter --trace 'vm*'
+	expect_ok "create" tf create "$tap" --queues 2 || return 1
+	wait_series "tapflow_info{tap=\"$tap\"" 2 || { fail "not followed"; return 1; }
+	nsrun qemu-system-x86_64 -accel tcg -M q35 -S -nodefaults -display none -monitor none \
+		-serial none -name guest=vm-alpha,debug-threads=on \
+		-netdev tap,id=n0,ifname="$tap",queues=2,script=no,downscript=no,vhost=off \
+		-device virtio-net-pci,netdev=n0,mq=on,vectors=6 > "$TMP/qemu.log" 2>&1 &
+	qpid=$!
+	on_exit "kill $qpid"
+	wait_series "tapflow_tap_backend_info{tap=\"$tap\",vm=\"vm-alpha\",pid=\"[0-9]*\",comm=\"qemu-system-x86\"" 5 ||
+		{ fail "no backend_info vm-alpha: $(grep backend_info "$TMP/m"); qemu: $(cat "$TMP/qemu.log")"; return 1; }
+	echo "    tapflow_tap_backend_info vm=vm-alpha $WAITED_MS ms after qemu started" >&2
+	[ "$(tf show "$tap" --json | jq -r .tap_backend.vm)" = vm-alpha ] || { fail "show --json"; return 1; }
+	tf show "$tap" | grep -q "backend: *vm-alpha (pid" || { fail "show: $(tf show "$tap")"; return 1; }
+	[ "$(tf list --json | jq -r ".[] | select(.name == \"$tap\") | .tap_backend.vm")" = vm-alpha ] ||
+		{ fail "list --json"; return 1; }
+	tf list | grep -q "^$tap .* vm-alpha$" || { fail "list: $(tf list)"; return 1; }
+	[ "$(tf stats "$tap" --json | jq -r .tap_backend.vm)" = vm-alpha ] || { fail "stats --json"; return 1; }
+	tf top "$tap" --count 1 --interval 0.2 | grep -q "^$tap .* vm-alpha$" || { fail "top: $(tf top "$tap" --count 1 --interval 0.2)"; return 1; }
+	# the VM stops: its series keep their name and counters
+	kill "$qpid"; wait "$qpid" 2>/dev/null
+	scrape
+	grep -q "tapflow_tap_backend_info{tap=\"$tap\",vm=\"vm-alpha\"" "$TMP/m" || { fail "last known VM not kept"; return 1; }
+	grep -q "^tapflow_queue_attached{tap=\"$tap\",queue=\"1\"} 0$" "$TMP/m" || { fail "queue 1 series gone"; return 1; }
+	return 0
+}
+
+# --all-netns: two "microVM" namespaces, each with its own tap0 made after
+# the exporter started; both are traced and carry netns="INODE".
+test_follow_all_netns() {
+	setup_tmp
+	local n1=$(uniq_name tfm) n2=$(uniq_name tfm) i1 i2
+	ip netns add "$n1" && ip netns add "$n2" || { fail "netns"; return 1; }
+	on_exit "ip netns del $n1; ip netns del $n2"
+	i1=$(stat -L -c %i "/run/netns/$n1") i2=$(stat -L -c %i "/run/netns/$n2")
+	ip -n "$n1" tuntap add dev tap0 mode tap
+	start_exporter --trace 'tap*' --all-netns
+	wait_series "tapflow_info{tap=\"tap0\",netns=\"$i1\"" 3 || { fail "existing tap0 in $n1 not followed: $(cat "$TMP/export.log")"; return 1; }
+	ip -n "$n2" tuntap add dev tap0 mode tap
+	wait_series "tapflow_info{tap=\"tap0\",netns=\"$i2\"" 3 || { fail "new tap0 in $n2 not followed"; return 1; }
+	echo "    tap0 in a namespace made after start exported after $WAITED_MS ms" >&2
+	# a namespace that goes takes its tap out of the export
+	ip netns del "$n1"
+	local i
+	for ((i = 0; i < 60; i++)); do
+		scrape
+		grep -q "netns=\"$i1\"" "$TMP/m" || break
+		sleep 0.1
+	done
+	grep -q "netns=\"$i1\"" "$TMP/m" && { fail "a deleted namespace's tap is still exported"; return 1; }
+	grep -q "tapflow_info{tap=\"tap0\",netns=\"$i2\"" "$TMP/m" || { fail "the other one went too"; return 1; }
+	return 0
+}
+
+test_cli_errors() {
+	expect_fail "--all-netns alone" "give one" tf export --once --all-netns || return 1
+}
+
+run_tests
