@@ -18,8 +18,16 @@
 #include "export_text.h"
 #include "log.h"
 
-/* A tap outside the exporter's namespace has no queue count here: retry that often. */
-#define REMOTE_RETRY_NS	(5ull * 1000000000ull)
+/*
+ * Walks beyond the count changing, rate-limited: a tap outside the
+ * exporter's namespace has no queue count here; a queue fd in flight
+ * (libvirt opens the tap and hands the fd to qemu) has no holder for a
+ * moment; a single-queue tap reports no count at all; and a holder that
+ * runs no VM (libvirtd before the handover) is looked at again until one
+ * does. Each is one walk for every tap due, never one per tap.
+ */
+#define RETRY_NS	(1000000000ull)
+#define NOVM_RETRY_NS	(5ull * 1000000000ull)
 
 struct tfx_bk {
 	struct tf_export_backend e;
@@ -76,17 +84,32 @@ static struct tfx_bk *bk_get(struct tfx_backends *bs, const struct tf_tap_stats 
 	return &bs->v[bs->n++];
 }
 
+static bool holder_exited(const struct tfx_bk *k)
+{
+	return k->e.b.pid && kill(k->e.b.pid, 0) && errno == ESRCH;
+}
+
 /* Does this tap need a walk now? */
 static bool bk_due(const struct tfx_bk *k, const struct tf_tap_stats *t, uint64_t now)
 {
-	if (!t->local)
-		return !k->e.b.pid && (!k->tried_ns || now - k->tried_ns > REMOTE_RETRY_NS);
-	if (!t->queues_attached)
-		return false;	/* nobody holds it: keep the last known */
-	if (t->queues_attached != k->attached)
+	uint64_t since = k->tried_ns ? now - k->tried_ns : UINT64_MAX;
+
+	/*
+	 * No queue attached: keep the last known. But a single-queue tap's
+	 * count is not reported by tun (IFLA_TUN_NUM_QUEUES is for multiqueue
+	 * taps), so one never seen held is looked at now and then.
+	 */
+	if (t->local && !t->queues_attached)
+		return !k->e.b.pid && since > NOVM_RETRY_NS;
+	if (t->local && t->queues_attached != k->attached)
 		return true;
 	/* the same count but the holder exited: a VM restarted between scrapes */
-	return k->e.b.pid && kill(k->e.b.pid, 0) && errno == ESRCH;
+	if (holder_exited(k))
+		return since > RETRY_NS / 4;
+	if (!k->e.b.pid)
+		return since > RETRY_NS;
+	/* a holder without a VM name (comm stands in): maybe not the VM yet */
+	return !strcmp(k->e.b.vm, k->e.b.comm) && since > NOVM_RETRY_NS;
 }
 
 void tfx_backends_update(struct tfx_backends *bs, const struct tf_tap_stats *taps, size_t n)

@@ -159,6 +159,83 @@ test_follow_all_netns() {
 	return 0
 }
 
+# libvirt_domains DIR TAP: in a mount namespace of its own (its /run/libvirt
+# and state are this test's, not the machine's), inside $NS, start virtlogd
+# and libvirtd, and create two direct-kernel-boot domains: vm-beta on the
+# 2-queue tapflow tap TAP (<target dev managed='no'/>, <driver queues='2'/>)
+# and vm-gamma on a tap libvirt makes itself (vnetN). Writes DIR/ready (or
+# DIR/failed), waits for DIR/done, destroys both and stops the daemons by pid.
+libvirt_domains() {
+	nsrun unshare -m --propagation private bash -s "$1" "$2" <<'SH' > "$1/libvirt.log" 2>&1 &
+dir=$1 tap=$2
+for d in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+	mkdir -p "$d" && mount -t tmpfs -o mode=0755 tmpfs "$d" || { touch "$dir/failed"; exit 10; }
+done
+mkdir -p /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt/qemu /run/libvirt/qemu /var/lib/libvirt/boot
+chown libvirt-qemu: /var/lib/libvirt/qemu /var/cache/libvirt/qemu 2>/dev/null
+# the kernel copied: libvirt may relabel what it boots, and /boot is not the test's
+cp "$(ls /boot/vmlinuz-*-cloud-amd64 | tail -1)" /var/lib/libvirt/boot/vmlinuz
+chmod 0644 /var/lib/libvirt/boot/vmlinuz
+virtlogd -d -p /run/libvirt/virtlogd.pid || { touch "$dir/failed"; exit 11; }
+libvirtd -d -p /run/libvirt/libvirtd.pid || { kill "$(cat /run/libvirt/virtlogd.pid)"; touch "$dir/failed"; exit 12; }
+for ((i = 0; i < 100; i++)); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.1; done
+dom() {	# NAME INTERFACE-XML
+	cat > "/run/libvirt/$1.xml" <<X
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>/var/lib/libvirt/boot/vmlinuz</kernel><cmdline>console=ttyS0 panic=0</cmdline></os>
+  <devices>$2<serial type='pty'/></devices>
+</domain>
+X
+	virsh -q -c qemu:///system create "/run/libvirt/$1.xml"
+}
+rc=0
+dom vm-beta "<interface type='ethernet'><target dev='$tap' managed='no'/><model type='virtio'/><driver name='qemu' queues='2'/></interface>" || rc=1
+dom vm-gamma "<interface type='ethernet'><model type='virtio'/></interface>" || rc=1
+virsh -q -c qemu:///system domiflist vm-gamma
+[ $rc = 0 ] && touch "$dir/ready" || touch "$dir/failed"
+for ((i = 0; i < 600; i++)); do [ -e "$dir/done" ] && break; sleep 0.1; done
+virsh -q -c qemu:///system destroy vm-beta; virsh -q -c qemu:///system destroy vm-gamma
+kill "$(cat /run/libvirt/libvirtd.pid)" "$(cat /run/libvirt/virtlogd.pid)" 2>/dev/null
+exit $rc
+SH
+	LIBVIRT_JOB=$!
+}
+
+# libvirt: a domain on a tapflow tap is traced and named by its domain; a
+# tap libvirt makes itself (vnetN) is followed by pattern.
+test_libvirt_domains() {
+	command -v libvirtd >/dev/null && command -v virsh >/dev/null && command -v virtlogd >/dev/null ||
+		{ skip "no libvirt (scripts/setup.sh --vm installs it)"; return; }
+	ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || { skip "no cloud kernel to boot (scripts/setup.sh --vm)"; return; }
+	setup_tmp
+	local tap=$(uniq_name vmb) i vnet
+	expect_ok "create" tf create "$tap" --queues 2 || return 1
+	start_exporter --trace 'vm*' --trace 'vnet*'
+	libvirt_domains "$TMP" "$tap"
+	on_exit "touch $TMP/done; wait $LIBVIRT_JOB"
+	for ((i = 0; i < 300; i++)); do
+		[ -e "$TMP/ready" ] || [ -e "$TMP/failed" ] && break
+		sleep 0.1
+	done
+	[ -e "$TMP/ready" ] || { fail "libvirt: $(tail -3 "$TMP/libvirt.log")"; return 1; }
+	wait_series "tapflow_tap_backend_info{tap=\"$tap\",vm=\"vm-beta\"" 5 ||
+		{ fail "vm-beta not named: $(grep backend_info "$TMP/m")"; return 1; }
+	grep "tapflow_tap_backend_info{tap=\"$tap\"" "$TMP/m" | grep -q 'cgroup="/machine/qemu-[0-9]*-vm-beta' ||
+		{ fail "cgroup of vm-beta: $(grep "backend_info{tap=\"$tap\"" "$TMP/m")"; return 1; }
+	grep -q "^tapflow_queue_attached{tap=\"$tap\",queue=\"1\"}" "$TMP/m" || { fail "queue 1 of vm-beta"; return 1; }
+	vnet=$(awk '$1 ~ /^vnet/ { print $1 }' "$TMP/libvirt.log" | head -1)
+	[ -n "$vnet" ] || { fail "no vnetN in domiflist: $(cat "$TMP/libvirt.log")"; return 1; }
+	wait_series "tapflow_tap_backend_info{tap=\"$vnet\",vm=\"vm-gamma\"" 8 ||
+		{ ip -n "$NS" -d link show "$vnet" >&2; tf list >&2; fail "$vnet (vm-gamma) not followed or not named: $(grep -E "backend_info|vnet" "$TMP/m" | grep -v "^#" | head -5)"; return 1; }
+	grep -q "^tapflow_info{tap=\"$vnet\"" "$TMP/m" || { fail "$vnet not traced"; return 1; }
+	echo "    $tap -> vm-beta, $vnet -> vm-gamma (libvirt $(libvirtd --version | awk '{print $NF}'))" >&2
+	return 0
+}
+
 test_cli_errors() {
 	expect_fail "--all-netns alone" "give one" tf export --once --all-netns || return 1
 }
