@@ -25,7 +25,7 @@ start_exporter() {
 	on_exit "kill $EXPORTER; tf trace stop --all"
 	local i
 	for ((i = 0; i < 100; i++)); do
-		nsrun curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
+		nsrun curl -s -o /dev/null "http://${EXPORT_ADDR:-127.0.0.1}:$PORT/" && return 0
 		sleep 0.05
 	done
 	fail "exporter did not come up: $(cat "$TMP/export.log")"
@@ -234,6 +234,65 @@ test_libvirt_domains() {
 	grep -q "^tapflow_info{tap=\"$vnet\"" "$TMP/m" || { fail "$vnet not traced"; return 1; }
 	echo "    $tap -> vm-beta, $vnet -> vm-gamma (libvirt $(libvirtd --version | awk '{print $NF}'))" >&2
 	return 0
+}
+
+# Two "hypervisors": namespaces $NS and B joined by a veth, each with its own
+# bpffs (its own tracing session, as two hosts have) and an exporter
+# following vm*, each tap held by a real qemu named vm-a / vm-b. One real
+# Prometheus scrapes both and answers a per-VM query across them.
+test_prometheus_two_hypervisors() {
+	need prometheus
+	need qemu-system-x86_64
+	need jq
+	setup_tmp
+	local b=$(uniq_name tfh) ta=$(uniq_name vmx) tb=$(uniq_name vmy) i r
+	ip netns add "$b" || { fail "netns"; return 1; }
+	on_exit "ip netns del $b"
+	ip link add "${ta}v" netns "$NS" type veth peer name "${tb}v" netns "$b" || { fail "veth"; return 1; }
+	ip -n "$NS" addr add 198.18.77.1/24 dev "${ta}v"; ip -n "$NS" link set "${ta}v" up
+	ip -n "$b" addr add 198.18.77.2/24 dev "${tb}v"; ip -n "$b" link set "${tb}v" up; ip -n "$b" link set lo up
+	EXPORT_ADDR=198.18.77.1 start_exporter --trace 'vm*' --listen 198.18.77.1:$PORT || return 1
+	# hypervisor B: its own bpffs, so its tracing and pins are its own
+	nsenter --net="/run/netns/$b" -- unshare -m --propagation private sh -c \
+		"mount -t bpf bpf /sys/fs/bpf && exec '$TAPFLOW' export --trace 'vm*' --listen 198.18.77.2:$PORT" \
+		> "$TMP/export-b.log" 2>&1 &
+	local eb=$!
+	on_exit "kill $eb"
+	for h in "$NS:$ta:vm-a" "$b:$tb:vm-b"; do
+		IFS=: read -r ns tap vm <<< "$h"
+		nsenter --net="/run/netns/$ns" -- "$TAPFLOW" create "$tap" --queues 2 >/dev/null || { fail "create $tap"; return 1; }
+		nsenter --net="/run/netns/$ns" -- qemu-system-x86_64 -accel tcg -M q35 -S -nodefaults -display none \
+			-monitor none -serial none -name "guest=$vm,debug-threads=on" \
+			-netdev tap,id=n0,ifname="$tap",queues=2,script=no,downscript=no,vhost=off \
+			-device virtio-net-pci,netdev=n0,mq=on,vectors=6 > "$TMP/qemu-$vm.log" 2>&1 &
+		on_exit "kill $!"
+	done
+	on_exit "nsenter --net=/run/netns/$b $TAPFLOW delete --force $tb"
+	cat > "$TMP/prom.yml" <<-EOF
+	global:
+	  scrape_interval: 1s
+	  scrape_timeout: 1s
+	scrape_configs:
+	  - job_name: tapflow
+	    static_configs:
+	      - targets: ['198.18.77.1:$PORT', '198.18.77.2:$PORT']
+	EOF
+	nsrun prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/tsdb" \
+		--web.listen-address=127.0.0.1:19091 --log.level=warn > "$TMP/prom.log" 2>&1 &
+	on_exit "kill $!"
+	# per VM, across both hypervisors: every queue's rx counter named by its VM
+	local q='sort(count by (vm) (tapflow_rx_packets_total * on (instance, tap) group_left (vm) tapflow_tap_backend_info))'
+	for ((i = 0; i < 150; i++)); do
+		r=$(nsrun curl -s --max-time 2 "http://127.0.0.1:19091/api/v1/query" --data-urlencode "query=$q" |
+			jq -r '[.data.result[].metric.vm] | join(",")' 2>/dev/null)
+		[ "$r" = "vm-a,vm-b" ] && break
+		sleep 0.1
+	done
+	expect_eq "$r" "vm-a,vm-b" "per-VM query across two exporters" ||
+		{ cat "$TMP/prom.log" "$TMP/export-b.log" "$TMP"/qemu-*.log | tail -8 >&2; return 1; }
+	r=$(nsrun curl -s --max-time 2 "http://127.0.0.1:19091/api/v1/query" \
+		--data-urlencode 'query=count(count by (instance) (tapflow_tap_backend_info))' | jq -r '.data.result[0].value[1]')
+	expect_eq "$r" 2 "two instances" || return 1
 }
 
 test_cli_errors() {
