@@ -208,7 +208,7 @@ echo "Cost = 1 - traced/off; a cost ratio below 1 means tapflow slows the path l
 
 # ---- 3. the other benchmarks ---------------------------------------------
 if [ "$SUB" = 1 ]; then
-	for s in fastpath xsk export; do
+	for s in fastpath xsk export fleet; do
 		f=$TOP/scripts/bench-$s.sh
 		[ -x "$f" ] || continue
 		say "running bench-$s.sh"
