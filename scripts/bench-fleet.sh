@@ -37,7 +37,8 @@ say() { echo "bench-fleet: $*" >&2; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR ? a[int((NR + 1) / 2)] : "n/a") }'; }
 start_exporter() {
-	nsrun "$TAPFLOW" export "$@" > "$TMP/exp.log" 2>&1 &
+	# nsenter execs tapflow, so $! is the exporter itself (a function would be a subshell)
+	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" export "$@" > "$TMP/exp.log" 2>&1 &
 	EXP=$!
 	for ((i = 0; i < 200; i++)); do nsrun curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0; sleep 0.02; done
 	echo "exporter did not start: $(cat "$TMP/exp.log")" >&2; exit 1
