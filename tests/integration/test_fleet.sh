@@ -108,7 +108,8 @@ test_qemu_vm_named() {
 	start_exporter --trace 'vm*'
 	expect_ok "create" tf create "$tap" --queues 2 || return 1
 	wait_series "tapflow_info{tap=\"$tap\"" 2 || { fail "not followed"; return 1; }
-	nsrun qemu-system-x86_64 -accel tcg -M q35 -S -nodefaults -display none -monitor none \
+	# nsenter execs qemu, so $! is qemu itself (nsrun, a function, would be a subshell)
+	nsenter --net="/run/netns/$NS" -- qemu-system-x86_64 -accel tcg -M q35 -S -nodefaults -display none -monitor none \
 		-serial none -name guest=vm-alpha,debug-threads=on \
 		-netdev tap,id=n0,ifname="$tap",queues=2,script=no,downscript=no,vhost=off \
 		-device virtio-net-pci,netdev=n0,mq=on,vectors=6 > "$TMP/qemu.log" 2>&1 &
@@ -277,7 +278,7 @@ test_prometheus_two_hypervisors() {
 	    static_configs:
 	      - targets: ['198.18.77.1:$PORT', '198.18.77.2:$PORT']
 	EOF
-	nsrun prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/tsdb" \
+	nsenter --net="/run/netns/$NS" -- prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/tsdb" \
 		--web.listen-address=127.0.0.1:19091 --log.level=warn > "$TMP/prom.log" 2>&1 &
 	on_exit "kill $!"
 	# per VM, across both hypervisors: every queue's rx counter named by its VM
