@@ -100,6 +100,7 @@ int tf_parse_seconds(const char *s, const char *what, double min, double max,
 enum tf_cap {
 	TF_CAP_DAC_OVERRIDE = 1,	/* pins: TF_PIN_ROOT is root's (0700), its pins 0600 */
 	TF_CAP_NET_ADMIN = 12,	/* taps, netlink, XDP and tun ioctls */
+	TF_CAP_SYS_PTRACE = 19,	/* another user's /proc/PID/fdinfo: which VM holds a tap */
 	TF_CAP_SYS_ADMIN = 21,	/* covers CAP_BPF and CAP_PERFMON on any kernel */
 	TF_CAP_PERFMON = 38,	/* tracing programs (since 5.8) */
 	TF_CAP_BPF = 39,	/* loading programs and maps (since 5.8) */
@@ -164,6 +165,8 @@ void tf_percpu_sum(const void *percpu, int ncpu, size_t value_size, void *sum);
 #include "tf_tap.h"
 #include "tf_trace.h"
 #include "tf_export.h"
+#include "tf_vmid.h"
+#include "tf_follow.h"
 #include "tf_steer.h"
 #include "tf_fastpath.h"
 #include "tf_xsk.h"

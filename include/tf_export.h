@@ -19,6 +19,7 @@
 
 #include "tf_trace.h"
 #include "tf_fastpath.h"
+#include "tf_vmid.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +50,40 @@ void tf_export_buf_free(struct tf_export_buf *b);
  */
 int tf_export_render(struct tf_export_buf *b, const struct tf_tap_stats *taps,
 		     size_t n, uint64_t t0_ns);
+
+/*
+ * How histograms are exported (counters are always per queue): per queue,
+ * per tap (its queues' buckets added up: one series per tap and family), or
+ * not at all. At thousands of taps, per-queue histograms are most of the
+ * series (README: Cardinality).
+ */
+enum tf_export_hist {
+	TF_EXPORT_HIST_QUEUE = 0,
+	TF_EXPORT_HIST_TAP,
+	TF_EXPORT_HIST_OFF,
+};
+/* "queue", "tap", "off" -> the mode; -1 for anything else. */
+int tf_export_hist_parse(const char *s);
+
+/* tf_export_render() with the histogram mode given. */
+int tf_export_render_hist(struct tf_export_buf *b, const struct tf_tap_stats *taps,
+			  size_t n, uint64_t t0_ns, enum tf_export_hist mode);
+
+/*
+ * What an exporter knows about the processes behind a tap (include/
+ * tf_vmid.h): found when the tap's attached queue count changes, kept
+ * while the tap exists, so a stopped VM's series keep their VM's name.
+ */
+struct tf_export_backend {
+	char tap[16];
+	uint32_t netns;
+	bool local;			/* in the exporter's network namespace */
+	struct tf_tap_backend b;	/* b.pid 0: never seen a holder */
+};
+
+/* Append tapflow_tap_backend_info{tap, vm, pid, comm, cgroup} 1 per known backend. */
+int tf_export_render_backends(struct tf_export_buf *b, const struct tf_export_backend *be,
+			      size_t n);
 
 /*
  * Append the fast path's per-queue counters of ports (tf_fastpath_ports())
@@ -87,6 +122,13 @@ struct tf_exporter;
  */
 int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out);
 void tf_export_free(struct tf_exporter *e);	/* stops the server too */
+/* Histograms per queue (default), per tap or off; before serving. */
+void tf_export_set_histograms(struct tf_exporter *e, enum tf_export_hist mode);
+/*
+ * The backends the exporter knows now (a copy; free() it): what `tapflow
+ * export` shows and tests read. *n gets how many.
+ */
+int tf_export_backends(struct tf_exporter *e, struct tf_export_backend **out, size_t *n);
 
 /*
  * Keep the kernel's BPF run-time statistics on for the exporter's life and

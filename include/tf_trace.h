@@ -41,6 +41,18 @@ int tf_backend_parse(const char *s);		/* 0 auto, enum tf_backend, <0 bad */
 int tf_trace_start(const char *const *names, int n, int backend_req, int *backend);
 /* Stop tracing the named taps; unloads everything when none is left. */
 int tf_trace_stop(const char *const *names, int n);
+/*
+ * Stop tracing the tap that had ifindex in the caller's namespace, by index
+ * (its name may already belong to another device): what the exporter does
+ * when a followed tap is deleted. 0 also when it was not traced; unloads
+ * everything when no tap is left.
+ */
+int tf_trace_release(uint32_t ifindex);
+/*
+ * Give back the slots of taps whose network namespace is gone (what every
+ * start does too); unloads everything when no tap is left.
+ */
+int tf_trace_reclaim(void);
 /* Unload and unpin everything (all taps). */
 int tf_trace_stop_all(void);
 /* Is tracing loaded? Returns the backend (>0), 0 if not loaded, <0 on error. */
@@ -72,13 +84,15 @@ struct tf_tap_stats {
 	uint32_t ring_queues;		/* queues with records */
 	bool in_flight_known;		/* q[].in_flight read (tf_trace_read_in_flight) */
 	uint32_t nqueues;		/* entries in q */
-	struct tf_queue_stats *q;	/* attached queues, and any with counts */
+	struct tf_queue_stats *q;	/* attached queues, a tapflow tap's configured
+					   ones, and any that ever counted */
 };
 
 /*
  * Read every traced tap (name == NULL) or one. Allocates *taps; free with
- * tf_trace_stats_free. Queues listed: those attached now plus any whose
- * counters are non-zero.
+ * tf_trace_stats_free. Queues listed: those attached now, the queues a
+ * tapflow tap was created with (its alias), and any whose counters are
+ * non-zero (they count from the start of tracing, so: that ever counted).
  */
 int tf_trace_read(const char *name, struct tf_tap_stats **taps, size_t *n);
 void tf_trace_stats_free(struct tf_tap_stats *taps, size_t n);

@@ -131,7 +131,7 @@ cat "$TMP/trace.md"
 
 # ---- 3. the other benchmarks ---------------------------------------------
 if [ "$SUB" = 1 ]; then
-	for s in fastpath xsk export; do
+	for s in fastpath xsk export fleet; do
 		f=$TOP/scripts/bench-$s.sh
 		[ -x "$f" ] || continue
 		say "running bench-$s.sh"

@@ -67,8 +67,8 @@ step "tapflow stats $TAP   (tx: host -> ring -> backend; rx: backend -> host)"
 tf stats "$TAP"
 step "tapflow hist $TAP --queue 3"
 tf hist "$TAP" --queue 3
-step "tapflow export --once   (Prometheus text; excerpt)"
-tf export --once | grep -E '^tapflow_(rx|tx)_packets_total|^tapflow_info' | head -12
+step "tapflow export --once   (Prometheus text; excerpt: the backends have detached, the counts stay)"
+tf export --once | grep -E '^tapflow_(rx|tx)_packets_total|^tapflow_queue_attached|^tapflow_info' | head -14
 step "tapflow delete $TAP"
 tf delete "$TAP"
 

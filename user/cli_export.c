@@ -7,7 +7,11 @@
  * traced it serves only its own metrics.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +20,7 @@
 #include "cli.h"
 #include "cli_cmds.h"
 #include "log.h"
+#include "tapflow.h"
 #include "tf_export.h"
 
 struct export_cfg {
@@ -25,7 +30,14 @@ struct export_cfg {
 	double interval;
 	bool once;
 	bool bpf_stats;
+	int histograms;			/* enum tf_export_hist: hist_modes[] is in its order */
+	struct cli_list trace;		/* --trace GLOB, repeatable */
+	bool all_netns;
 };
+
+static const char *const hist_modes[] = { "queue", "tap", "off", NULL };
+_Static_assert(TF_EXPORT_HIST_QUEUE == 0 && TF_EXPORT_HIST_TAP == 1 && TF_EXPORT_HIST_OFF == 2,
+	       "hist_modes[] is in enum tf_export_hist's order");
 
 /*
  * node_exporter's textfile collector reads only DIR/NAME.prom, so a path
@@ -65,6 +77,16 @@ static const struct cli_opt export_opts[] = {
 	CLI_OPT(struct export_cfg, CLI_FLAG, bpf_stats, "bpf-stats",
 		.help = "export each tracing program's runs and run time (keeps the kernel's BPF "
 			"run-time statistics on while this runs: every BPF program on the host pays for them)"),
+	CLI_OPT(struct export_cfg, CLI_ENUM, histograms, "histograms", .metavar = "MODE",
+		.choices = hist_modes,
+		.help = "histograms per queue (default), per tap (queues summed) or none; "
+			"counters stay per queue"),
+	CLI_OPT(struct export_cfg, CLI_LIST, trace, "trace", .short_name = 'T', .metavar = "GLOB",
+		.help = "trace every tun/tap device matching GLOB as it appears, release it when "
+			"it goes (matching taps that exist already are picked up at start)"),
+	CLI_OPT(struct export_cfg, CLI_FLAG, all_netns, "all-netns",
+		.help = "with --trace: follow taps in every network namespace on the host, not "
+			"only the exporter's"),
 	CLI_OPT(struct export_cfg, CLI_FLAG, once, "once",
 		.help = "write the metrics once (to --textfile, else stdout) and exit"),
 	CLI_END
@@ -86,14 +108,67 @@ static int write_once(struct tf_exporter *e, const char *textfile)
 	return err;
 }
 
+/* Wait for a signal, following taps meanwhile when asked; the textfile every interval. */
+static int serve_loop(struct tf_exporter *e, const sigset_t *sigs, struct tf_follow *f,
+		      const char *textfile, double interval)
+{
+	struct pollfd pfd[2];
+	uint64_t next_file, next_tick, now;
+	struct timespec ts;
+	int sfd = signalfd(-1, sigs, SFD_CLOEXEC), k;
+
+	if (sfd < 0)
+		return tf_err(-errno, "signalfd: %s", strerror(errno));
+	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = f ? tf_follow_fd(f) : -1, .events = POLLIN };
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	next_file = now + (uint64_t)(interval * 1000);
+	next_tick = now + 1000;
+	for (;;) {
+		int timeout = -1;
+
+		if (textfile)
+			timeout = next_file > now ? (int)(next_file - now) : 0;
+		if (f && (timeout < 0 || next_tick - now < (uint64_t)timeout))
+			timeout = next_tick > now ? (int)(next_tick - now) : 0;
+		k = poll(pfd, 2, timeout);
+		if (k < 0 && errno != EINTR)
+			break;
+		if (k > 0 && (pfd[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				pr_debug("tapflow export: signal %u, stopping\n", si.ssi_signo);
+			break;
+		}
+		if (f && k > 0 && (pfd[1].revents & POLLIN))
+			tf_follow_handle(f);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (f && now >= next_tick) {
+			tf_follow_tick(f);
+			next_tick = now + 1000;
+		}
+		if (textfile && now >= next_file) {
+			/* A failed rewrite is retried next time. */
+			if (tf_export_write_textfile(e, textfile))
+				pr_warn("tapflow export: %s\n", tf_errmsg());
+			next_file = now + (uint64_t)(interval * 1000);
+		}
+	}
+	close(sfd);
+	return 0;
+}
+
 static int run_export(void *p)
 {
 	struct export_cfg cfg = *(struct export_cfg *)p;
 	bool serve, listen_given;
+	struct tf_follow *follow = NULL;
 	struct tf_exporter *e;
-	struct timespec ts;
 	sigset_t sigs;
-	int err, sig;
+	int err;
 
 	listen_given = cli_given("listen");
 	if (cfg.once && listen_given)
@@ -114,9 +189,13 @@ static int run_export(void *p)
 		return cli_usage_error("--web.config.file configures the HTTP server: "
 				       "it needs serving (not --once, and --listen beside --textfile)");
 
+	if (cfg.all_netns && !cfg.trace.n)
+		return cli_usage_error("--all-netns says where to follow --trace GLOB: give one");
+
 	err = tf_export_new(NULL, &e);
 	if (err)
 		return cli_fail(err);
+	tf_export_set_histograms(e, (enum tf_export_hist)cfg.histograms);
 	if (cfg.web_config) {
 		err = tf_export_web_config(e, cfg.web_config);
 		if (err)
@@ -127,15 +206,23 @@ static int run_export(void *p)
 		if (err)
 			goto out;
 	}
+	if (cfg.trace.n) {
+		struct tf_follow_opts fo = { .globs = (const char *const *)cfg.trace.v,
+					     .nglobs = cfg.trace.n, .all_netns = cfg.all_netns };
+
+		/* Before the first scrape, so that taps that exist already are in it. */
+		err = tf_follow_new(&fo, &follow);
+		if (err)
+			goto out;
+	}
 	if (cfg.once) {
 		err = write_once(e, cfg.textfile);
-		tf_export_free(e);
-		return err ? cli_fail(err) : TF_EXIT_OK;
+		goto out;
 	}
 
 	/*
 	 * Block the signals before libmicrohttpd starts its threads, so they
-	 * inherit the mask and only sigtimedwait() below sees them.
+	 * inherit the mask and only serve_loop()'s signalfd sees them.
 	 */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -160,20 +247,9 @@ static int run_export(void *p)
 		printf("writing %s every %g s\n", cfg.textfile, cfg.interval);
 	fflush(stdout);
 
-	ts.tv_sec = (time_t)cfg.interval;
-	ts.tv_nsec = (long)((cfg.interval - ts.tv_sec) * 1e9);
-	for (;;) {
-		sig = sigtimedwait(&sigs, NULL, cfg.textfile ? &ts : NULL);
-		if (sig > 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		/* EAGAIN: the interval passed. A failed rewrite is retried next time. */
-		if (tf_export_write_textfile(e, cfg.textfile))
-			pr_warn("tapflow export: %s\n", tf_errmsg());
-	}
-	pr_debug("tapflow export: signal %d, stopping\n", sig);
+	err = serve_loop(e, &sigs, follow, cfg.textfile, cfg.interval);
 out:
+	tf_follow_free(follow);
 	tf_export_free(e);
 	return err ? cli_fail(err) : TF_EXIT_OK;
 }

@@ -11,10 +11,12 @@
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "cli_cmds.h"
+#include "cli_backend.h"
 #include "json.h"
 #include "log.h"
 
@@ -214,6 +216,19 @@ static int run_list(void *p)
 	err = tf_tap_list(&taps, &n);
 	if (err)
 		return cli_fail(err);
+	{
+		const char **names = calloc(n ? n : 1, sizeof(*names));
+		unsigned int *att = calloc(n ? n : 1, sizeof(*att));
+
+		for (size_t i = 0; names && att && i < n; i++) {
+			names[i] = taps[i].name;
+			att[i] = taps[i].queues_attached;
+		}
+		if (names && att)
+			cli_backends_refresh(names, att, n);	/* one walk of /proc for all */
+		free(names);
+		free(att);
+	}
 
 	if (cfg->json) {
 		tf_json_init(&j, stdout);
@@ -229,13 +244,14 @@ static int run_list(void *p)
 			json_queues(&j, t);
 			tf_json_bool(&j, "tapflow", t->by_tapflow);
 			tf_json_str(&j, "operstate", tf_tap_operstate_name(t->operstate));
+			cli_backend_json(&j, cli_backend_of(t->name));
 			tf_json_obj_end(&j);
 		}
 		tf_json_arr_end(&j);
 		tf_json_end(&j);
 	} else {
-		printf("%-16s %7s %-4s %-3s %-10s %-8s %-7s %s\n", "NAME", "IFINDEX", "MODE",
-		       "MQ", "QUEUES", "ATTACHED", "TAPFLOW", "STATE");
+		printf("%-16s %7s %-4s %-3s %-10s %-8s %-7s %-9s %s\n", "NAME", "IFINDEX", "MODE",
+		       "MQ", "QUEUES", "ATTACHED", "TAPFLOW", "STATE", "VM");
 		for (size_t i = 0; i < n; i++) {
 			const struct tf_tap_info *t = &taps[i];
 			char conf[16], att[24];
@@ -245,9 +261,10 @@ static int run_list(void *p)
 			else
 				snprintf(conf, sizeof(conf), "-");
 			snprintf(att, sizeof(att), "%u/%u", t->queues_attached, t->queues_disabled);
-			printf("%-16s %7d %-4s %-3s %-10s %-8s %-7s %s\n", t->name, t->ifindex,
+			printf("%-16s %7d %-4s %-3s %-10s %-8s %-7s %-9s %s\n", t->name, t->ifindex,
 			       t->tap ? "tap" : "tun", t->multi_queue ? "yes" : "no", conf, att,
-			       t->by_tapflow ? "yes" : "no", tf_tap_operstate_name(t->operstate));
+			       t->by_tapflow ? "yes" : "no", tf_tap_operstate_name(t->operstate),
+			       cli_backend_vm(cli_backend_of(t->name)));
 		}
 		if (!n)
 			printf("(no tun/tap devices in this network namespace)\n");
@@ -417,6 +434,7 @@ static void show_json(const struct tf_tap_info *t)
 	tf_tap_attached(t->ifindex, t->name, &att);
 	json_attached(&j, &att);
 	tf_json_obj_end(&j);
+	cli_backend_json(&j, cli_backend_of(t->name));
 	tf_json_obj_end(&j);
 	tf_json_end(&j);
 }
@@ -448,6 +466,17 @@ static void show_text(const struct tf_tap_info *t)
 	printf("  txqueuelen: %u\n", t->txqueuelen);
 	printf("  queues:     %s configured, %u attached, %u disabled\n", conf,
 	       t->queues_attached, t->queues_disabled);
+	{
+		const struct tf_tap_backend *b = cli_backend_of(t->name);
+
+		if (b)
+			printf("  backend:    %s (pid %d %s, %u fd%s in %u process%s, cgroup %s)\n",
+			       b->vm, b->pid, b->comm, b->fds, b->fds == 1 ? "" : "s", b->procs,
+			       b->procs == 1 ? "" : "es", b->cgroup[0] ? b->cgroup : "?");
+		else
+			printf("  backend:    none%s\n", t->queues_attached && !tf_have_cap(TF_CAP_SYS_PTRACE) ?
+			       " found (another user's holder needs CAP_SYS_PTRACE to be seen)" : "");
+	}
 	printf("  counters (%s):\n", PER_QUEUE_NOTE);
 	printf("    rx (backend -> host): packets %" PRIu64 " bytes %" PRIu64
 	       " dropped %" PRIu64 " errors %" PRIu64 "\n", t->stats.rx_packets,
@@ -468,6 +497,11 @@ static int run_show(void *p)
 	err = tf_tap_get(cfg->name, &t);
 	if (err)
 		return cli_fail(err);
+	{
+		const char *nm = t.name;
+
+		cli_backends_refresh(&nm, &t.queues_attached, 1);
+	}
 	if (cfg->json)
 		show_json(&t);
 	else

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cli_cmds.h"
 #include "json.h"
+#include "cli_backend.h"
 #include "log.h"
 #include "tapflow.h"
 #include "tf_trace.h"
@@ -38,11 +39,9 @@ static const struct cli_opt trace_start_opts[] = {
 	CLI_OPT(struct trace_cfg, CLI_ENUM, backend, "backend", .short_name = 'b',
 		.metavar = "BACKEND", .help = "attach with this backend instead of probing",
 		.choices = backend_choices),
-	CLI_END
-};
-
-static const struct cli_opt trace_names[] = {
-	CLI_ARG(struct trace_cfg, CLI_IFNAMES, names, "NAME"),
+	CLI_OPT(struct trace_cfg, CLI_FLAG, all, "all", .short_name = 'a',
+		.help = "trace every tun/tap device of this network namespace, once "
+			"(tapflow export --trace GLOB follows new ones)"),
 	CLI_END
 };
 
@@ -73,6 +72,33 @@ static int trace_start(void *p)
 	struct trace_cfg *o = p;
 	int r, backend = 0;
 
+	if (o->all == (o->names.n > 0))
+		return cli_usage_error(o->all ? "--all traces every tap: name none"
+				       : "missing NAME... or --all (see tapflow trace start --help)");
+	if (o->all) {
+		struct tf_tap_info *taps;
+		const char **names;
+		size_t n;
+
+		r = tf_tap_list(&taps, &n);
+		if (r)
+			return cli_fail(r);
+		if (!n) {
+			tf_tap_list_free(taps);
+			printf("no tun/tap devices in this network namespace: nothing traced\n");
+			return 0;
+		}
+		names = calloc(n, sizeof(*names));
+		for (size_t i = 0; names && i < n; i++)
+			names[i] = taps[i].name;
+		r = names ? tf_trace_start(names, (int)n, o->backend, &backend) :
+			    tf_err(-ENOMEM, "out of memory");
+		free(names);
+		if (!r)
+			printf("tracing %zu tap(s) (backend: %s)\n", n, tf_backend_name(backend));
+		tf_tap_list_free(taps);
+		return r ? cli_fail(r) : 0;
+	}
 	r = tf_trace_start((const char *const *)o->names.v, o->names.n, o->backend, &backend);
 	if (r)
 		return cli_fail(r);
@@ -170,7 +196,8 @@ static const struct cli_cmd trace_start_cmd = {
 	       "The backend is probed: fentry, then kprobe, then BTF tracepoints. A tap\n"
 	       "named twice is refused.",
 	.opts = trace_start_opts,
-	.args = trace_names,
+	.args = trace_names_opt,
+	.synopsis = "NAME... | --all",
 	CLI_CFG(struct trace_cfg, .backend = 0),
 	.run = trace_start,
 };
@@ -258,6 +285,7 @@ static void stats_json(const struct tf_tap_stats *t)
 	tf_json_str(&j, "backend", tf_backend_name(t->backend));
 	tf_json_bool(&j, "gone", t->gone);
 	tf_json_u64(&j, "queues_attached", t->queues_attached);
+	cli_backend_json(&j, cli_backend_of(t->name));
 	tf_json_arr_begin(&j, "queues");
 	for (uint32_t i = 0; i < t->nqueues; i++) {
 		const struct tf_queue_stats *q = &t->q[i];
@@ -310,8 +338,9 @@ static void fmt_ns(char *buf, size_t len, uint64_t ns)
 
 static void stats_text(const struct tf_tap_stats *t)
 {
-	printf("%s  backend %s%s, %u queue(s) attached\n", t->name, tf_backend_name(t->backend),
-	       t->gone ? "  (gone: deleted while traced)" : "", t->queues_attached);
+	printf("%s  backend %s%s, %u queue(s) attached, vm %s\n", t->name, tf_backend_name(t->backend),
+	       t->gone ? "  (gone: deleted while traced)" : "", t->queues_attached,
+	       cli_backend_vm(cli_backend_of(t->name)));
 	printf("%5s %12s %10s %14s %10s %12s %14s %9s %9s %9s\n", "queue", "tx_packets", "tx_xdp",
 	       "tx_bytes", "tx_drops", "rx_packets", "rx_bytes", "rx_drops", "wait_p50", "wait_p99");
 	for (uint32_t i = 0; i < t->nqueues; i++) {
@@ -346,6 +375,11 @@ static int run_stats(void *p)
 	if (r) {
 		tf_trace_stats_free(t, n);
 		return cli_fail(r);
+	}
+	{
+		const char *nm = t[0].name;
+
+		cli_backends_refresh(&nm, &t[0].queues_attached, 1);
 	}
 	if (o->json)
 		stats_json(&t[0]);
@@ -523,9 +557,20 @@ static void top_frame(const struct tf_tap_stats *cur, size_t n, const struct tf_
 {
 	if (clear)
 		printf("\033[H\033[J");
-	printf("%-15s %5s %10s %12s %10s %12s %8s %8s %6s %9s %9s %9s\n", "tap", "queue", "tx_pps",
+	{
+		/* who holds each tap: a walk of /proc only when a tap's queue count moved */
+		const char *names[n ? n : 1];
+		unsigned int att[n ? n : 1];
+
+		for (size_t i = 0; i < n; i++) {
+			names[i] = cur[i].name;
+			att[i] = cur[i].local ? cur[i].queues_attached : 0;
+		}
+		cli_backends_refresh(names, att, n);
+	}
+	printf("%-15s %5s %10s %12s %10s %12s %8s %8s %6s %9s %9s %9s %s\n", "tap", "queue", "tx_pps",
 	       "tx_B/s", "rx_pps", "rx_B/s", "tx_drop", "rx_drop", "occ", "wait_p50", "wait_p99",
-	       "wait_max");
+	       "wait_max", "vm");
 	for (size_t i = 0; i < n; i++) {
 		const struct tf_tap_stats *t = &cur[i];
 
@@ -563,11 +608,12 @@ static void top_frame(const struct tf_tap_stats *cur, size_t n, const struct tf_
 				snprintf(rxd, sizeof(rxd), "%llu", (unsigned long long)d.c.rx_drops);
 			else
 				snprintf(rxd, sizeof(rxd), "n/a");
-			printf("%-15s %5u %10.0f %12.0f %10.0f %12.0f %8llu %8s %6.1f %9s %9s %9s\n",
+			printf("%-15s %5u %10.0f %12.0f %10.0f %12.0f %8llu %8s %6.1f %9s %9s %9s %s\n",
 			       k ? "" : t->name, q->queue, d.c.tx_packets / secs, d.c.tx_bytes / secs,
 			       d.c.rx_packets / secs, d.c.rx_bytes / secs,
 			       (unsigned long long)d.tx_drops, rxd,
-			       occn ? (double)d.h.occupancy_sum / occn : 0.0, p50, p99, mx);
+			       occn ? (double)d.h.occupancy_sum / occn : 0.0, p50, p99, mx,
+			       k ? "" : cli_backend_vm(t->local ? cli_backend_of(t->name) : NULL));
 		}
 	}
 	fflush(stdout);

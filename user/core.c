@@ -138,6 +138,7 @@ const char *tf_cap_name(enum tf_cap cap)
 	switch (cap) {
 	case TF_CAP_DAC_OVERRIDE: return "CAP_DAC_OVERRIDE";
 	case TF_CAP_NET_ADMIN: return "CAP_NET_ADMIN";
+	case TF_CAP_SYS_PTRACE: return "CAP_SYS_PTRACE";
 	case TF_CAP_SYS_ADMIN: return "CAP_SYS_ADMIN";
 	case TF_CAP_PERFMON: return "CAP_PERFMON";
 	case TF_CAP_BPF: return "CAP_BPF";
@@ -196,8 +197,13 @@ int tf_netns_self(uint32_t *ino)
 {
 	struct stat st;
 
-	if (stat("/proc/self/ns/net", &st))
-		return tf_err(-errno, "cannot stat /proc/self/ns/net: %s", strerror(errno));
+	/*
+	 * thread-self, not self: /proc/self is the thread group leader's, and a
+	 * thread that entered another namespace (the exporter following taps
+	 * there, setns) must not make the others see it as theirs.
+	 */
+	if (stat("/proc/thread-self/ns/net", &st))
+		return tf_err(-errno, "cannot stat /proc/thread-self/ns/net: %s", strerror(errno));
 	*ino = (uint32_t)st.st_ino;
 	return 0;
 }

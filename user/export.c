@@ -36,7 +36,10 @@ int tf_export_new(const struct tf_export_source *src, struct tf_exporter **out)
 
 		if (!err)
 			err = tf_trace_reader_new(&e->reader);
+		if (!err)
+			err = tfx_backends_new(&e->bk);
 		if (err) {
+			tf_trace_reader_free(e->reader);
 			free(e);
 			return err;
 		}
@@ -74,9 +77,22 @@ void tf_export_free(struct tf_exporter *e)
 		tf_export_buf_free(&e->snaps[i].b);
 	tf_export_buf_free(&e->text);
 	tf_trace_reader_free(e->reader);
+	tfx_backends_free(e->bk);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->read_lock);
 	free(e);
+}
+
+void tf_export_set_histograms(struct tf_exporter *e, enum tf_export_hist mode)
+{
+	e->hist = mode;
+}
+
+int tf_export_backends(struct tf_exporter *e, struct tf_export_backend **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return e->bk ? tfx_backends_copy(e->bk, out, n) : 0;
 }
 
 int tfx_export_probe(struct tf_exporter *e)
@@ -125,12 +141,23 @@ int tf_export_scrape(struct tf_exporter *e, struct tf_export_buf *b)
 			e->src.release_ports(ports, nports);
 		return err;
 	}
+	if (e->bk)
+		tfx_backends_update(e->bk, taps, n);
 	t1 = clock_ns(CLOCK_MONOTONIC);
-	err = tf_export_render(b, taps, n, t0);
+	err = tf_export_render_hist(b, taps, n, t0, e->hist);
 	if (!err)
 		err = tf_export_render_fastpath(b, ports, nports);
 	if (!err && e->bpf_stats >= 0)
 		err = tf_export_scrape_bpf(b);
+	if (!err && e->bk) {
+		struct tf_export_backend *be;
+		size_t nbe;
+
+		err = tfx_backends_copy(e->bk, &be, &nbe);
+		if (!err)
+			err = tf_export_render_backends(b, be, nbe);
+		free(be);
+	}
 	if (taps && !e->reader)
 		e->src.release(taps, n);
 	pthread_mutex_unlock(&e->read_lock);

@@ -112,8 +112,21 @@ void tfx_guard_notify(struct tfx_guard *g, struct MHD_Connection *c,
 void tfx_guard_head_done(struct MHD_Connection *c);
 void tfx_guard_request_done(struct MHD_Connection *c);
 
+/* ---- who holds each tap (export_backend.c) ---- */
+
+struct tfx_backends;
+
+int tfx_backends_new(struct tfx_backends **out);
+void tfx_backends_free(struct tfx_backends *b);
+/* After each read: look up the taps whose attached queue count changed. */
+void tfx_backends_update(struct tfx_backends *b, const struct tf_tap_stats *taps, size_t n);
+/* The known ones (holder found at least once), copied for the caller. */
+int tfx_backends_copy(struct tfx_backends *b, struct tf_export_backend **out, size_t *n);
+
 struct tf_exporter {
 	struct tf_export_source src;
+	enum tf_export_hist hist;
+	struct tfx_backends *bk;	/* NULL with a caller's source (tests) */
 	/*
 	 * With the default source, the maps are read through a reader that
 	 * keeps them open from scrape to scrape, and the taps it returns are

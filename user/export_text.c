@@ -225,15 +225,14 @@ void tfx_put_meta(struct out *o, const char *name, const char *type,
 	put(o, "\n", 1);
 }
 
-/* Does any live tap (measuring rx_ns, if asked) have an attached queue? */
+/* Does any live tap (measuring rx_ns, if asked) have a queue to export? */
 bool tfx_any_queue(const struct tf_tap_stats *taps, size_t n, bool need_rx_ns)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!tap_live(&taps[i]) || (need_rx_ns && !taps[i].rx_ns))
 			continue;
-		for (uint32_t j = 0; j < taps[i].nqueues; j++)
-			if (taps[i].q[j].attached)
-				return true;
+		if (taps[i].nqueues)
+			return true;
 	}
 	return false;
 }
@@ -264,71 +263,110 @@ void tfx_q_counter(struct out *o, const struct tf_tap_stats *taps, size_t n,
 	}
 }
 
-void tfx_q_hist(struct out *o, const struct tf_tap_stats *taps, size_t n,
-		   const struct hist_desc *h)
+/*
+ * One series' lines: the buckets of the window (those below folded into its
+ * first bound), +Inf, _sum and _count, with labels lbl. p has room for them.
+ */
+static char *hist_lines(char *p, const struct hist_desc *h, const char *lbl, size_t ln,
+			const uint64_t *b, uint64_t sum)
 {
 	const struct le_str *le = h->ns ? le_time : le_occ;
 	int nslots = h->ns ? TF_HIST_SLOTS : TF_OCC_SLOTS;
+	char pre[HIST_NAME_MAX + 8 + QLBL_MAX + CUR_SLACK] = "";
+	size_t nl = strlen(h->name), pn;
+	uint64_t cum = 0;
+	int k;
+
+	/* Every bucket line of the series starts the same: build it once. */
+	memcpy(pre, h->name, nl);
+	memcpy(pre + nl, "_bucket{", 8);
+	memcpy(pre + nl + 8, lbl, ln);
+	pn = nl + 8 + ln;
+
+	for (k = 0; k < h->lo; k++)
+		cum += b[k];
+	for (; k <= h->hi; k++) {
+		cum += b[k];
+		p = cur_put16(p, pre, pn);
+		memcpy(p, le[k].s, LE_TAIL_MAX);	/* whole: a fixed-size copy */
+		p += le[k].n;
+		p = cur_u64(p, cum);
+		*p++ = '\n';
+	}
+	for (; k < nslots; k++)
+		cum += b[k];
+	p = cur_put16(p, pre, pn);
+	p = cur_put(p, ",le=\"+Inf\"} ", 12);
+	p = cur_u64(p, cum);
+	*p++ = '\n';
+
+	p = cur_put(p, h->name, nl);
+	p = cur_put(p, "_sum{", 5);
+	p = cur_put(p, lbl, ln);
+	p = cur_put(p, "} ", 2);
+	if (h->ns)
+		p += tfx_ns_to_sec(sum, p);
+	else
+		p = cur_u64(p, sum);
+	*p++ = '\n';
+
+	p = cur_put(p, h->name, nl);
+	p = cur_put(p, "_count{", 7);
+	p = cur_put(p, lbl, ln);
+	p = cur_put(p, "} ", 2);
+	p = cur_u64(p, cum);
+	*p++ = '\n';
+	return p;
+}
+
+void tfx_q_hist(struct out *o, const struct tf_tap_stats *taps, size_t n,
+		   const struct hist_desc *h, enum tf_export_hist mode)
+{
 	const struct tf_tap_stats *t;
 	const struct tf_queue_stats *qs;
-	char tl[TAPLBL_MAX], ql[QLBL_MAX], pre[HIST_NAME_MAX + 8 + QLBL_MAX + CUR_SLACK] = "";
-	size_t nl = strlen(h->name), qn, pn;
+	char tl[TAPLBL_MAX], ql[QLBL_MAX];
+	size_t nl = strlen(h->name), qn;
 	/* A line at its longest: name_bucket{labels,le="BOUND"} VALUE */
 	size_t line = nl + 8 + QLBL_MAX + CUR_SLACK + LE_TAIL_MAX + SEC_MAX_DEC + 1;
+	size_t room = (h->hi - h->lo + 4) * line;
 
-	if (nl > HIST_NAME_MAX)
+	if (nl > HIST_NAME_MAX || mode == TF_EXPORT_HIST_OFF)
 		return;
 	if (!tfx_any_queue(taps, n, h->need_rx_ns))
 		return;
 	tfx_put_meta(o, h->name, "histogram", h->help);
+	if (mode == TF_EXPORT_HIST_TAP) {
+		/* One series per tap: its queues' buckets and sums added up. */
+		for (size_t i = 0; i < n; i++) {
+			uint64_t b[TF_HIST_SLOTS] = { 0 }, sum = 0;
+			int nslots = h->ns ? TF_HIST_SLOTS : TF_OCC_SLOTS;
+			size_t tn;
+			char *p;
+
+			t = &taps[i];
+			if (!tap_live(t) || !t->nqueues || (h->need_rx_ns && !t->rx_ns))
+				continue;
+			for (uint32_t j = 0; j < t->nqueues; j++) {
+				const uint64_t *qb = (const uint64_t *)((const char *)&t->q[j] + h->buckets);
+
+				for (int k = 0; k < nslots; k++)
+					b[k] += qb[k];
+				sum += *(const uint64_t *)((const char *)&t->q[j] + h->sum);
+			}
+			tn = tfx_tap_label(tl, t);
+			p = cur_begin(o, room);
+			if (!p)
+				return;
+			cur_end(o, hist_lines(p, h, tl, tn, b, sum));
+		}
+		return;
+	}
 	FOR_EACH_QUEUE(taps, n, h->need_rx_ns, t, qs, tl, ql, qn) {
 		const uint64_t *b = (const uint64_t *)((const char *)qs + h->buckets);
-		uint64_t cum = 0, sum = *(const uint64_t *)((const char *)qs + h->sum);
-		char *p = cur_begin(o, (h->hi - h->lo + 4) * line);
-		int k;
+		char *p = cur_begin(o, room);
 
 		if (!p)
 			return;
-		/* Every bucket line of the queue starts the same: build it once. */
-		memcpy(pre, h->name, nl);
-		memcpy(pre + nl, "_bucket{", 8);
-		memcpy(pre + nl + 8, ql, qn);
-		pn = nl + 8 + qn;
-
-		/* Buckets below the window fold into its first bound. */
-		for (k = 0; k < h->lo; k++)
-			cum += b[k];
-		for (; k <= h->hi; k++) {
-			cum += b[k];
-			p = cur_put16(p, pre, pn);
-			memcpy(p, le[k].s, LE_TAIL_MAX);	/* whole: a fixed-size copy */
-			p += le[k].n;
-			p = cur_u64(p, cum);
-			*p++ = '\n';
-		}
-		for (; k < nslots; k++)
-			cum += b[k];
-		p = cur_put16(p, pre, pn);
-		p = cur_put(p, ",le=\"+Inf\"} ", 12);
-		p = cur_u64(p, cum);
-		*p++ = '\n';
-
-		p = cur_put(p, h->name, nl);
-		p = cur_put(p, "_sum{", 5);
-		p = cur_put(p, ql, qn);
-		p = cur_put(p, "} ", 2);
-		if (h->ns)
-			p += tfx_ns_to_sec(sum, p);
-		else
-			p = cur_u64(p, sum);
-		*p++ = '\n';
-
-		p = cur_put(p, h->name, nl);
-		p = cur_put(p, "_count{", 7);
-		p = cur_put(p, ql, qn);
-		p = cur_put(p, "} ", 2);
-		p = cur_u64(p, cum);
-		*p++ = '\n';
-		cur_end(o, p);
+		cur_end(o, hist_lines(p, h, ql, qn, b, *(const uint64_t *)((const char *)qs + h->sum)));
 	}
 }

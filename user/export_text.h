@@ -186,18 +186,19 @@ static inline bool tap_live(const struct tf_tap_stats *t)
 /* Compute the `le` strings once (before the first tfx_q_hist()). */
 void tf_text_init(void);
 void tfx_put_meta(struct out *o, const char *name, const char *type, const char *help);
-/* Does any live tap (measuring rx_ns, if asked) have an attached queue? */
+/* Does any live tap (measuring rx_ns, if asked) have a queue to export? */
 bool tfx_any_queue(const struct tf_tap_stats *taps, size_t n, bool need_rx_ns);
 
 /*
- * Walk the exported queues: for each, `qlbl` holds its labels. A macro
+ * Walk the exported queues (every queue the reader listed: attached, set
+ * up by tapflow, or ever counted): for each, `qlbl` holds its labels. A macro
  * rather than a callback so the per-line work stays inline.
  */
 #define FOR_EACH_QUEUE(taps, n, need_rx_ns, t, qs, tlbl, qlbl, qlen)		\
 	for (size_t _i = 0; _i < (n); _i++)					\
 		if (((t) = &(taps)[_i]), tap_live(t) && (!(need_rx_ns) || (t)->rx_ns)) \
 			for (size_t _tl = tfx_tap_label((tlbl), (t)), _j = 0; _j < (t)->nqueues; _j++) \
-				if (((qs) = &(t)->q[_j]), (qs)->attached &&	\
+				if (((qs) = &(t)->q[_j]),			\
 				    ((qlen) = tfx_queue_label((qlbl), (tlbl), _tl, (qs)->queue), 1))
 
 /* One counter family over every exported queue; off is in struct tf_queue_stats. */
@@ -214,7 +215,8 @@ struct hist_desc {
 	bool need_rx_ns;
 };
 
+/* One histogram family: per queue, per tap (queues summed) or none. */
 void tfx_q_hist(struct out *o, const struct tf_tap_stats *taps, size_t n,
-	    const struct hist_desc *h);
+	    const struct hist_desc *h, enum tf_export_hist mode);
 
 #endif

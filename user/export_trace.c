@@ -140,8 +140,53 @@ static void tap_families(struct out *o, const struct tf_tap_stats *taps, size_t 
 
 #define QOFF(f) offsetof(struct tf_queue_stats, f)
 
+/* 1 while the queue is attached, 0 while not: its counters stay exported. */
+static void q_attached(struct out *o, const struct tf_tap_stats *taps, size_t n)
+{
+	static const char name[] = "tapflow_queue_attached";
+	const struct tf_tap_stats *t;
+	const struct tf_queue_stats *qs;
+	char tl[TAPLBL_MAX], ql[QLBL_MAX];
+	size_t qn;
+
+	if (!tfx_any_queue(taps, n, false))
+		return;
+	tfx_put_meta(o, name, "gauge",
+		     "1 while a backend holds the queue, 0 while not (its counters stay exported).");
+	FOR_EACH_QUEUE(taps, n, false, t, qs, tl, ql, qn) {
+		char *p = cur_begin(o, sizeof(name) + qn + 8);
+
+		if (!p)
+			return;
+		p = cur_put(p, name, sizeof(name) - 1);
+		*p++ = '{';
+		p = cur_put(p, ql, qn);
+		p = cur_put(p, "} ", 2);
+		*p++ = qs->attached ? '1' : '0';
+		*p++ = '\n';
+		cur_end(o, p);
+	}
+}
+
+int tf_export_hist_parse(const char *s)
+{
+	if (!strcmp(s, "queue"))
+		return TF_EXPORT_HIST_QUEUE;
+	if (!strcmp(s, "tap"))
+		return TF_EXPORT_HIST_TAP;
+	if (!strcmp(s, "off"))
+		return TF_EXPORT_HIST_OFF;
+	return -1;
+}
+
 int tf_export_render(struct tf_export_buf *b, const struct tf_tap_stats *taps,
 		     size_t n, uint64_t t0_ns)
+{
+	return tf_export_render_hist(b, taps, n, t0_ns, TF_EXPORT_HIST_QUEUE);
+}
+
+int tf_export_render_hist(struct tf_export_buf *b, const struct tf_tap_stats *taps,
+			  size_t n, uint64_t t0_ns, enum tf_export_hist mode)
 {
 	static const struct hist_desc ring_wait = {
 		"tapflow_ring_wait_seconds",
@@ -166,6 +211,7 @@ int tf_export_render(struct tf_export_buf *b, const struct tf_tap_stats *taps,
 	b->len = 0;
 
 	tap_families(&o, taps, n);
+	q_attached(&o, taps, n);
 	tfx_q_counter(&o, taps, n, "tapflow_tx_packets_total",
 		  "Packets queued into the queue's ring (host to backend): skbs by tun_net_xmit, XDP frames by tun_xdp_xmit.",
 		  QOFF(c.tx_packets), false);
@@ -188,9 +234,9 @@ int tf_export_render(struct tf_export_buf *b, const struct tf_tap_stats *taps,
 	tfx_q_counter(&o, taps, n, "tapflow_ring_wait_untracked_total",
 		  "Packets queued without an in-flight record (its map was full), so they give no ring-wait sample.",
 		  QOFF(c.ring_wait_untracked), false);
-	tfx_q_hist(&o, taps, n, &ring_wait);
-	tfx_q_hist(&o, taps, n, &rx_time);
-	tfx_q_hist(&o, taps, n, &occupancy);
+	tfx_q_hist(&o, taps, n, &ring_wait, mode);
+	tfx_q_hist(&o, taps, n, &rx_time, mode);
+	tfx_q_hist(&o, taps, n, &occupancy, mode);
 
 	PUTS(&o, "# HELP tapflow_scrape_duration_seconds Time this scrape took to read the counters and render them.\n"
 		 "# TYPE tapflow_scrape_duration_seconds gauge\n"

@@ -391,6 +391,67 @@ out:
 	return err;
 }
 
+int tf_trace_release(uint32_t ifindex)
+{
+	struct pins p = { -1, -1, -1, -1, -1 };
+	struct tf_traced_key key = { trace_netns(), ifindex };
+	struct tf_traced val;
+	struct tf_pin lock;
+	int err;
+
+	err = trace_need_caps("stopping tracing");
+	if (err)
+		return err;
+	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_WRITE);
+	if (err == -ENOENT)
+		return 0;	/* not running: nothing to release */
+	if (err)
+		return err;
+	err = trace_open_pins(&p);
+	if (err == -ENOENT)
+		err = 0;
+	else if (!err && !bpf_map_lookup_elem(p.traced, &key, &val)) {
+		bpf_map_delete_elem(p.traced, &key);
+		drop_slot_maps(&p, val.slot);
+		if (!traced_count(&p)) {
+			trace_close_pins(&p);
+			trace_unpin_all();
+		}
+	}
+	trace_close_pins(&p);
+	tf_pin_release(&lock);
+	return err;
+}
+
+int tf_trace_reclaim(void)
+{
+	struct pins p = { -1, -1, -1, -1, -1 };
+	struct tf_pin lock;
+	int err;
+
+	err = trace_need_caps("stopping tracing");
+	if (err)
+		return err;
+	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_WRITE);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	err = trace_open_pins(&p);
+	if (err == -ENOENT)
+		err = 0;
+	else if (!err) {
+		reclaim_dead_netns(&p, trace_netns());
+		if (!traced_count(&p)) {
+			trace_close_pins(&p);
+			trace_unpin_all();
+		}
+	}
+	trace_close_pins(&p);
+	tf_pin_release(&lock);
+	return err;
+}
+
 int tf_trace_stop_all(void)
 {
 	struct tf_pin lock;

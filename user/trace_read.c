@@ -264,7 +264,7 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 	const struct tf_traced *val = &r->tval[t];
 	struct tf_tap_stats *ts = &r->taps[i];
 	bool have_counts = false, have_hists = false;
-	uint32_t limit;
+	uint32_t limit, conf = 0;
 	int hfd, err;
 
 	memset(ts, 0, sizeof(*ts));
@@ -291,6 +291,8 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 		if (ti) {
 			ts->queues_attached = ti->queues_attached;
 			memcpy(ts->name, ti->name, sizeof(ts->name));
+			/* a tapflow tap's queues are listed even before a backend holds them */
+			conf = ti->by_tapflow ? ti->conf.queues : 0;
 		} else {
 			ts->gone = true;
 		}
@@ -298,6 +300,8 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 		ts->gone = !netns_alive_cached(key->netns, ns_cache, nns);
 	}
 	limit = val->queues_seen;
+	if (conf > limit)
+		limit = conf;
 	if (ts->queues_attached > limit)
 		limit = ts->queues_attached;
 	if (limit > TF_MAX_QUEUES)
@@ -341,7 +345,7 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 			tf_percpu_sum(row, r->ncpu, sizeof(*row), &qs->c);
 		for (int d = 0; d < TF_DROP__MAX; d++)
 			qs->tx_drops += qs->c.tx_drops[d];
-		if (!qs->attached && qcount_zero(&qs->c))
+		if (!qs->attached && q >= conf && qcount_zero(&qs->c))
 			continue;
 		if (have_hists)
 			qs->h = r->hists[q];

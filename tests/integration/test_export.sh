@@ -3,8 +3,7 @@
 #
 # `tapflow export` against real tracing: real multiqueue taps in a fresh
 # namespace, traced by `tapflow trace start`, driven by tf-load (which holds
-# its queues attached with --hold-ms, since detached queues are not
-# exported). The output is checked by tools that share no code with tapflow:
+# its queues attached with --hold-ms while a test needs them attached). The output is checked by tools that share no code with tapflow:
 # promtool, a real Prometheus server scraping the exporter (its HTTP API
 # must report exactly the frames tf-load wrote), curl, and raw bytes through
 # bash's /dev/tcp for clients that misbehave. The exporter runs inside the
@@ -90,21 +89,100 @@ test_real_output_promtool_and_counts() {
 	return 0
 }
 
-test_detached_and_deleted_stop_being_exported() {
+# A detached queue keeps its counters (queue_attached 0), so a stopped VM's
+# series do not end; a tapflow tap's configured queues are listed before any
+# backend; only a deleted tap leaves the export.
+test_detached_kept_deleted_gone() {
 	setup_tmp
 	traced_tap 2 || return 1
+	tf export --once > "$TMP/m"
+	expect_eq "$(value "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"1\"}")" 0 "configured queue before any backend" || return 1
+	expect_eq "$(value "tapflow_queue_attached{tap=\"$TAP\",queue=\"1\"}")" 0 "not attached yet" || return 1
 	load --queues 2 --count 100 --hold-ms 1000
 	local pid=$! i
 	sleep 0.5
 	tf export --once > "$TMP/m"
 	expect_eq "$(value "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"1\"}")" 100 "while attached" || return 1
+	expect_eq "$(value "tapflow_queue_attached{tap=\"$TAP\",queue=\"1\"}")" 1 "attached" || return 1
 	wait $pid
 	tf export --once > "$TMP/m"
-	expect_eq "$(grep -c "tap=\"$TAP\",queue=" "$TMP/m")" 0 "per-queue series once detached" || return 1
+	expect_eq "$(value "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"1\"}")" 100 "kept once detached" || return 1
+	expect_eq "$(value "tapflow_rx_bytes_total{tap=\"$TAP\",queue=\"0\"}")" 6400 "bytes kept" || return 1
+	expect_eq "$(value "tapflow_queue_attached{tap=\"$TAP\",queue=\"1\"}")" 0 "queue_attached once detached" || return 1
 	expect_eq "$(value "tapflow_queues_attached{tap=\"$TAP\"}")" 0 "queues_attached once detached" || return 1
 	ip -n "$NS" link del "$TAP"
 	tf export --once > "$TMP/m"
 	expect_eq "$(grep -c "tap=\"$TAP\"" "$TMP/m")" 0 "series of a deleted tap" || return 1
+}
+
+# A foreign tap (ip tuntap, not tapflow's): a queue that counted stays after
+# its backend left, one that never counted is not made up.
+test_foreign_tap_queue_that_counted_kept() {
+	setup_tmp
+	TAP=$(uniq_name tf)
+	ip -n "$NS" tuntap add dev "$TAP" mode tap multi_queue || { fail "ip tuntap"; return 1; }
+	ip -n "$NS" link set "$TAP" up
+	expect_ok "trace start" tf trace start "$TAP" || return 1
+	on_exit "tf trace stop $TAP"
+	nsrun "$TFLOAD" --dev "$TAP" --queues 2 --queue-list 1 --count 50 > "$TMP/load.json" 2>&1 || { fail "tf-load: $(cat "$TMP/load.json")"; return 1; }
+	tf export --once > "$TMP/m"
+	expect_eq "$(value "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"1\"}")" 50 "queue 1 counted, kept" || return 1
+	expect_eq "$(value "tapflow_queue_attached{tap=\"$TAP\",queue=\"1\"}")" 0 "queue 1 detached" || return 1
+	expect_eq "$(grep -c "tapflow_rx_packets_total{tap=\"$TAP\",queue=\"0\"}" "$TMP/m")" 0 "queue 0 never counted: absent" || return 1
+}
+
+# tapflow_tap_backend_info names the process holding the tap, found in the
+# scrape after it attached, and kept (the last known) once it detached.
+test_backend_info() {
+	setup_tmp
+	traced_tap 2 || return 1
+	load --queues 2 --count 10 --hold-ms 1500
+	local job=$! bpid
+	sleep 0.5
+	tf export --once > "$TMP/m"
+	bpid=$(sed -n "s/^tapflow_tap_backend_info{tap=\"$TAP\",vm=\"tf-load\",pid=\"\([0-9]*\)\",comm=\"tf-load\",cgroup=\"\/[^\"]*\"} 1$/\1/p" "$TMP/m")
+	[ -n "$bpid" ] || { fail "no backend_info for $TAP: $(grep backend_info "$TMP/m")"; return 1; }
+	expect_eq "$(cat "/proc/$bpid/comm" 2>&1)" tf-load "pid $bpid is the tf-load holding the tap" || return 1
+	wait $job
+	# a long-running exporter: found at the first scrape after an attach, kept once detached
+	start_exporter
+	on_exit "kill $EXPORTER"
+	scrape > "$TMP/m"
+	expect_eq "$(grep -c "tapflow_tap_backend_info{tap=\"$TAP\"" "$TMP/m")" 0 "a fresh exporter, no holder: none" || return 1
+	load --queues 2 --count 10 --hold-ms 800
+	job=$!
+	sleep 0.4
+	scrape > "$TMP/m"
+	bpid=$(sed -n "s/^tapflow_tap_backend_info{tap=\"$TAP\",vm=\"tf-load\",pid=\"\([0-9]*\)\",.*/\1/p" "$TMP/m")
+	[ -n "$bpid" ] || { fail "attach not seen: $(grep backend_info "$TMP/m")"; return 1; }
+	wait $job
+	scrape > "$TMP/m"
+	grep -q "^tapflow_tap_backend_info{tap=\"$TAP\",vm=\"tf-load\",pid=\"$bpid\"," "$TMP/m" ||
+		{ fail "last known not kept: $(grep backend_info "$TMP/m")"; return 1; }
+	local out
+	if command -v promtool >/dev/null; then
+		out=$(promtool check metrics < "$TMP/m" 2>&1) || { fail "promtool: $out"; return 1; }
+	fi
+	return 0
+}
+
+# --histograms tap: one series per tap, the queues' samples added up; off: none.
+test_histogram_modes() {
+	setup_tmp
+	traced_tap 2 || return 1
+	nsrun "$TFLOAD" --dev "$TAP" --queues 2 --count 20 >/dev/null 2>&1 || { fail "tf-load"; return 1; }
+	tf export --once --histograms tap > "$TMP/t"
+	tf export --once --histograms off > "$TMP/o"
+	tf export --once > "$TMP/q"
+	expect_eq "$(grep -c "^tapflow_ring_occupancy_count{tap=\"$TAP\"}" "$TMP/t")" 1 "tap mode: one series" || return 1
+	expect_eq "$(grep -c "^tapflow_ring_occupancy_count{tap=\"$TAP\",queue=" "$TMP/q")" 2 "queue mode: one per queue" || return 1
+	expect_eq "$(grep -c '_bucket{' "$TMP/o")" 0 "off: no buckets" || return 1
+	expect_eq "$(grep -c "^tapflow_rx_packets_total{tap=\"$TAP\"," "$TMP/o")" 2 "off: counters per queue" || return 1
+	if command -v promtool >/dev/null; then
+		local out
+		out=$(promtool check metrics < "$TMP/t" 2>&1) || { fail "promtool (tap): $out"; return 1; }
+	fi
+	expect_fail "bad mode" "histograms" tf export --once --histograms none || return 1
 }
 
 # ---- the fast path's counters --------------------------------------------------

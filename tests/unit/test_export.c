@@ -108,6 +108,7 @@ static void test_families(void)
 		{ "tapflow_info", "gauge" },
 		{ "tapflow_trace_start_time_seconds", "gauge" },
 		{ "tapflow_queues_attached", "gauge" },
+		{ "tapflow_queue_attached", "gauge" },
 		{ "tapflow_tx_packets_total", "counter" },
 		{ "tapflow_tx_bytes_total", "counter" },
 		{ "tapflow_tx_xdp_packets_total", "counter" },
@@ -150,12 +151,89 @@ out:
 	free_taps(t, 2);
 }
 
+static char *render_mode(const struct tf_tap_stats *t, size_t n, enum tf_export_hist mode)
+{
+	struct tf_export_buf b = { 0 };
+	char *s;
+
+	if (!ASSERT_OK(tf_export_render_hist(&b, t, n, 0, mode), "render"))
+		return NULL;
+	s = strndup(b.data, b.len);
+	tf_export_buf_free(&b);
+	return s;
+}
+
+/* --histograms queue|tap|off: counters stay per queue; histograms per queue, summed, none. */
+static void test_hist_modes(void)
+{
+	struct tf_tap_stats *t = mk_taps(2, 4);
+	char *q = NULL, *tp = NULL, *off = NULL;
+
+	t[0].q[2].h.ring_wait_ns[20] = 5;	/* one queue differs */
+	t[0].q[2].h.ring_wait_sum_ns += 5 * 1500000;
+	q = render_mode(t, 2, TF_EXPORT_HIST_QUEUE);
+	tp = render_mode(t, 2, TF_EXPORT_HIST_TAP);
+	off = render_mode(t, 2, TF_EXPORT_HIST_OFF);
+	if (!q || !tp || !off)
+		goto out;
+	/* per queue: 3 families x (28 window + Inf + sum + count) x 8 queues (no rx_ns here: 2 families) */
+	ASSERT_EQ(count_of(q, "tapflow_ring_wait_seconds_count{"), 8, "per queue: a series per queue");
+	ASSERT_EQ(count_of(tp, "tapflow_ring_wait_seconds_count{"), 2, "per tap: one per tap");
+	ASSERT_EQ(sample(tp, "tapflow_ring_wait_seconds_count{tap=\"vm0\"}"), 4 * 3 + 5, "queues summed");
+	ASSERT_HAS(tp, "tapflow_ring_wait_seconds_sum{tap=\"vm0\"} 0.00756\n", "sums summed");
+	ASSERT_EQ(sample(tp, "tapflow_ring_occupancy_bucket{tap=\"vm1\",le=\"+Inf\"}"), 4 * 7, "occupancy summed");
+	ASSERT_EQ(count_of(tp, "tapflow_ring_wait_seconds_bucket{tap=\"vm0\",queue="), 0, "no queue label");
+	ASSERT_EQ(count_of(off, "_bucket{"), 0, "off: no histogram");
+	ASSERT_EQ(count_of(off, "# TYPE tapflow_ring_wait_seconds"), 0, "off: no family");
+	/* counters the same in every mode */
+	ASSERT_EQ(sample(off, "tapflow_rx_packets_total{tap=\"vm1\",queue=\"3\"}"), 2003, "off: counters");
+	ASSERT_EQ(sample(tp, "tapflow_rx_packets_total{tap=\"vm1\",queue=\"3\"}"), 2003, "tap: counters");
+	ASSERT_EQ(count_of(q, "tapflow_tx_packets_total{"), count_of(off, "tapflow_tx_packets_total{"),
+		  "same counter series");
+	ASSERT_EQ(tf_export_hist_parse("tap"), TF_EXPORT_HIST_TAP, "parse tap");
+	ASSERT_EQ(tf_export_hist_parse("queue"), TF_EXPORT_HIST_QUEUE, "parse queue");
+	ASSERT_EQ(tf_export_hist_parse("off"), TF_EXPORT_HIST_OFF, "parse off");
+	ASSERT_EQ(tf_export_hist_parse("none"), -1, "parse bad");
+out:
+	free(q);
+	free(tp);
+	free(off);
+	free_taps(t, 2);
+}
+
+static void test_backend_info(void)
+{
+	struct tf_export_backend be[2] = {
+		{ .tap = "vnet0", .local = true,
+		  .b = { .pid = 4242, .comm = "qemu-system-x86", .vm = "vm-\"alpha\"",
+			 .cgroup = "/machine/qemu-1-vm.libvirt-qemu" } },
+		{ .tap = "tap0", .netns = 4026532000u,
+		  .b = { .pid = 7, .comm = "firecracker", .vm = "mvm-7", .cgroup = "/" } },
+	};
+	struct tf_export_buf b = { 0 };
+	char *s;
+
+	if (!ASSERT_OK(tf_export_render_backends(&b, be, 2), "render"))
+		return;
+	s = strndup(b.data, b.len);
+	ASSERT_HAS(s, "# TYPE tapflow_tap_backend_info gauge\n", "type");
+	ASSERT_HAS(s, "tapflow_tap_backend_info{tap=\"vnet0\",vm=\"vm-\\\"alpha\\\"\",pid=\"4242\","
+		   "comm=\"qemu-system-x86\",cgroup=\"/machine/qemu-1-vm.libvirt-qemu\"} 1\n", "local tap");
+	ASSERT_HAS(s, "tapflow_tap_backend_info{tap=\"tap0\",netns=\"4026532000\",vm=\"mvm-7\",pid=\"7\","
+		   "comm=\"firecracker\",cgroup=\"/\"} 1\n", "tap of another namespace");
+	b.len = 0;
+	ASSERT_OK(tf_export_render_backends(&b, be, 0), "none");
+	ASSERT_EQ(b.len, 0, "no family without backends");
+	free(s);
+	tf_export_buf_free(&b);
+}
+
 static void test_left_out(void)
 {
 	struct tf_tap_stats *t = mk_taps(3, 3);
 	char *s;
 
-	t[0].q[1].attached = false;	/* detached: counters freeze, so drop it */
+	t[0].q[1].attached = false;	/* detached: kept, with queue_attached 0 */
 	t[1].gone = true;		/* deleted tap */
 	t[2].rx_ns = true;		/* a backend that measures rx */
 	t[2].q[0].c.rx_drops = 4;
@@ -164,7 +242,12 @@ static void test_left_out(void)
 	s = render(t, 3);
 	if (!s)
 		goto out;
-	ASSERT_EQ(count_of(s, "tap=\"vm0\",queue=\"1\""), 0, "detached queue absent");
+	ASSERT_EQ(sample(s, "tapflow_rx_packets_total{tap=\"vm0\",queue=\"1\"}"), 2001,
+		  "a detached queue keeps its counters");
+	ASSERT_EQ(sample(s, "tapflow_queue_attached{tap=\"vm0\",queue=\"1\"}"), 0, "detached: 0");
+	ASSERT_EQ(sample(s, "tapflow_queue_attached{tap=\"vm0\",queue=\"0\"}"), 1, "attached: 1");
+	ASSERT_EQ(sample(s, "tapflow_ring_wait_seconds_count{tap=\"vm0\",queue=\"1\"}"), 3,
+		  "and its histograms");
 	ASSERT_EQ(count_of(s, "tap=\"vm1\""), 0, "gone tap absent");
 	ASSERT_EQ(sample(s, "tapflow_traced_taps"), 2, "traced taps");
 	ASSERT_EQ(sample(s, "tapflow_rx_dropped_total{tap=\"vm2\",queue=\"0\"}"), 4, "rx_dropped on vm2");
@@ -638,6 +721,8 @@ out_umask:
 TF_MAIN("export",
 	TF_TEST(test_families),
 	TF_TEST(test_left_out),
+	TF_TEST(test_hist_modes),
+	TF_TEST(test_backend_info),
 	TF_TEST(test_empty),
 	TF_TEST(test_boundaries),
 	TF_TEST(test_escaping),
