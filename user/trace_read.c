@@ -188,23 +188,39 @@ static int read_traced(struct tf_trace_reader *r)
 }
 
 /* The histogram map of a slot, or -1 when it has none. */
-static int slot_hist_fd(struct tf_trace_reader *r, uint32_t slot)
+/* 0 with *fd the slot's histogram map (-1: none), or a negative errno. */
+static int slot_hist_fd(struct tf_trace_reader *r, uint32_t slot, int *fd)
 {
 	struct hist_fd *h;
 	uint32_t id = 0;
 
+	*fd = -1;
 	if (slot >= TF_TRACE_MAX_TAPS)
-		return -1;
+		return 0;
 	h = &r->hist[slot];
 	if (bpf_map_lookup_elem(r->p.hists, &slot, &id))
 		id = 0;
-	if (h->fd >= 0 && h->id == id)
-		return h->fd;
+	if (h->fd >= 0 && h->id == id) {
+		*fd = h->fd;
+		return 0;
+	}
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = id ? bpf_map_get_fd_by_id(id) : -1;
 	h->id = h->fd >= 0 ? id : 0;
-	return h->fd;
+	/*
+	 * A histogram map that exists but cannot be opened must not read as
+	 * empty histograms: the kernel opens a map by id for CAP_SYS_ADMIN only.
+	 */
+	if (id && h->fd < 0) {
+		int e = errno;
+
+		if ((e == EPERM || e == EACCES) && !tf_have_cap(TF_CAP_SYS_ADMIN))
+			return tf_require_cap(TF_CAP_SYS_ADMIN, "reading the ring-wait histograms");
+		return tf_err(-e, "cannot open the histogram map of trace slot %u: %s", slot, strerror(e));
+	}
+	*fd = h->fd;
+	return 0;
 }
 
 /* Room for rows qcount and histogram rows in the scratch buffers. */
@@ -318,7 +334,9 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 	err = reader_rows(r, limit ? limit : 1);
 	if (err)
 		return err;
-	hfd = slot_hist_fd(r, val->slot);
+	err = slot_hist_fd(r, val->slot, &hfd);
+	if (err)
+		return err;
 	/*
 	 * Two batch lookups per tap (its qcount rows, its histogram map)
 	 * instead of two syscalls per queue: what a scrape of many taps costs.

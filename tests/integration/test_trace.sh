@@ -309,6 +309,19 @@ test_pins_private_and_removed() {
 	return 0
 }
 
+# Without CAP_SYS_ADMIN the kernel will not open a histogram map by id: the
+# histograms are then unknown, never read as empty. stats fails naming it.
+test_histograms_need_cap_sys_admin() {
+	local t=$(uniq_name tr) out rc
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
+	mk_tap "$t" 1 || return 1
+	trace_on "$t" || return $?
+	out=$(nsrun setpriv --bounding-set=-sys_admin --inh-caps=-all -- "$TAPFLOW" stats "$t" --json 2>&1); rc=$?
+	expect_eq "$rc" 1 "exit code without CAP_SYS_ADMIN ($out)" || return 1
+	[[ "$out" == *CAP_SYS_ADMIN* ]] || { fail "message does not name CAP_SYS_ADMIN: $out"; return 1; }
+	out=$(tf stats "$t" --json 2>&1) || { fail "stats with every capability: $out"; return 1; }
+}
+
 # A backend the kernel refuses (fentry on the development hosts, kprobe
 # without CONFIG_KPROBES) is exit 3, like every BPF load the kernel refuses,
 # and leaves nothing pinned. Where both load (the VM lane) there is nothing
