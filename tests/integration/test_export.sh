@@ -246,7 +246,9 @@ test_prometheus_scrapes_exact_counts() {
 	    static_configs:
 	      - targets: ['127.0.0.1:$PORT']
 	EOF
-	nsrun prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/tsdb" \
+	# nsenter itself in the background (not the nsrun function, whose
+	# subshell the teardown would kill while prometheus lives on)
+	nsenter --net="/run/netns/$NS" -- prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/tsdb" \
 		--web.listen-address=127.0.0.1:$PROM_PORT --log.level=warn > "$TMP/prom.log" 2>&1 &
 	local q1 up i
 	# Wait for Prometheus' first successful scrape, so it sees the ramp.
