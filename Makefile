@@ -31,7 +31,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-o
 endif
 ALL_CFLAGS  = $(TF_CFLAGS) $(CFLAGS) $(SAN_FLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
-LDLIBS  := -lxdp -lbpf -lelf -lz -lmicrohttpd -lgnutls -lyaml -lcrypt -lpthread -lm
+LDLIBS  := -lpcap -lxdp -lbpf -lelf -lz -lmicrohttpd -lgnutls -lyaml -lcrypt -lpthread -lm
 
 # Rebuild everything when the compiler or its flags change (the version
 # string is left out: it changes with every edit and only core.o has it).
