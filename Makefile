@@ -116,9 +116,9 @@ $(OUTPUT)/tests/%: tests/%.c $(wildcard tests/*.h tests/progs/*.h) $(OUTPUT)/lib
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -I$(OUTPUT)/tests $< $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUTPUT)/libtapflow.a $(HDRS) | $(OUTPUT)/tests/unit
+$(OUTPUT)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUTPUT)/libtapflow.a $(HDRS) $(TSKELS) | $(OUTPUT)/tests/unit
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit $< $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -I$(OUTPUT)/tests $< $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
 
 $(OUTPUT)/fuzz/lib/%.o: user/%.c $(HDRS) $(SKELS)
 	$(call msg,FUZZ-CC,$@)

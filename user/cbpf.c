@@ -14,7 +14,7 @@
  *
  *   w0 = 0; if w0 == 0 goto body     (the verifier sees the skip is taken
  *   w0 = 0 ... (unused, never run)    and drops the unused moves)
- *   body: w4 = 0; w5 = 0; <translated>; fail: w0 = 0; goto end
+ *   body: w4 = 0; w5 = 0; <translated>; [fail: w0 = 0; goto end]
  *   end:  (first instruction after the region)
  *
  * Classic jumps only go forward, so one pass with a fix-up list does it.
@@ -275,8 +275,14 @@ int tf_cbpf_translate(const struct tf_cbpf_insn *prog, unsigned int n, struct bp
 	}
 	start[n] = t.n;
 	fail = t.n;
-	put(&t, BPF_ALU | BPF_MOV | BPF_K, R_T, 0, 0, 0);
-	jump(&t, BPF_JMP | BPF_JA, 0, 0, 0, T_END);
+	for (unsigned int f = 0; f < t.nfix; f++) {
+		if (t.fix[f].target != T_FAIL)
+			continue;
+		/* only when something jumps here: the verifier refuses dead code */
+		put(&t, BPF_ALU | BPF_MOV | BPF_K, R_T, 0, 0, 0);
+		jump(&t, BPF_JMP | BPF_JA, 0, 0, 0, T_END);
+		break;
+	}
 	if (t.full || t.n + 2 > TF_CBPF_REGION)
 		return -E2BIG;
 	base = TF_CBPF_REGION - t.n;	/* where the body starts in the region */
