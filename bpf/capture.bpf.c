@@ -4,7 +4,7 @@
  * dropped and how long they waited in the ring, on the tracepoint rung.
  *
  *   host stack ─dev_queue_xmit─> [net_dev_start_xmit] tun_net_xmit [net_dev_xmit]
- *        queued: noted (skb -> time)      dropped: captured here, with its cause
+ *        matching: noted (skb -> time)    dropped: captured here, with its cause
  *                         tfile[q]->tx_ring ──> tun_put_user
  *        [skb_copy_datagram_iovec]: delivered, captured with its ring wait
  *   DEVMAP ─> tun_xdp_xmit ─> ring    [xdp_devmap_xmit]: fast-path frames, queued
@@ -233,6 +233,17 @@ int BPF_PROG(cap_start_xmit, const struct sk_buff *skb, const struct net_device 
 		return 0;
 	x->copied = 1;
 	x->match = copy_filter(s, skb->data, skb->len, skb->len - skb->data_len);
+	if (x->match && !cfg_drops_only) {
+		/*
+		 * Noted before tun_net_xmit puts it in the ring: a reader on
+		 * another CPU may take it before net_dev_xmit fires.
+		 */
+		struct inflight f = { .ts = x->ts, .queue = q };
+		__u64 key = (__u64)skb;
+
+		if (bpf_map_update_elem(&queued, &key, &f, BPF_ANY))
+			lost();
+	}
 	return 0;
 }
 
@@ -241,7 +252,6 @@ int BPF_PROG(cap_xmit, struct sk_buff *skb, int rc, struct net_device *dev)
 {
 	const struct tun_file *tfile;
 	struct tf_cap_scratch *s;
-	struct inflight f = {};
 	struct cap_xmit *x;
 	__u64 key = (__u64)skb;
 	__u32 zero = 0, cause;
@@ -252,15 +262,10 @@ int BPF_PROG(cap_xmit, struct sk_buff *skb, int rc, struct net_device *dev)
 	if (!x || x->skb != (__u64)skb)
 		return 0;
 	x->skb = 0;
-	if (rc == NETDEV_TX_OK) {
-		if (!x->match || cfg_drops_only)
-			return 0;
-		f.ts = x->ts;
-		f.queue = x->queue;
-		if (bpf_map_update_elem(&queued, &key, &f, BPF_ANY))
-			lost();
-		return 0;
-	}
+	if (rc == NETDEV_TX_OK)
+		return 0;	/* queued: captured when delivered */
+	if (x->match && !cfg_drops_only)
+		bpf_map_delete_elem(&queued, &key);
 	tfile = (const void *)x->tfile;
 	if (!tfile)
 		cause = TF_DROP_DETACHED;
