@@ -112,7 +112,12 @@ static __always_inline bool want_queue(__u32 q)
 		return true;
 	if (q >= TF_CAP_QWORDS * 32)
 		return false;
-	return cfg_qmask[q / 32] & (1u << (q % 32));
+	/* masked in asm: the compiler would drop a C mask after the test above,
+	 * and the test alone is on another register than the index */
+	__u64 w = q / 32;
+
+	asm volatile("%[w] &= " TF_STR(TF_CAP_QWORDS) " - 1" : [w] "+r"(w));
+	return cfg_qmask[w] & (1u << (q % 32));
 }
 
 static __always_inline void lost(void)
