@@ -16,8 +16,9 @@
 
 #include "tapflow.h"
 
+/* struct tf_cbpf_insn and the record layout */
 #include <linux/types.h>
-#include "tf_capture_shared.h"	/* struct tf_cbpf_insn */
+#include "tf_capture_shared.h"
 
 struct bpf_insn;
 struct bpf_object;
