@@ -206,7 +206,7 @@ test_fastpath_frames_marked() {
 }
 
 test_sigint_and_stream_are_valid_pcapng() {
-	need tshark tcpdump
+	need tshark tcpdump capinfos
 	local t=$(uniq_name cs) n
 	mk_tap "$t" 2 || return 1
 	cap_start "$t" -w "$NSDIR/s.pcapng" || return 1
@@ -216,6 +216,9 @@ test_sigint_and_stream_are_valid_pcapng() {
 	expect_ok "tcpdump -r" tcpdump -r "$NSDIR/s.pcapng" || return 1
 	expect_eq "$(tcpdump -r "$NSDIR/s.pcapng" 2>/dev/null | grep -c .)" 100 "tcpdump reads every packet" || return 1
 	expect_ok "tshark -r" tshark -r "$NSDIR/s.pcapng" || return 1
+	# the interface statistics block (isb_ifrecv, isb_ifdrop) closes the file
+	capinfos "$NSDIR/s.pcapng" 2>/dev/null | grep -q "Number of stat entries = 1" ||
+		{ fail "no interface statistics block: $(capinfos "$NSDIR/s.pcapng" 2>&1 | tail -3)"; return 1; }
 	[ "$(stat -c %a "$NSDIR/s.pcapng")" = 600 ] || { fail "file mode $(stat -c %a "$NSDIR/s.pcapng")"; return 1; }
 	# -w - into tshark, as an operator would pipe it; -c ends it with 0
 	: > "$NSDIR/cap.err"
