@@ -31,10 +31,13 @@ int cbpf_harness(struct xdp_md *ctx)
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return XDP_ABORTED;
+	/* [1, TF_CAP_MAX] on the register the helper gets (6.1 needs the 1) */
 	asm volatile("if %[n] <= " TF_STR(TF_CAP_MAX) " goto +1\n"
 		     "%[n] = " TF_STR(TF_CAP_MAX) "\n"
+		     "if %[n] > 0 goto +1\n"
+		     "%[n] = 1\n"
 		     : [n] "+r"(len));
-	if (len < 1 || bpf_xdp_load_bytes(ctx, 0, s->data, len))
+	if (bpf_xdp_load_bytes(ctx, 0, s->data, len))
 		return XDP_ABORTED;
 	s->wirelen = len;
 	return tf_cbpf_run(s, len) ? XDP_PASS : XDP_DROP;
