@@ -43,8 +43,7 @@ static const struct cli_opt capture_opts[] = {
 		.choices = dirs, .metavar = "DIR",
 		.help = "tx (host -> backend), rx (backend -> host) or both (default)"),
 	CLI_OPT(struct capture_cfg, CLI_FLAG, drops, "drops",
-		.help = "only packets the tap dropped; `--drops CAUSE,...` only these causes:\n"
-			"ring_full, filter, detached, other"),
+		.help = "only packets the tap dropped (--drops ring_full,filter,detached,other: those)"),
 	CLI_OPT(struct capture_cfg, CLI_LIST, causes, "drop-cause", .split = ',',
 		.metavar = "CAUSE[,CAUSE...]", .help = "only drops of these causes (implies --drops)"),
 	CLI_OPT(struct capture_cfg, CLI_UINT, snaplen, "snaplen", .short_name = 's', .min = 14,
