@@ -118,7 +118,7 @@ static int drain(struct tf_pcapng *p)
 struct tf_pcapng *tf_pcapng_open(FILE *f, const char *const *ifnames, int n, uint32_t snaplen)
 {
 	struct tf_pcapng *p = calloc(1, sizeof(*p));
-	static const char app[] = "tapflow " TAPFLOW_VERSION;
+	char app[64];
 	uint16_t ver[2] = { 1, 0 };
 	int64_t seclen = -1;
 	uint8_t res = 9;
@@ -128,11 +128,12 @@ struct tf_pcapng *tf_pcapng_open(FILE *f, const char *const *ifnames, int n, uin
 		return NULL;
 	p->f = f;
 	p->nif = n;
+	snprintf(app, sizeof(app), "tapflow %s", tf_version());
 	b = begin_block(p, BT_SHB);
 	put32(p, 0x1A2B3C4D);
 	put(p, ver, 4);
 	put(p, &seclen, 8);
-	opt(p, SHB_USERAPPL, app, sizeof(app) - 1);
+	opt(p, SHB_USERAPPL, app, (uint16_t)strlen(app));
 	opt(p, OPT_END, NULL, 0);
 	end_block(p, b);
 	for (int i = 0; i < n; i++) {
