@@ -170,12 +170,13 @@ test_ring_wait_10ms() {
 	waits=$(tshark -r "$NSDIR/w.pcapng" -Y udp -T fields -e frame.comment 2>/dev/null |
 		sed -n 's/.*ring wait \([0-9.]*\) ms.*/\1/p')
 	expect_eq "$(echo "$waits" | grep -c .)" 20 "ring-wait comments" || return 1
-	# each read waits 10 ms after its wake-up, so the median wait is 10 ms
-	# and a bit (a stalled reader, on a loaded machine, delays a few more)
-	local med
-	med=$(echo "$waits" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-	echo "$med" | awk '{ exit !($1 >= 10 && $1 < 20) }' ||
-		{ fail "median ring wait $med ms not in [10, 20): $(echo $waits)"; return 1; }
+	# The reader sleeps 10 ms after each wake-up before it reads: no packet
+	# waits less, and one that finds it idle waits 10 ms and a bit. (A
+	# reader stalled on a loaded machine makes those behind it wait longer.)
+	echo "$waits" | awk '$1 < 9.9 { bad = 1 } END { exit bad }' ||
+		{ fail "a ring wait under 10 ms: $(echo $waits)"; return 1; }
+	echo "$waits" | awk '$1 < 12 { n++ } END { exit !(n >= 1) }' ||
+		{ fail "no ring wait in [10, 12) ms: $(echo $waits)"; return 1; }
 }
 
 test_fastpath_frames_marked() {
