@@ -170,5 +170,6 @@ void tf_percpu_sum(const void *percpu, int ncpu, size_t value_size, void *sum);
 #include "tf_steer.h"
 #include "tf_fastpath.h"
 #include "tf_xsk.h"
+#include "tf_capture.h"
 
 #endif /* TAPFLOW_H */

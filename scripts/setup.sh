@@ -45,6 +45,8 @@ pkgs=(
 	systemd                    # tests: systemd-analyze verify / security on the exporter's unit
 	bash-completion            # tests: the installed completion is loaded through its loader
 	strace                     # tests: the system calls the exporter makes, against its unit's SystemCallFilter=
+	libpcap-dev                # tapflow capture: pcap_compile() turns filter expressions into classic BPF
+	tshark tcpdump             # capture tests read the pcapng files with real readers
 )
 vm_pkgs=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio
 	# test_tap: libvirt's <interface type='ethernet'> opens a tapflow tap

@@ -19,6 +19,8 @@ int cli_trace_costs(double window, struct tf_prog_cost **out, size_t *n);
 void cli_trace_costs_json(struct tf_json *j, double window,
 			  const struct tf_prog_cost *cost, size_t n);
 void cli_trace_costs_print(double window, const struct tf_prog_cost *cost, size_t n);
+/* capture (cli_capture.c) */
+extern const struct cli_cmd cli_capture;
 /* export (cli_export.c) */
 extern const struct cli_cmd cli_export;
 /* fast path (cli_fastpath.c) */

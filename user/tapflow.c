@@ -66,6 +66,7 @@ static const struct cli_cmd *const commands[] = {
 	&cli_create, &cli_delete, &cli_list, &cli_show,
 	/* tracing */
 	&cli_trace, &cli_stats, &cli_top, &cli_hist,
+	&cli_capture,
 	/* export */
 	&cli_export,
 	/* fast path */
