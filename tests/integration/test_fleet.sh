@@ -283,7 +283,7 @@ test_prometheus_two_hypervisors() {
 	on_exit "kill $!"
 	# per VM, across both hypervisors: every queue's rx counter named by its VM
 	local q='sort(count by (vm) (tapflow_rx_packets_total * on (instance, tap) group_left (vm) tapflow_tap_backend_info))'
-	for ((i = 0; i < 150; i++)); do
+	for ((i = 0; i < 400; i++)); do
 		r=$(nsrun curl -s --max-time 2 "http://127.0.0.1:19091/api/v1/query" --data-urlencode "query=$q" |
 			jq -r '[.data.result[].metric.vm] | join(",")' 2>/dev/null)
 		[ "$r" = "vm-a,vm-b" ] && break
