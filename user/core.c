@@ -49,36 +49,40 @@ enum tf_errkind tf_errkind(void)
 	return errkind;
 }
 
+/*
+ * The one body behind tf_err(), tf_err_bpf() and tf_err_as(): a variadic
+ * function cannot pass its "..." on, so each entry point opens its va_list
+ * here and err_set() does the rest.
+ */
+static void err_set(enum tf_errkind kind, const char *fmt, va_list ap)
+{
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	errkind = kind;
+}
+
+#define ERR_SET(kind, fmt)                   \
+	do {                                 \
+		va_list ap;                  \
+		va_start(ap, fmt);           \
+		err_set((kind), (fmt), ap);  \
+		va_end(ap);                  \
+	} while (0)
+
 int tf_err(int err, const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-	va_end(ap);
-	errkind = TF_ERRK_OTHER;
+	ERR_SET(TF_ERRK_OTHER, fmt);
 	return err;
 }
 
 int tf_err_bpf(int err, const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-	va_end(ap);
-	errkind = TF_ERRK_BPF;
+	ERR_SET(TF_ERRK_BPF, fmt);
 	return err;
 }
 
 int tf_err_as(int err, enum tf_errkind kind, const char *fmt, ...)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-	va_end(ap);
-	errkind = kind;
+	ERR_SET(kind, fmt);
 	return err;
 }
 

@@ -30,64 +30,75 @@
 
 #include "fastpath_int.h"
 
-int tf_fdb_add(const char *name, const uint8_t mac[6])
-{
-	struct tf_fp_fdb_key k = { 0 };
-	struct tf_fp_fdb v, old;
-	struct tf_fp_port port;
-	int ifindex, err;
-	char m[TF_MAC_STRLEN];
+/* What an fdb change works on: NAME's port, MAC as the map's key and as text. */
+struct fdb_op {
 	struct fp s;
+	struct tf_fp_port port;
+	struct tf_fp_fdb_key k;
+	int ifindex;
+	char m[TF_MAC_STRLEN];
+};
 
-	err = fp_open_port(&s, name, &ifindex, &port, false);
+static int fdb_open(struct fdb_op *o, const char *name, const uint8_t mac[6])
+{
+	int err = fp_open_port(&o->s, name, &o->ifindex, &o->port, false);
+
 	if (err)
 		return err;
-	memcpy(k.mac, mac, 6);
-	tf_mac_format(mac, m);
-	if (!bpf_map_lookup_elem(s.fdb, &k, &old) && (old.flags & TF_FP_FDB_STATIC)) {
+	memset(&o->k, 0, sizeof(o->k));
+	memcpy(o->k.mac, mac, 6);
+	tf_mac_format(mac, o->m);
+	return 0;
+}
+
+int tf_fdb_add(const char *name, const uint8_t mac[6])
+{
+	struct tf_fp_fdb v, old;
+	struct fdb_op o;
+	int err;
+
+	err = fdb_open(&o, name, mac);
+	if (err)
+		return err;
+	if (!bpf_map_lookup_elem(o.s.fdb, &o.k, &old) && (old.flags & TF_FP_FDB_STATIC)) {
 		char other[IF_NAMESIZE] = "?";
 
-		if ((int)old.ifindex != ifindex) {
+		if ((int)old.ifindex != o.ifindex) {
 			if_indextoname(old.ifindex, other);
 			err = tf_err(-EEXIST, "%s is already on port %s (tapflow fdb del %s %s first)",
-				     m, other, other, m);
+				     o.m, other, other, o.m);
 		}
 		goto out;
 	}
 	memset(&v, 0, sizeof(v));
-	v.ifindex = ifindex;
-	v.slot = port.slot;
-	v.flags = TF_FP_FDB_STATIC | (port.kind == TF_FP_PORT_UPLINK ? TF_FP_FDB_UPLINK : 0);
-	if (bpf_map_update_elem(s.fdb, &k, &v, BPF_ANY))
-		err = tf_err(-errno, "cannot add %s to the fdb: %s", m, strerror(errno));
+	v.ifindex = o.ifindex;
+	v.slot = o.port.slot;
+	v.flags = TF_FP_FDB_STATIC | (o.port.kind == TF_FP_PORT_UPLINK ? TF_FP_FDB_UPLINK : 0);
+	if (bpf_map_update_elem(o.s.fdb, &o.k, &v, BPF_ANY))
+		err = tf_err(-errno, "cannot add %s to the fdb: %s", o.m, strerror(errno));
 	else
-		fp_bump_gen(&s);
+		fp_bump_gen(&o.s);
 out:
-	fp_close(&s);
+	fp_close(&o.s);
 	return err;
 }
 
 int tf_fdb_del(const char *name, const uint8_t mac[6])
 {
-	struct tf_fp_fdb_key k = { 0 };
-	struct tf_fp_port port;
 	struct tf_fp_fdb v;
-	int ifindex, err;
-	char m[TF_MAC_STRLEN];
-	struct fp s;
+	struct fdb_op o;
+	int err;
 
-	err = fp_open_port(&s, name, &ifindex, &port, false);
+	err = fdb_open(&o, name, mac);
 	if (err)
 		return err;
-	memcpy(k.mac, mac, 6);
-	tf_mac_format(mac, m);
-	if (bpf_map_lookup_elem(s.fdb, &k, &v) || (int)v.ifindex != ifindex)
-		err = tf_err(-ENOENT, "%s is not in the fdb on port %s", m, name);
-	else if (bpf_map_delete_elem(s.fdb, &k))
-		err = tf_err(-errno, "cannot delete %s: %s", m, strerror(errno));
+	if (bpf_map_lookup_elem(o.s.fdb, &o.k, &v) || (int)v.ifindex != o.ifindex)
+		err = tf_err(-ENOENT, "%s is not in the fdb on port %s", o.m, name);
+	else if (bpf_map_delete_elem(o.s.fdb, &o.k))
+		err = tf_err(-errno, "cannot delete %s: %s", o.m, strerror(errno));
 	else
-		fp_bump_gen(&s);
-	fp_close(&s);
+		fp_bump_gen(&o.s);
+	fp_close(&o.s);
 	return err;
 }
 

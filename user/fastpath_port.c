@@ -97,6 +97,27 @@ static int need_caps(const char *what)
 	return tf_require_bpf_caps(TF_CAP_NET_ADMIN, what);
 }
 
+/*
+ * Where adding a port starts: the capabilities for WHAT, a sweep of what dead
+ * network namespaces left, then the fast path opened (made if missing) and
+ * claimed for this one. On error nothing is held.
+ */
+static int fp_open_claimed(struct fp *s, const char *what)
+{
+	int err = need_caps(what);
+
+	if (err)
+		return err;
+	fp_reclaim_dead();
+	err = fp_open(s, true);
+	if (err)
+		return err;
+	err = fp_claim_netns(s);
+	if (err)
+		fp_release(s);
+	return err;
+}
+
 static int prog_attach(const struct fp *s, int ifindex, __u32 slot, const char *name,
 		       const char *prog_name, enum xdp_attach_mode mode, bool *legacy)
 {
@@ -278,16 +299,9 @@ int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 	err = resolve_tap(name, &ifindex);
 	if (err)
 		return err;
-	err = need_caps("the fast path");
+	err = fp_open_claimed(&s, "the fast path");
 	if (err)
 		return err;
-	fp_reclaim_dead();
-	err = fp_open(&s, true);
-	if (err)
-		return err;
-	err = fp_claim_netns(&s);
-	if (err)
-		goto out;
 	if (fp_port(&s, ifindex, &port)) {
 		bool again = false;
 
@@ -373,16 +387,9 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 		return tf_err(-EINVAL, "'%s' is a tun/tap; accelerate it with tapflow fastpath on", dev);
 	if (ifindex == 1 || !strcmp(dev, "lo"))
 		return tf_err(-EINVAL, "the loopback device cannot be an uplink");
-	err = need_caps("an uplink");
+	err = fp_open_claimed(&s, "an uplink");
 	if (err)
 		return err;
-	fp_reclaim_dead();
-	err = fp_open(&s, true);
-	if (err)
-		return err;
-	err = fp_claim_netns(&s);
-	if (err)
-		goto out;
 	if (fp_port(&s, ifindex, &port)) {
 		bool again;
 

@@ -36,6 +36,15 @@ static bool rule_eq(const struct tf_fp_rule *a, const struct tf_fp_rule *b)
 	return a->kind == b->kind && a->ipproto == b->ipproto && a->value == b->value;
 }
 
+/* Write PORT's new rule list over OLD, naming the port if that fails. */
+static int rules_put(struct fp *s, int ifindex, const char *name, const struct tf_fp_port *port,
+		     const struct tf_fp_port *old)
+{
+	int err = fp_put_port(s, ifindex, port, old);
+
+	return err ? tf_err(err, "cannot update %s's rules: %s", name, strerror(-err)) : 0;
+}
+
 int tf_fastpath_rule_add(const char *name, const struct tf_fp_rule *rule)
 {
 	struct tf_fp_port port, old;
@@ -62,9 +71,7 @@ int tf_fastpath_rule_add(const char *name, const struct tf_fp_rule *rule)
 	}
 	old = port;
 	port.rules[port.nrules++] = *rule;
-	err = fp_put_port(&s, ifindex, &port, &old);
-	if (err)
-		err = tf_err(err, "cannot update %s's rules: %s", name, strerror(-err));
+	err = rules_put(&s, ifindex, name, &port, &old);
 out:
 	fp_close(&s);
 	return err;
@@ -91,9 +98,7 @@ int tf_fastpath_rule_del(const char *name, const struct tf_fp_rule *rule)
 	for (__u32 i = j; i < TF_FP_MAX_RULES; i++)
 		memset(&port.rules[i], 0, sizeof(port.rules[i]));
 	port.nrules = j;
-	err = fp_put_port(&s, ifindex, &port, &old);
-	if (err)
-		err = tf_err(err, "cannot update %s's rules: %s", name, strerror(-err));
+	err = rules_put(&s, ifindex, name, &port, &old);
 out:
 	fp_close(&s);
 	return err;
