@@ -19,30 +19,35 @@
 
 #include "export_text.h"
 
+/* One counter family, a sample a program: run counts, or run time in seconds. */
+static void put_family(struct out *o, const char *family, const char *help,
+		       const struct tf_prog_cost *c, size_t n, bool seconds)
+{
+	tfx_put_meta(o, family, "counter", help);
+	for (size_t i = 0; i < n; i++) {
+		put_str(o, family);
+		put_str(o, "{prog=\"");
+		put_str(o, c[i].name);
+		put_str(o, "\"} ");
+		if (seconds)
+			put_sec(o, c[i].run_ns);
+		else
+			put_u64(o, c[i].runs);
+		put(o, "\n", 1);
+	}
+}
+
 int tf_export_render_bpf(struct tf_export_buf *b, const struct tf_prog_cost *c, size_t n)
 {
 	struct out o = { .b = b };
 
 	if (!n)
 		return 0;
-	tfx_put_meta(&o, "tapflow_bpf_prog_runs_total", "counter",
-		     "Runs of each of tracing's BPF programs while the kernel's BPF run-time statistics were on.");
-	for (size_t i = 0; i < n; i++) {
-		put_str(&o, "tapflow_bpf_prog_runs_total{prog=\"");
-		put_str(&o, c[i].name);
-		put_str(&o, "\"} ");
-		put_u64(&o, c[i].runs);
-		put(&o, "\n", 1);
-	}
-	tfx_put_meta(&o, "tapflow_bpf_prog_run_seconds_total", "counter",
-		     "Time each of tracing's BPF programs ran for, over those runs.");
-	for (size_t i = 0; i < n; i++) {
-		put_str(&o, "tapflow_bpf_prog_run_seconds_total{prog=\"");
-		put_str(&o, c[i].name);
-		put_str(&o, "\"} ");
-		put_sec(&o, c[i].run_ns);
-		put(&o, "\n", 1);
-	}
+	put_family(&o, "tapflow_bpf_prog_runs_total",
+		   "Runs of each of tracing's BPF programs while the kernel's BPF run-time statistics were on.",
+		   c, n, false);
+	put_family(&o, "tapflow_bpf_prog_run_seconds_total",
+		   "Time each of tracing's BPF programs ran for, over those runs.", c, n, true);
 	if (o.oom)
 		return tf_err(-ENOMEM, "export: out of memory rendering the BPF cost family");
 	return 0;

@@ -126,41 +126,56 @@ static int parse_id(const char *s, unsigned long *id)
 	return !*end && !errno && *id < 0xffffffffUL;
 }
 
+static bool user_id(const char *s, unsigned long *id)
+{
+	struct passwd *pw = getpwnam(s);
+
+	if (pw)
+		*id = pw->pw_uid;
+	return pw;
+}
+
+static bool group_id(const char *s, unsigned long *id)
+{
+	struct group *gr = getgrnam(s);
+
+	if (gr)
+		*id = gr->gr_gid;
+	return gr;
+}
+
+/*
+ * A user or group by number or by name. A numeric id need not have a passwd
+ * or group entry (containers, NSS). OPT and WHAT name it in errors.
+ */
+static int parse_owner(const char *s, const char *opt, const char *what,
+		       bool (*lookup)(const char *, unsigned long *), unsigned long *id)
+{
+	if (!s || !*s)
+		return tf_err(-EINVAL, "%s: empty %s", opt, what);
+	if (parse_id(s, id) || lookup(s, id))
+		return 0;
+	return tf_err(-EINVAL, "%s: unknown %s '%s'", opt, what, s);
+}
+
 int tf_parse_user(const char *s, uid_t *uid)
 {
-	struct passwd *pw;
 	unsigned long id;
+	int err = parse_owner(s, "owner", "user", user_id, &id);
 
-	if (!s || !*s)
-		return tf_err(-EINVAL, "owner: empty user");
-	if (parse_id(s, &id)) {
-		/* A numeric uid need not have a passwd entry (containers, NSS). */
+	if (!err)
 		*uid = id;
-		return 0;
-	}
-	pw = getpwnam(s);
-	if (!pw)
-		return tf_err(-EINVAL, "owner: unknown user '%s'", s);
-	*uid = pw->pw_uid;
-	return 0;
+	return err;
 }
 
 int tf_parse_group(const char *s, gid_t *gid)
 {
-	struct group *gr;
 	unsigned long id;
+	int err = parse_owner(s, "group", "group", group_id, &id);
 
-	if (!s || !*s)
-		return tf_err(-EINVAL, "group: empty group");
-	if (parse_id(s, &id)) {
+	if (!err)
 		*gid = id;
-		return 0;
-	}
-	gr = getgrnam(s);
-	if (!gr)
-		return tf_err(-EINVAL, "group: unknown group '%s'", s);
-	*gid = gr->gr_gid;
-	return 0;
+	return err;
 }
 
 int tf_ifindex(const char *name, int *ifindex)
