@@ -239,24 +239,24 @@ static struct slot *slot_of(struct MHD_Connection *c)
 	return ci ? ci->socket_context : NULL;
 }
 
-void tfx_guard_head_done(struct MHD_Connection *c)
+/* set_pending() on C's slot, if it has one, under the guard's lock. */
+static void mark_pending(struct MHD_Connection *c, bool pending)
 {
 	struct slot *s = slot_of(c);
 
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->g->lock);
-	set_pending(s->g, s, false);
+	set_pending(s->g, s, pending);
 	pthread_mutex_unlock(&s->g->lock);
+}
+
+void tfx_guard_head_done(struct MHD_Connection *c)
+{
+	mark_pending(c, false);
 }
 
 void tfx_guard_request_done(struct MHD_Connection *c)
 {
-	struct slot *s = slot_of(c);
-
-	if (!s)
-		return;
-	pthread_mutex_lock(&s->g->lock);
-	set_pending(s->g, s, true);
-	pthread_mutex_unlock(&s->g->lock);
+	mark_pending(c, true);
 }

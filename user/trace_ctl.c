@@ -206,6 +206,14 @@ static int traced_count(const struct pins *p)
 	return n;
 }
 
+/* What starting and stopping check first: a tap named, and the capabilities. */
+static int need_taps(int n, const char *what)
+{
+	if (n <= 0)
+		return tf_err(-EINVAL, "no tap named");
+	return trace_need_caps(what);
+}
+
 int tf_trace_start(const char *const *names, int n, int backend_req, int *backend)
 {
 	struct tf_tap_info *infos = NULL;
@@ -216,9 +224,7 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 	bool loaded_now = false;
 	int err, i;
 
-	if (n <= 0)
-		return tf_err(-EINVAL, "no tap named");
-	err = trace_need_caps("tracing");
+	err = need_taps(n, "tracing");
 	if (err)
 		return err;
 	infos = calloc(n, sizeof(*infos));
@@ -347,9 +353,7 @@ int tf_trace_stop(const char *const *names, int n)
 	struct tf_pin lock;
 	int err, i;
 
-	if (n <= 0)
-		return tf_err(-EINVAL, "no tap named");
-	err = trace_need_caps("stopping tracing");
+	err = need_taps(n, "stopping tracing");
 	if (err)
 		return err;
 	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_WRITE);
