@@ -64,15 +64,20 @@ static int fastpath_on(void *p)
 	return TF_EXIT_OK;
 }
 
+/* The end of a port command: its failure, or NAME and what became of it. */
+static int port_said(int err, const char *name, const char *what)
+{
+	if (err)
+		return cli_fail(err);
+	printf("%s: %s\n", name, what);
+	return TF_EXIT_OK;
+}
+
 static int fastpath_off(void *p)
 {
 	struct port_cfg *cfg = p;
-	int err = tf_fastpath_disable(cfg->name);
 
-	if (err)
-		return cli_fail(err);
-	printf("%s: fast path off\n", cfg->name);
-	return TF_EXIT_OK;
+	return port_said(tf_fastpath_disable(cfg->name), cfg->name, "fast path off");
 }
 
 static const struct cli_cmd on_cmd = {
@@ -364,12 +369,8 @@ static int uplink_add(void *p)
 static int uplink_del(void *p)
 {
 	struct port_cfg *cfg = p;
-	int err = tf_uplink_del(cfg->name);
 
-	if (err)
-		return cli_fail(err);
-	printf("%s: uplink removed\n", cfg->name);
-	return TF_EXIT_OK;
+	return port_said(tf_uplink_del(cfg->name), cfg->name, "uplink removed");
 }
 
 static const struct cli_cmd uplink_add_cmd = {

@@ -288,6 +288,19 @@ static int drop_orphan(int ifindex, const char *name, const char *prog_name)
 	return prog_detach(ifindex, prog_name);
 }
 
+/* A new port of KIND: an orphaned program of ours taken off first, then added. */
+static int port_new(struct fp *s, int ifindex, const char *name, enum tf_fp_port_kind kind,
+		    struct tf_fp_port *port)
+{
+	int err = drop_orphan(ifindex, name, kind == TF_FP_PORT_TAP ? PROG_TAP : PROG_UPLINK);
+
+	if (!err)
+		err = fp_add_port(s, ifindex, name, kind);
+	if (!err)
+		fp_port(s, ifindex, port);
+	return err;
+}
+
 int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 {
 	struct tf_fp_port port;
@@ -314,12 +327,9 @@ int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 			*changed = again;
 		goto out;
 	}
-	err = drop_orphan(ifindex, name, PROG_TAP);
-	if (!err)
-		err = fp_add_port(&s, ifindex, name, TF_FP_PORT_TAP);
+	err = port_new(&s, ifindex, name, TF_FP_PORT_TAP, &port);
 	if (err)
 		goto out;
-	fp_port(&s, ifindex, &port);
 	err = prog_attach(&s, ifindex, port.slot, name, PROG_TAP, XDP_MODE_NATIVE, legacy);
 	if (err) {
 		fp_forget(&s, ifindex, &port);
@@ -333,12 +343,14 @@ out:
 	return err;
 }
 
-static int port_remove(int ifindex, const char *name, enum tf_fp_port_kind kind)
+static int port_remove(const char *name, enum tf_fp_port_kind kind)
 {
 	struct tf_fp_port port;
 	struct fp s;
-	int err;
+	int ifindex, err = tf_ifindex(name, &ifindex);
 
+	if (err)
+		return err;
 	err = fp_open(&s, false);
 	if (!err && (!fp_same_netns(&s) || !fp_port(&s, ifindex, &port) || port.kind != kind)) {
 		fp_close(&s);
@@ -368,9 +380,7 @@ out:
 
 int tf_fastpath_disable(const char *name)
 {
-	int ifindex, err = tf_ifindex(name, &ifindex);
-
-	return err ? err : port_remove(ifindex, name, TF_FP_PORT_TAP);
+	return port_remove(name, TF_FP_PORT_TAP);
 }
 
 int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
@@ -405,12 +415,9 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 			*mode = attached_mode(ifindex) == XDP_MODE_SKB ? TF_XDP_SKB : TF_XDP_NATIVE;
 		goto out;
 	}
-	err = drop_orphan(ifindex, dev, PROG_UPLINK);
-	if (!err)
-		err = fp_add_port(&s, ifindex, dev, TF_FP_PORT_UPLINK);
+	err = port_new(&s, ifindex, dev, TF_FP_PORT_UPLINK, &port);
 	if (err)
 		goto out;
-	fp_port(&s, ifindex, &port);
 	if (mode)
 		*mode = TF_XDP_NATIVE;
 	err = prog_attach(&s, ifindex, port.slot, dev, PROG_UPLINK, XDP_MODE_NATIVE, NULL);
@@ -435,9 +442,7 @@ out:
 
 int tf_uplink_del(const char *dev)
 {
-	int ifindex, err = tf_ifindex(dev, &ifindex);
-
-	return err ? err : port_remove(ifindex, dev, TF_FP_PORT_UPLINK);
+	return port_remove(dev, TF_FP_PORT_UPLINK);
 }
 
 static void on_tap_delete(int ifindex, const char *name)
