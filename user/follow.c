@@ -80,17 +80,30 @@ static struct ftap *tap_find(struct tf_follow *f, uint32_t ns, uint32_t ifindex)
 	return NULL;
 }
 
+/*
+ * Room for one more in array V of N elements of SZ bytes and capacity *CAP,
+ * doubled when full (FIRST when empty): the array to use, or NULL (V and *CAP
+ * untouched) when memory ran out.
+ */
+static void *grow(void *v, size_t n, size_t *cap, size_t sz, size_t first)
+{
+	size_t c = *cap ? 2 * *cap : first;
+
+	if (n < *cap)
+		return v;
+	v = realloc(v, c * sz);
+	if (v)
+		*cap = c;
+	return v;
+}
+
 static int tap_add(struct tf_follow *f, uint32_t ns, uint32_t ifindex)
 {
-	if (f->ntaps == f->captaps) {
-		size_t cap = f->captaps ? 2 * f->captaps : 64;
-		struct ftap *t = realloc(f->taps, cap * sizeof(*t));
+	struct ftap *t = grow(f->taps, f->ntaps, &f->captaps, sizeof(*t), 64);
 
-		if (!t)
-			return tf_err(-ENOMEM, "out of memory");
-		f->taps = t;
-		f->captaps = cap;
-	}
+	if (!t)
+		return tf_err(-ENOMEM, "out of memory");
+	f->taps = t;
 	f->taps[f->ntaps++] = (struct ftap){ ns, ifindex };
 	return 0;
 }
@@ -160,15 +173,10 @@ static int ns_open(struct tf_follow *f, uint32_t ino, const char *path, bool loc
 	int buf = RCVBUF, err;
 	struct fns *n;
 
-	if (f->nns == f->capns) {
-		size_t cap = f->capns ? 2 * f->capns : 8;
-		struct fns *v = realloc(f->ns, cap * sizeof(*v));
-
-		if (!v)
-			return tf_err(-ENOMEM, "out of memory");
-		f->ns = v;
-		f->capns = cap;
-	}
+	n = grow(f->ns, f->nns, &f->capns, sizeof(*n), 8);
+	if (!n)
+		return tf_err(-ENOMEM, "out of memory");
+	f->ns = n;
 	n = &f->ns[f->nns];
 	memset(n, 0, sizeof(*n));
 	n->ino = ino;

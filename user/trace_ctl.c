@@ -395,6 +395,44 @@ out:
 	return err;
 }
 
+/*
+ * What releasing, reclaiming and stopping all start with: the capabilities,
+ * then the write lock; 1 when tracing is not running (nothing to do).
+ */
+static int lock_for_stop(struct tf_pin *lock)
+{
+	int err = trace_need_caps("stopping tracing");
+
+	if (err)
+		return err;
+	err = tf_pin_open(lock, &trace_layout, 0, 0, TF_PIN_WRITE);
+	return err == -ENOENT ? 1 : err;
+}
+
+/* ...and the pins too: 1 also when they are gone. Nothing is held on error. */
+static int open_for_stop(struct tf_pin *lock, struct pins *p)
+{
+	int err = lock_for_stop(lock);
+
+	if (err)
+		return err;
+	err = trace_open_pins(p);
+	if (err) {
+		trace_close_pins(p);
+		tf_pin_release(lock);
+	}
+	return err == -ENOENT ? 1 : err;
+}
+
+/* With no tap traced any more, nothing of tracing stays pinned. */
+static void unpin_if_idle(struct pins *p)
+{
+	if (!traced_count(p)) {
+		trace_close_pins(p);
+		trace_unpin_all();
+	}
+}
+
 int tf_trace_release(uint32_t ifindex)
 {
 	struct pins p = { -1, -1, -1, -1, -1 };
@@ -403,24 +441,13 @@ int tf_trace_release(uint32_t ifindex)
 	struct tf_pin lock;
 	int err;
 
-	err = trace_need_caps("stopping tracing");
+	err = open_for_stop(&lock, &p);
 	if (err)
-		return err;
-	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_WRITE);
-	if (err == -ENOENT)
-		return 0;	/* not running: nothing to release */
-	if (err)
-		return err;
-	err = trace_open_pins(&p);
-	if (err == -ENOENT)
-		err = 0;
-	else if (!err && !bpf_map_lookup_elem(p.traced, &key, &val)) {
+		return err < 0 ? err : 0;	/* 1: tracing is not running */
+	if (!bpf_map_lookup_elem(p.traced, &key, &val)) {
 		bpf_map_delete_elem(p.traced, &key);
 		drop_slot_maps(&p, val.slot);
-		if (!traced_count(&p)) {
-			trace_close_pins(&p);
-			trace_unpin_all();
-		}
+		unpin_if_idle(&p);
 	}
 	trace_close_pins(&p);
 	tf_pin_release(&lock);
@@ -433,24 +460,11 @@ int tf_trace_reclaim(void)
 	struct tf_pin lock;
 	int err;
 
-	err = trace_need_caps("stopping tracing");
+	err = open_for_stop(&lock, &p);
 	if (err)
-		return err;
-	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_WRITE);
-	if (err == -ENOENT)
-		return 0;
-	if (err)
-		return err;
-	err = trace_open_pins(&p);
-	if (err == -ENOENT)
-		err = 0;
-	else if (!err) {
-		reclaim_dead_netns(&p, trace_netns());
-		if (!traced_count(&p)) {
-			trace_close_pins(&p);
-			trace_unpin_all();
-		}
-	}
+		return err < 0 ? err : 0;	/* 1: tracing is not running */
+	reclaim_dead_netns(&p, trace_netns());
+	unpin_if_idle(&p);
 	trace_close_pins(&p);
 	tf_pin_release(&lock);
 	return err;
@@ -461,14 +475,9 @@ int tf_trace_stop_all(void)
 	struct tf_pin lock;
 	int err;
 
-	err = trace_need_caps("stopping tracing");
+	err = lock_for_stop(&lock);
 	if (err)
-		return err;
-	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_WRITE);
-	if (err == -ENOENT)
-		return 0;	/* not running */
-	if (err)
-		return err;
+		return err < 0 ? err : 0;	/* 1: tracing is not running */
 	trace_unpin_all();
 	tf_pin_release(&lock);
 	return 0;
