@@ -699,9 +699,7 @@ static int run_top(void *cfg)
 	if (nmine && tf_trace_stop(mine, nmine))
 		fprintf(stderr, "tapflow top: could not stop tracing: %s\n", tf_errmsg());
 	free(mine);
-	if (r)
-		return cli_fail(r);
-	return 0;
+	return r ? cli_fail(r) : 0;
 }
 
 const struct cli_cmd cli_top = {
