@@ -101,7 +101,20 @@ static void test_walk_finds_holder(void)
 	ASSERT_EQ(q[0].b.fds, 1, "one queue fd");
 	ASSERT_EQ(q[1].b.pid, 0, "nobody holds the other");
 	ASSERT_STREQ(q[0].b.vm, q[0].b.comm, "no VM name: comm stands in");
-	ASSERT_TRUE(q[0].b.cgroup[0] == '/', "a cgroup path");
+	/* a cgroup path wherever /proc/PID/cgroup names one (a minimal guest
+	 * without cgroups names none) */
+	{
+		char cg[256] = "";
+		FILE *f = fopen("/proc/self/cgroup", "r");
+
+		if (f) {
+			if (!fgets(cg, sizeof(cg), f))
+				cg[0] = '\0';
+			fclose(f);
+		}
+		if (strchr(cg, '/'))
+			ASSERT_TRUE(q[0].b.cgroup[0] == '/', "a cgroup path");
+	}
 	/* the same name in another namespace is not this tap */
 	q[0].netns = ns + 1;
 	ASSERT_EQ(tf_tap_backend_find(q, 1, NULL), 0, "other namespace: no holder");
