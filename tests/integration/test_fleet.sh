@@ -255,7 +255,7 @@ test_prometheus_two_hypervisors() {
 	EXPORT_ADDR=198.18.77.1 start_exporter --trace 'vm*' --listen 198.18.77.1:$PORT || return 1
 	# hypervisor B: its own bpffs, so its tracing and pins are its own
 	nsenter --net="/run/netns/$b" -- unshare -m --propagation private sh -c \
-		"mount -t bpf bpf /sys/fs/bpf && exec '$TAPFLOW' export --trace 'vm*' --listen 198.18.77.2:$PORT" \
+		"mount -t bpf bpf /sys/fs/bpf && TAPFLOW_PRIVATE_BPFFS=1 exec '$TAPFLOW' export --trace 'vm*' --listen 198.18.77.2:$PORT" \
 		> "$TMP/export-b.log" 2>&1 &
 	local eb=$!
 	on_exit "kill $eb"
