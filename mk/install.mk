@@ -36,7 +36,7 @@ LIB_PIC_OBJS := $(patsubst user/%.c,$(OUTPUT)/pic/user/%.o,$(LIB_SRCS))
 PUB_HDRS := $(shell scripts/public-headers.sh include/tapflow.h)
 MAN_SRCS := $(wildcard docs/man/*.scd)
 MANS     := $(patsubst docs/man/%.scd,$(OUTPUT)/man/%,$(MAN_SRCS))
-UNIT     := tapflow-exporter.service
+SYSTEMD_UNITS := tapflow-exporter.service tapflow-fleet.service
 
 # Files made from the paths (tapflow.pc, the unit) depend on this stamp,
 # rewritten only when a path, the version or LDLIBS changed: `make` then
@@ -54,7 +54,7 @@ pc_rel = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}$(patsubst $(PREFIX)%,%,$(1))
 .PHONY: install uninstall shared man deb symbol-map
 
 shared: $(OUTPUT)/libtapflow.so $(OUTPUT)/shared/tapflow $(OUTPUT)/tapflow.pc \
-	$(OUTPUT)/tapflow.bash $(OUTPUT)/$(UNIT) $(MANS)
+	$(OUTPUT)/tapflow.bash $(addprefix $(OUTPUT)/,$(SYSTEMD_UNITS)) $(MANS)
 
 $(OUTPUT)/pic/user $(OUTPUT)/shared $(OUTPUT)/man:
 	$(Q)mkdir -p $@
@@ -106,7 +106,7 @@ $(OUTPUT)/tapflow.bash: $(OUTPUT)/tapflow scripts/gen-completion.sh
 	$(Q)if $(OUTPUT)/tapflow completion bash > $@.tmp 2>/dev/null && [ -s $@.tmp ]; then \
 		mv $@.tmp $@; else rm -f $@.tmp; scripts/gen-completion.sh $(OUTPUT)/tapflow > $@; fi
 
-$(OUTPUT)/$(UNIT): packaging/$(UNIT).in mk/install.mk $(OUTPUT)/install-vars
+$(addprefix $(OUTPUT)/,$(SYSTEMD_UNITS)): $(OUTPUT)/%: packaging/%.in mk/install.mk $(OUTPUT)/install-vars
 	$(call msg,GEN,$@)
 	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' $< > $@
 
@@ -123,7 +123,7 @@ install: shared $(OUTPUT)/libtapflow.a
 	$(Q)install -m 0644 $(OUTPUT)/tapflow.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	$(Q)install -m 0644 $(filter %.8,$(MANS)) $(DESTDIR)$(MANDIR)/man8/
 	$(Q)install -m 0644 $(OUTPUT)/tapflow.bash $(DESTDIR)$(BASHCOMPDIR)/tapflow
-	$(Q)install -m 0644 $(OUTPUT)/$(UNIT) $(DESTDIR)$(SYSTEMDUNITDIR)/
+	$(Q)install -m 0644 $(addprefix $(OUTPUT)/,$(SYSTEMD_UNITS)) $(DESTDIR)$(SYSTEMDUNITDIR)/
 	$(Q)install -m 0644 dashboards/*.json $(DESTDIR)$(DATADIR)/tapflow/dashboards/
 	$(Q)if [ -d rules ]; then install -d $(DESTDIR)$(DATADIR)/tapflow/rules && \
 		cp -R --no-preserve=ownership rules/. $(DESTDIR)$(DATADIR)/tapflow/rules/ && \
@@ -133,7 +133,7 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(SBINDIR)/tapflow $(DESTDIR)$(LIBDIR)/libtapflow.so* \
 		$(DESTDIR)$(LIBDIR)/libtapflow.a $(DESTDIR)$(PKGCONFIGDIR)/tapflow.pc \
 		$(patsubst $(OUTPUT)/man/%,$(DESTDIR)$(MANDIR)/man8/%,$(filter %.8,$(MANS))) \
-		$(DESTDIR)$(BASHCOMPDIR)/tapflow $(DESTDIR)$(SYSTEMDUNITDIR)/$(UNIT)
+		$(DESTDIR)$(BASHCOMPDIR)/tapflow $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(SYSTEMD_UNITS))
 	$(Q)rm -rf $(DESTDIR)$(INCLUDEDIR)/tapflow $(DESTDIR)$(DATADIR)/tapflow
 
 # The Debian packages, built as a user would: from a fresh clone of this

@@ -69,6 +69,7 @@ test_packages() {
 	for f in "tapflow ./usr/sbin/tapflow" "tapflow ./lib/systemd/system/tapflow-exporter.service" \
 		"tapflow ./usr/share/man/man8/tapflow.8.gz" "tapflow ./usr/share/bash-completion/completions/tapflow" \
 		"tapflow ./usr/share/tapflow/dashboards/tapflow-grafana.json" "tapflow ./etc/default/tapflow-exporter" \
+		"tapflow ./lib/systemd/system/tapflow-fleet.service" "tapflow ./etc/default/tapflow-fleet" \
 		"libtapflow0 ./usr/lib/$MA/libtapflow.so.0" "libtapflow-dev ./usr/lib/$MA/libtapflow.so" \
 		"libtapflow-dev ./usr/lib/$MA/libtapflow.a" "libtapflow-dev ./usr/include/tapflow/tapflow.h" \
 		"libtapflow-dev ./usr/lib/$MA/pkgconfig/tapflow.pc"; do
@@ -129,8 +130,8 @@ test_packaged_unit_verifies() {
 	command -v systemd-analyze >/dev/null || { skip "systemd-analyze not installed"; return 77; }
 	unpack tapflow libtapflow0 || return 1
 	out=$(unshare -m --propagation private sh -c 'mount --bind "$1/usr/sbin" /usr/sbin &&
-		MANPATH="$1/usr/share/man" exec systemd-analyze verify "$1/lib/systemd/system/tapflow-exporter.service"' \
-		verify "$ROOT" 2>&1)
+		MANPATH="$1/usr/share/man" exec systemd-analyze verify "$1/lib/systemd/system/tapflow-exporter.service" \
+			"$1/lib/systemd/system/tapflow-fleet.service"' verify "$ROOT" 2>&1)
 	rc=$?
 	[ "$rc" = 0 ] && [ -z "$out" ] || { fail "systemd-analyze verify (exit $rc): $(echo $out)"; return 1; }
 }

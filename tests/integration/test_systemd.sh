@@ -1,13 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
-# The exporter's systemd unit, as installed by `make install`, checked by
-# systemd's own tools (PID 1 here is not systemd, so the unit cannot be
+# The exporter's systemd units, as installed by `make install`, checked by
+# systemd's own tools (PID 1 here is not systemd, so the units cannot be
 # started; scripts/setup.sh installs the systemd package for the tools):
 # `systemd-analyze verify` must say nothing, `systemd-analyze security
-# --offline=true` must rate it OK or better, and the exporter must read
+# --offline=true` must rate them OK or better, and the exporter must read
 # everything (histograms included) with no more than the unit's capability
-# bounding set, as root, which is how the unit runs it.
+# bounding set, as root, which is how the unit runs it; in fleet mode
+# (tapflow-fleet.service) it must also trace a tap that appears, with its
+# own unit's capabilities and system calls.
 
 . "$(dirname "$0")/../lib.sh"
 
@@ -17,6 +19,7 @@ trap 'rm -rf "$ROOT"' EXIT
 make -s -C "$TOP" install DESTDIR="$ROOT" PREFIX=/usr > "$ROOT/make.log" 2>&1
 INSTALL_RC=$?
 UNIT=$ROOT/usr/lib/systemd/system/tapflow-exporter.service
+FLEET=$ROOT/usr/lib/systemd/system/tapflow-fleet.service
 
 need() {
 	command -v systemd-analyze >/dev/null || { skip "systemd-analyze not installed (scripts/setup.sh installs systemd)"; return 77; }
@@ -28,33 +31,45 @@ need() {
 # /usr/sbin in a private mount namespace (the host's stays untouched) and
 # MANPATH points into it.
 test_verify_clean() {
-	local out rc
+	local out rc u
 	need || return
-	out=$(unshare -m --propagation private sh -c 'mount --bind "$1/usr/sbin" /usr/sbin &&
-		MANPATH="$1/usr/share/man" exec systemd-analyze verify "$2"' verify "$ROOT" "$UNIT" 2>&1)
-	rc=$?
-	[ "$rc" = 0 ] && [ -z "$out" ] || { fail "systemd-analyze verify (exit $rc): $(echo $out)"; return 1; }
+	for u in "$UNIT" "$FLEET"; do
+		out=$(unshare -m --propagation private sh -c 'mount --bind "$1/usr/sbin" /usr/sbin &&
+			MANPATH="$1/usr/share/man" exec systemd-analyze verify "$2"' verify "$ROOT" "$u" 2>&1)
+		rc=$?
+		[ "$rc" = 0 ] && [ -z "$out" ] || { fail "systemd-analyze verify ${u##*/} (exit $rc): $(echo $out)"; return 1; }
+	done
 }
 
-test_security_ok() {
-	local out level band want
-	need || return
-	out=$(systemd-analyze security --offline=true "$UNIT" 2>&1)
+# security_ok UNIT WANT...: rated OK or better, and each WANT ticked.
+security_ok() {
+	local u=$1 out level band want; shift
+	out=$(systemd-analyze security --offline=true "$u" 2>&1)
 	# "→ Overall exposure level for tapflow-exporter.service: 2.2 OK 🙂"
 	read -r level band < <(echo "$out" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p')
 	[ -n "$level" ] || { fail "no exposure level in: $(echo "$out" | tail -2)"; return 1; }
-	echo "    exposure $level $band" >&2
+	echo "    ${u##*/}: exposure $level $band" >&2
 	case "$band" in
 	PERFECT|SAFE|OK) ;;
-	*) fail "exposure $level $band, worse than OK"; return 1 ;;
+	*) fail "${u##*/}: exposure $level $band, worse than OK"; return 1 ;;
 	esac
 	# what the unit must do, as systemd itself reads it
 	for want in "NoNewPrivileges=" "ProtectSystem=" "RestrictAddressFamilies=~AF_PACKET" \
 		"RestrictAddressFamilies=~…" "SystemCallFilter=~@swap" "SystemCallFilter=~@mount" \
-		"CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)" "CapabilityBoundingSet=~CAP_NET_ADMIN" \
-		"CapabilityBoundingSet=~CAP_SYS_MODULE" "PrivateDevices=" "ProtectKernelTunables="; do
-		echo "$out" | grep -qF -- "✓ $want " || { fail "systemd-analyze security: not ✓ $want"; return 1; }
+		"CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)" \
+		"CapabilityBoundingSet=~CAP_SYS_MODULE" "PrivateDevices=" "ProtectKernelTunables=" "$@"; do
+		echo "$out" | grep -qF -- "✓ $want " || { fail "${u##*/}: systemd-analyze security: not ✓ $want"; return 1; }
 	done
+}
+
+test_security_ok() {
+	need || return
+	security_ok "$UNIT" "CapabilityBoundingSet=~CAP_NET_ADMIN" "RestrictNamespaces=~net" || return 1
+	# fleet mode loads and attaches programs with the same two capabilities
+	# and may enter network namespaces, nothing more: every other kind
+	# stays refused
+	security_ok "$FLEET" "CapabilityBoundingSet=~CAP_NET_ADMIN" "CapabilityBoundingSet=~CAP_BPF" \
+		"RestrictNamespaces=~user" "RestrictNamespaces=~mnt" || return 1
 }
 
 # The unit's settings that systemd-analyze security does not score.
@@ -69,18 +84,34 @@ test_unit_settings() {
 	[ "${v:-0}" -ge 65536 ] || { fail "LimitNOFILE=$v: not room for thousands of taps"; return 1; }
 	grep -q '^ExecStart=/usr/sbin/tapflow export \$TAPFLOW_EXPORT_OPTS$' "$UNIT" ||
 		{ fail "ExecStart is not the installed tapflow export: $(grep ExecStart "$UNIT")"; return 1; }
+	grep -q '^ExecStart=/usr/sbin/tapflow export \$TAPFLOW_FLEET_OPTS$' "$FLEET" ||
+		{ fail "the fleet unit's ExecStart: $(grep ExecStart "$FLEET")"; return 1; }
+	grep -qx 'Conflicts=tapflow-exporter.service' "$FLEET" ||
+		{ fail "the fleet unit does not conflict with the exporter (same port)"; return 1; }
+	v=$(sed -n 's/^ReadWritePaths=//p' "$FLEET")
+	expect_eq "$v" "/sys/fs/bpf" "the fleet unit's ReadWritePaths" || return 1
+}
+
+# unit_caps UNIT: its bounding set as setpriv's --bounding-set argument.
+unit_caps() {
+	local set=-all c
+	for c in $(sed -n 's/^CapabilityBoundingSet=//p' "$1"); do
+		c=${c#CAP_}
+		set+=",+${c,,}"
+	done
+	echo "$set"
+}
+
+# fleet_opts: the fleet unit's default TAPFLOW_FLEET_OPTS, one word a line,
+# split as systemd splits an unquoted $VAR (no glob expansion).
+fleet_opts() {
+	sed -n 's/^Environment="TAPFLOW_FLEET_OPTS=\(.*\)"$/\1/p' "$FLEET" | tr ' ' '\n' | grep .
 }
 
 # export --once as the unit would run it: uid 0, the unit's bounding set and
 # nothing inherited. Prints the metrics.
 export_as_unit() {
-	local caps set=-all c
-	caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT")
-	for c in $caps; do
-		c=${c#CAP_}
-		set+=",+${c,,}"
-	done
-	nsrun setpriv --bounding-set="$set" --inh-caps=-all --ambient-caps=-all --no-new-privs -- \
+	nsrun setpriv --bounding-set="$(unit_caps "$UNIT")" --inh-caps=-all --ambient-caps=-all --no-new-privs -- \
 		"$ROOT/usr/sbin/tapflow" export --once
 }
 
@@ -122,13 +153,13 @@ expand() {
 
 # What SystemCallFilter= lets through: the allow list, minus every ~ list.
 allowed_syscalls() {
-	local line allow=() deny=()
+	local line allow=() deny=() u=${1:-$UNIT}
 	while IFS= read -r line; do
 		case "$line" in
 		"~"*) deny+=(${line#\~}) ;;
 		*) allow+=($line) ;;
 		esac
-	done < <(sed -n 's/^SystemCallFilter=//p' "$UNIT")
+	done < <(sed -n 's/^SystemCallFilter=//p' "$u")
 	comm -23 <(expand "${allow[@]}" | sort -u) <(expand "${deny[@]}" | sort -u)
 }
 
@@ -191,6 +222,50 @@ test_syscall_filter_allows_the_exporter() {
 	# execve is the exec into tapflow itself, before the filter would apply
 	denied=$(comm -23 <(echo "$used" | grep -vx execve) <(allowed_syscalls) | tr '\n' ' ')
 	expect_eq "$denied" "" "system calls the exporter makes that SystemCallFilter= denies" || return 1
+}
+
+# Fleet mode as the unit runs it: its default options (--trace=vnet*
+# --trace=tap*), its bounding set, nothing inherited, under strace. A tap
+# made after the exporter is up is traced and counted exactly, and every
+# system call that took (loading and attaching the programs included) is one
+# the unit's filter lets through.
+test_fleet_unit_follows_with_its_caps() {
+	local tap port=$((20000 + RANDOM % 20000)) i opts used denied pid
+	need || return
+	command -v strace >/dev/null || { skip "strace not installed (scripts/setup.sh installs it)"; return 77; }
+	mapfile -t opts < <(fleet_opts)
+	expect_eq "${opts[*]}" "--trace=vnet* --trace=tap*" "the fleet unit's default options" || return 1
+	tap=tap$((RANDOM % 9000 + 1000))
+	LD_LIBRARY_PATH=$ROOT/usr/lib nsenter --net="/run/netns/$NS" -- \
+		strace -f -qq -o "$NSDIR/fleet.raw" setpriv --bounding-set="$(unit_caps "$FLEET")" \
+		--inh-caps=-all --ambient-caps=-all --no-new-privs -- \
+		"$ROOT/usr/sbin/tapflow" export "${opts[@]}" --listen "127.0.0.1:$port" > "$NSDIR/fleet.log" 2>&1 &
+	pid=$!
+	on_exit "kill $pid 2>/dev/null; tf trace stop --all"
+	for ((i = 0; i < 100; i++)); do
+		grep -qs '^serving' "$NSDIR/fleet.log" && break
+		sleep 0.05
+	done
+	grep -qs '^serving' "$NSDIR/fleet.log" || { fail "fleet exporter did not come up: $(cat "$NSDIR/fleet.log")"; return 1; }
+	expect_ok "create $tap after the exporter" tf create "$tap" || return 1
+	for ((i = 0; i < 60; i++)); do
+		tf trace status --json 2>/dev/null | grep -q "\"tap\":\"$tap\"" && break
+		sleep 0.05
+	done
+	tf trace status --json | grep -q "\"tap\":\"$tap\"" ||
+		{ fail "$tap not traced 3 s after it appeared: $(tail -3 "$NSDIR/fleet.log")"; return 1; }
+	nsrun "$TFLOAD" --dev "$tap" --count 37 >/dev/null || { fail "tf-load failed"; return 1; }
+	nsrun curl -s "http://127.0.0.1:$port/metrics" > "$NSDIR/fleet.prom"
+	grep -q "^tapflow_rx_packets_total{tap=\"$tap\",queue=\"0\"} 37$" "$NSDIR/fleet.prom" ||
+		{ fail "37 frames written, exported: $(grep "^tapflow_rx_packets_total{tap=\"$tap\"" "$NSDIR/fleet.prom")"; return 1; }
+	kill -TERM $(ps -o pid= --ppid "$pid") 2>/dev/null
+	wait "$pid" 2>/dev/null
+	sed -n 's/^[0-9]* *\(<... \)\{0,1\}\([a-z_0-9]*\)[( ].*/\2/p' "$NSDIR/fleet.raw" | grep -v '^$' | sort -u > "$NSDIR/fleet"
+	grep -qx bpf "$NSDIR/fleet" || { fail "strace saw no bpf(2): $(tr '\n' ' ' < "$NSDIR/fleet")"; return 1; }
+	# execve: setpriv's exec into tapflow, before the filter would apply;
+	# prctl, capset: setpriv's own work, which systemd does for the unit
+	denied=$(comm -23 <(grep -vxE 'execve|prctl|capset' "$NSDIR/fleet") <(allowed_syscalls "$FLEET") | tr '\n' ' ')
+	expect_eq "$denied" "" "system calls fleet mode makes that the fleet unit's SystemCallFilter= denies" || return 1
 }
 
 run_tests
