@@ -221,17 +221,19 @@ test_dpkg_install_and_purge() {
 			set -e
 			dpkg -i /tmp/*.deb >/dev/null
 			echo enabled=\$(systemctl is-enabled tapflow-exporter.service 2>&1 || true)
+			echo fleet_enabled=\$(systemctl is-enabled tapflow-fleet.service 2>&1 || true)
 			echo version=\$(tapflow version)
 			echo conffile=\$(dpkg-query -W -f=\"\\\${Conffiles}\" tapflow | awk \"{print \\\$1}\")
 			echo man=\$(man -w tapflow)
 			echo pc=\$(pkg-config --cflags --libs tapflow)
 			dpkg --purge tapflow libtapflow-dev libtapflow0 >/dev/null
-			echo left=\$(ls /usr/sbin/tapflow /etc/default/tapflow-exporter /lib/systemd/system/tapflow-exporter.service 2>/dev/null)
+			echo left=\$(ls /usr/sbin/tapflow /etc/default/tapflow-exporter /lib/systemd/system/tapflow-exporter.service \
+				/etc/default/tapflow-fleet /lib/systemd/system/tapflow-fleet.service 2>/dev/null)
 			echo status=\$(dpkg-query -W tapflow >/dev/null 2>&1 && echo known || echo none)"
 		' ovl "$m" "$(deb_of tapflow)" "$(deb_of libtapflow0)" "$(deb_of libtapflow-dev)" 2>&1) ||
 		{ fail "install/purge in the overlay failed: $(echo $out)"; return 1; }
-	for want in "enabled=disabled" "version=tapflow $(dpkg-parsechangelog -l "$TOP/debian/changelog" -S Version)" \
-		"conffile=/etc/default/tapflow-exporter" "man=/usr/share/man/man8/tapflow.8.gz" \
+	for want in "enabled=disabled" "fleet_enabled=disabled" "version=tapflow $(dpkg-parsechangelog -l "$TOP/debian/changelog" -S Version)" \
+		"conffile=/etc/default/tapflow-exporter /etc/default/tapflow-fleet" "man=/usr/share/man/man8/tapflow.8.gz" \
 		"pc=-I/usr/include/tapflow -ltapflow" "left=" "status=none"; do
 		grep -qxF -- "$want" <<< "$out" || { fail "after dpkg -i/--purge: no '$want' in: $(echo $out)"; return 1; }
 	done
