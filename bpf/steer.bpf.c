@@ -152,25 +152,21 @@ static __always_inline __u32 rss_queue(const struct flow *f, const struct tf_ste
 {
 	__u8 in[TF_STEER_HASH_IN_MAX] = {};
 	__u32 types = cf->hash_types, len, alen, h;
-	bool tcp = f->proto == IPPROTO_TCP, udp = f->proto == IPPROTO_UDP;
+	bool tcp = f->proto == IPPROTO_TCP, udp = f->proto == IPPROTO_UDP, l4, l3;
 
 	if (f->family == 4) {
 		alen = 4;
-		if ((tcp && (types & TF_RSS_HASH_TCPV4)) || (udp && (types & TF_RSS_HASH_UDPV4)))
-			len = 12;
-		else if (types & TF_RSS_HASH_IPV4)
-			len = 8;
-		else
-			return cf->default_queue;
+		l4 = (tcp && (types & TF_RSS_HASH_TCPV4)) || (udp && (types & TF_RSS_HASH_UDPV4));
+		l3 = types & TF_RSS_HASH_IPV4;
 	} else {
 		alen = 16;
-		if ((tcp && (types & TF_RSS_HASH_TCPV6)) || (udp && (types & TF_RSS_HASH_UDPV6)))
-			len = 36;
-		else if (types & TF_RSS_HASH_IPV6)
-			len = 32;
-		else
-			return cf->default_queue;
+		l4 = (tcp && (types & TF_RSS_HASH_TCPV6)) || (udp && (types & TF_RSS_HASH_UDPV6));
+		l3 = types & TF_RSS_HASH_IPV6;
 	}
+	if (!l4 && !l3)
+		return cf->default_queue;
+	/* both addresses, then both ports when the L4 type is enabled */
+	len = 2 * alen + (l4 ? 4 : 0);
 	if (alen == 4) {
 		__builtin_memcpy(in, f->saddr, 4);
 		__builtin_memcpy(in + 4, f->daddr, 4);
