@@ -90,8 +90,12 @@ static __u8 ld_size(__u16 code, unsigned int *bytes)
 	}
 }
 
-/* r0 = the packet's bytes [k, k + size) (network order -> host), or reject. */
-static void load_abs(struct tx *t, __u16 code, __u32 k)
+/*
+ * r0 = the packet's bytes [k, k + size), or with `ind` [X + k, X + k + size)
+ * (network order -> host), or reject. Both are checked against the bytes
+ * copied; the indexed one also against the buffer, for the verifier.
+ */
+static void load_pkt(struct tx *t, __u16 code, __u32 k, bool ind)
 {
 	unsigned int s;
 	__u8 sz = ld_size(code, &s);
@@ -100,28 +104,17 @@ static void load_abs(struct tx *t, __u16 code, __u32 k)
 		jump(t, BPF_JMP | BPF_JA, 0, 0, 0, T_FAIL);
 		return;
 	}
-	jump(t, BPF_JMP | BPF_JLT | BPF_K, R_LEN, 0, k + s, T_FAIL);
-	put(t, BPF_LDX | BPF_MEM | sz, R_T, R_DATA, k, 0);
-	if (s > 1)
-		put(t, BPF_ALU | BPF_END | BPF_TO_BE, R_T, 0, 0, s * 8);
-}
-
-/* r0 = the bytes at X + k: checked against the copy and the buffer. */
-static void load_ind(struct tx *t, __u16 code, __u32 k)
-{
-	unsigned int s;
-	__u8 sz = ld_size(code, &s);
-
-	if (k > TF_CAP_MAX - s) {
-		jump(t, BPF_JMP | BPF_JA, 0, 0, 0, T_FAIL);
-		return;
+	if (ind) {
+		put(t, BPF_ALU | BPF_MOV | BPF_X, R_T, R_X, 0, 0);
+		put(t, BPF_ALU64 | BPF_ADD | BPF_K, R_T, 0, 0, k + s);
+		jump(t, BPF_JMP | BPF_JGT | BPF_X, R_T, R_LEN, 0, T_FAIL);
+		jump(t, BPF_JMP | BPF_JGT | BPF_K, R_T, 0, TF_CAP_MAX, T_FAIL);
+		put(t, BPF_ALU64 | BPF_ADD | BPF_X, R_T, R_DATA, 0, 0);
+		put(t, BPF_LDX | BPF_MEM | sz, R_T, R_T, -(int)s, 0);
+	} else {
+		jump(t, BPF_JMP | BPF_JLT | BPF_K, R_LEN, 0, k + s, T_FAIL);
+		put(t, BPF_LDX | BPF_MEM | sz, R_T, R_DATA, k, 0);
 	}
-	put(t, BPF_ALU | BPF_MOV | BPF_X, R_T, R_X, 0, 0);
-	put(t, BPF_ALU64 | BPF_ADD | BPF_K, R_T, 0, 0, k + s);
-	jump(t, BPF_JMP | BPF_JGT | BPF_X, R_T, R_LEN, 0, T_FAIL);
-	jump(t, BPF_JMP | BPF_JGT | BPF_K, R_T, 0, TF_CAP_MAX, T_FAIL);
-	put(t, BPF_ALU64 | BPF_ADD | BPF_X, R_T, R_DATA, 0, 0);
-	put(t, BPF_LDX | BPF_MEM | sz, R_T, R_T, -(int)s, 0);
 	if (s > 1)
 		put(t, BPF_ALU | BPF_END | BPF_TO_BE, R_T, 0, 0, s * 8);
 }
@@ -206,17 +199,17 @@ static int one(struct tx *t, const struct tf_cbpf_insn *in, unsigned int i)
 		case C_ABS:
 			if (dst != R_A)
 				return -EINVAL;
-			load_abs(t, c, k);
+			load_pkt(t, c, k, false);
 			break;
 		case C_IND:
 			if (dst != R_A)
 				return -EINVAL;
-			load_ind(t, c, k);
+			load_pkt(t, c, k, true);
 			break;
 		case C_MSH:	/* X = 4 * (P[k] & 0xf): the IPv4 header length */
 			if (dst != R_X || C_SIZE(c) != C_B)
 				return -EINVAL;
-			load_abs(t, c, k);
+			load_pkt(t, c, k, false);
 			put(t, BPF_ALU | BPF_AND | BPF_K, R_T, 0, 0, 0xf);
 			put(t, BPF_ALU | BPF_LSH | BPF_K, R_T, 0, 0, 2);
 			break;
