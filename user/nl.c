@@ -124,15 +124,19 @@ void tf_nl_parse(struct rtattr *tb[], int max, const struct rtattr *rta, size_t 
 	}
 }
 
-uint8_t tf_nl_u8(const struct rtattr *a)
+uint8_t tf_nl_u8(const struct rtattr *a, uint8_t def)
 {
+	if (!a)
+		return def;
 	return RTA_PAYLOAD(a) >= 1 ? *(const uint8_t *)RTA_DATA(a) : 0;
 }
 
-uint32_t tf_nl_u32(const struct rtattr *a)
+uint32_t tf_nl_u32(const struct rtattr *a, uint32_t def)
 {
 	uint32_t v = 0;
 
+	if (!a)
+		return def;
 	if (RTA_PAYLOAD(a) >= sizeof(v))
 		memcpy(&v, RTA_DATA(a), sizeof(v));
 	return v;

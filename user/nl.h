@@ -60,8 +60,12 @@ static inline void tf_nl_parse_nested(struct rtattr *tb[], int max, const struct
 	tf_nl_parse(tb, max, (const struct rtattr *)RTA_DATA(nest), RTA_PAYLOAD(nest));
 }
 
-uint8_t tf_nl_u8(const struct rtattr *a);
-uint32_t tf_nl_u32(const struct rtattr *a);
+/*
+ * An attribute's value, or def when it is absent (a NULL from tf_nl_parse):
+ * the kernel leaves out what is unset, so every read names its default.
+ */
+uint8_t tf_nl_u8(const struct rtattr *a, uint8_t def);
+uint32_t tf_nl_u32(const struct rtattr *a, uint32_t def);
 /* Copy a string attribute into buf (always terminated). */
 void tf_nl_str(const struct rtattr *a, char *buf, size_t len);
 

@@ -83,26 +83,19 @@ static void parse_tun_data(const struct rtattr *data, struct tf_tap_info *t)
 	struct rtattr *td[IFLA_TUN_MAX + 1];
 
 	tf_nl_parse_nested(td, IFLA_TUN_MAX, data);
-	if (td[IFLA_TUN_TYPE])
-		t->tap = (tf_nl_u8(td[IFLA_TUN_TYPE]) & TUN_TYPE_MASK) == IFF_TAP;
+	t->tap = (tf_nl_u8(td[IFLA_TUN_TYPE], 0) & TUN_TYPE_MASK) == IFF_TAP;
 	/* The kernel reports "pi", the inverse of IFF_NO_PI. */
-	if (td[IFLA_TUN_PI])
-		t->no_pi = !tf_nl_u8(td[IFLA_TUN_PI]);
-	if (td[IFLA_TUN_VNET_HDR])
-		t->vnet_hdr = tf_nl_u8(td[IFLA_TUN_VNET_HDR]);
-	if (td[IFLA_TUN_PERSIST])
-		t->persist = tf_nl_u8(td[IFLA_TUN_PERSIST]);
-	if (td[IFLA_TUN_MULTI_QUEUE])
-		t->multi_queue = tf_nl_u8(td[IFLA_TUN_MULTI_QUEUE]);
+	t->no_pi = !tf_nl_u8(td[IFLA_TUN_PI], 1);
+	t->vnet_hdr = tf_nl_u8(td[IFLA_TUN_VNET_HDR], 0);
+	t->persist = tf_nl_u8(td[IFLA_TUN_PERSIST], 0);
+	t->multi_queue = tf_nl_u8(td[IFLA_TUN_MULTI_QUEUE], 0);
 	/* Owner and group are only sent when set. */
 	if (td[IFLA_TUN_OWNER])
-		t->owner = tf_nl_u32(td[IFLA_TUN_OWNER]);
+		t->owner = tf_nl_u32(td[IFLA_TUN_OWNER], 0);
 	if (td[IFLA_TUN_GROUP])
-		t->group = tf_nl_u32(td[IFLA_TUN_GROUP]);
-	if (td[IFLA_TUN_NUM_QUEUES])
-		t->queues_attached = tf_nl_u32(td[IFLA_TUN_NUM_QUEUES]);
-	if (td[IFLA_TUN_NUM_DISABLED_QUEUES])
-		t->queues_disabled = tf_nl_u32(td[IFLA_TUN_NUM_DISABLED_QUEUES]);
+		t->group = tf_nl_u32(td[IFLA_TUN_GROUP], 0);
+	t->queues_attached = tf_nl_u32(td[IFLA_TUN_NUM_QUEUES], 0);
+	t->queues_disabled = tf_nl_u32(td[IFLA_TUN_NUM_DISABLED_QUEUES], 0);
 }
 
 /* Returns 1 when n described a link, 0 for anything else. */
@@ -125,18 +118,14 @@ static int parse_link(const struct nlmsghdr *n, struct link *l)
 
 	if (tb[IFLA_IFNAME])
 		tf_nl_str(tb[IFLA_IFNAME], t->name, sizeof(t->name));
-	if (tb[IFLA_MTU])
-		t->mtu = tf_nl_u32(tb[IFLA_MTU]);
-	if (tb[IFLA_TXQLEN])
-		t->txqueuelen = tf_nl_u32(tb[IFLA_TXQLEN]);
+	t->mtu = tf_nl_u32(tb[IFLA_MTU], 0);
+	t->txqueuelen = tf_nl_u32(tb[IFLA_TXQLEN], 0);
 	if (tb[IFLA_ADDRESS] && RTA_PAYLOAD(tb[IFLA_ADDRESS]) == 6) {
 		t->has_mac = true;
 		memcpy(t->mac, RTA_DATA(tb[IFLA_ADDRESS]), 6);
 	}
-	if (tb[IFLA_OPERSTATE])
-		t->operstate = tf_nl_u8(tb[IFLA_OPERSTATE]);
-	if (tb[IFLA_CARRIER])
-		carrier = tf_nl_u8(tb[IFLA_CARRIER]);
+	t->operstate = tf_nl_u8(tb[IFLA_OPERSTATE], 0);
+	carrier = tf_nl_u8(tb[IFLA_CARRIER], 0);
 	if (tb[IFLA_IFALIAS])
 		tf_nl_str(tb[IFLA_IFALIAS], t->alias, sizeof(t->alias));
 	if (tb[IFLA_STATS64]) {
@@ -221,24 +210,39 @@ static const char *link_kind(const struct link *l)
 	}
 }
 
+/*
+ * Open rtnetlink and read tun/tap `name` into l; a bad name, a missing device
+ * or one of another kind fails naming it, "not_tun" saying what it is not.
+ * On success nl stays open for the caller.
+ */
+static int tun_link_open(struct tf_nl *nl, const char *name, struct link *l, const char *not_tun)
+{
+	int err;
+
+	err = tf_parse_ifname(name, NULL);
+	if (err)
+		return err;
+	err = tf_nl_open(nl);
+	if (err)
+		return err;
+	err = link_get(nl, name, l);
+	if (!err && !l->is_tun)
+		err = tf_err(-EINVAL, "'%s' is a %s device, %s", name, link_kind(l), not_tun);
+	if (err)
+		tf_nl_close(nl);
+	return err;
+}
+
 int tf_tap_get(const char *name, struct tf_tap_info *info)
 {
 	struct tf_nl nl;
 	struct link l;
 	int err;
 
-	err = tf_parse_ifname(name, NULL);
+	err = tun_link_open(&nl, name, &l, "not a tun/tap");
 	if (err)
 		return err;
-	err = tf_nl_open(&nl);
-	if (err)
-		return err;
-	err = link_get(&nl, name, &l);
 	tf_nl_close(&nl);
-	if (err)
-		return err;
-	if (!l.is_tun)
-		return tf_err(-EINVAL, "'%s' is a %s device, not a tun/tap", name, link_kind(&l));
 	*info = l.info;
 	return 0;
 }
@@ -593,21 +597,10 @@ int tf_tap_delete(const char *name, bool force)
 	err = tf_require_cap(TF_CAP_NET_ADMIN, "deleting a tap");
 	if (err)
 		return err;
-	err = tf_parse_ifname(name, NULL);
-	if (err)
-		return err;
-	err = tf_nl_open(&nl);
-	if (err)
-		return err;
-	err = link_get(&nl, name, &l);
-	if (err)
-		goto out;
 	/* --force overrides tapflow's caution, never the kind of device. */
-	if (!l.is_tun) {
-		err = tf_err(-EINVAL, "'%s' is a %s device, not a tap; tapflow deletes only taps",
-			     name, link_kind(&l));
-		goto out;
-	}
+	err = tun_link_open(&nl, name, &l, "not a tap; tapflow deletes only taps");
+	if (err)
+		return err;
 	if (!l.info.by_tapflow && !force) {
 		err = tf_err(-EPERM, "'%s' was not created by tapflow; use --force to delete it anyway",
 			     name);
