@@ -237,8 +237,8 @@ bool tfx_any_queue(const struct tf_tap_stats *taps, size_t n, bool need_rx_ns)
 	return false;
 }
 
-void tfx_q_counter(struct out *o, const struct tf_tap_stats *taps, size_t n,
-		      const char *name, const char *help, size_t off, bool need_rx_ns)
+void tfx_q_family(struct out *o, const struct tf_tap_stats *taps, size_t n, const char *name,
+		  const char *type, const char *help, size_t off, size_t size, bool need_rx_ns)
 {
 	const struct tf_tap_stats *t;
 	const struct tf_queue_stats *qs;
@@ -247,8 +247,9 @@ void tfx_q_counter(struct out *o, const struct tf_tap_stats *taps, size_t n,
 
 	if (!tfx_any_queue(taps, n, need_rx_ns))
 		return;
-	tfx_put_meta(o, name, "counter", help);
+	tfx_put_meta(o, name, type, help);
 	FOR_EACH_QUEUE(taps, n, need_rx_ns, t, qs, tl, ql, qn) {
+		const char *v = (const char *)qs + off;
 		char *p = cur_begin(o, nl + qn + 3 + U64_MAX_DEC + 1);
 
 		if (!p)
@@ -257,10 +258,16 @@ void tfx_q_counter(struct out *o, const struct tf_tap_stats *taps, size_t n,
 		*p++ = '{';
 		p = cur_put(p, ql, qn);
 		p = cur_put(p, "} ", 2);
-		p = cur_u64(p, *(const uint64_t *)((const char *)qs + off));
+		p = cur_u64(p, size == sizeof(bool) ? *(const bool *)v : *(const uint64_t *)v);
 		*p++ = '\n';
 		cur_end(o, p);
 	}
+}
+
+void tfx_q_counter(struct out *o, const struct tf_tap_stats *taps, size_t n,
+		      const char *name, const char *help, size_t off, bool need_rx_ns)
+{
+	tfx_q_family(o, taps, n, name, "counter", help, off, sizeof(uint64_t), need_rx_ns);
 }
 
 /*

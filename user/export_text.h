@@ -201,7 +201,13 @@ bool tfx_any_queue(const struct tf_tap_stats *taps, size_t n, bool need_rx_ns);
 				if (((qs) = &(t)->q[_j]),			\
 				    ((qlen) = tfx_queue_label((qlbl), (tlbl), _tl, (qs)->queue), 1))
 
-/* One counter family over every exported queue; off is in struct tf_queue_stats. */
+/*
+ * One family of TYPE over every exported queue: the value at off in struct
+ * tf_queue_stats, of size bytes (a uint64_t, or a bool read as 0 or 1).
+ */
+void tfx_q_family(struct out *o, const struct tf_tap_stats *taps, size_t n, const char *name,
+		  const char *type, const char *help, size_t off, size_t size, bool need_rx_ns);
+/* A counter family: tfx_q_family() of a uint64_t. */
 void tfx_q_counter(struct out *o, const struct tf_tap_stats *taps, size_t n,
 	       const char *name, const char *help, size_t off, bool need_rx_ns);
 

@@ -143,29 +143,9 @@ static void tap_families(struct out *o, const struct tf_tap_stats *taps, size_t 
 /* 1 while the queue is attached, 0 while not: its counters stay exported. */
 static void q_attached(struct out *o, const struct tf_tap_stats *taps, size_t n)
 {
-	static const char name[] = "tapflow_queue_attached";
-	const struct tf_tap_stats *t;
-	const struct tf_queue_stats *qs;
-	char tl[TAPLBL_MAX], ql[QLBL_MAX];
-	size_t qn;
-
-	if (!tfx_any_queue(taps, n, false))
-		return;
-	tfx_put_meta(o, name, "gauge",
-		     "1 while a backend holds the queue, 0 while not (its counters stay exported).");
-	FOR_EACH_QUEUE(taps, n, false, t, qs, tl, ql, qn) {
-		char *p = cur_begin(o, sizeof(name) + qn + 8);
-
-		if (!p)
-			return;
-		p = cur_put(p, name, sizeof(name) - 1);
-		*p++ = '{';
-		p = cur_put(p, ql, qn);
-		p = cur_put(p, "} ", 2);
-		*p++ = qs->attached ? '1' : '0';
-		*p++ = '\n';
-		cur_end(o, p);
-	}
+	tfx_q_family(o, taps, n, "tapflow_queue_attached", "gauge",
+		     "1 while a backend holds the queue, 0 while not (its counters stay exported).",
+		     QOFF(attached), sizeof(bool), false);
 }
 
 int tf_export_hist_parse(const char *s)
