@@ -29,6 +29,7 @@
 #include "tf_trace_shared.h"
 #include "tf_capture_shared.h"
 #include "core_fixes.bpf.h"
+#include "tun.bpf.h"
 #include "cbpf.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -123,17 +124,6 @@ static __always_inline bool want_queue(__u32 q)
 static __always_inline void lost(void)
 {
 	__sync_fetch_and_add(&missed, 1);
-}
-
-static __always_inline struct tun_file *tun_queue(const struct net_device *dev, __u32 q)
-{
-	struct tun_struct *tun = tf_netdev_priv(dev);
-	struct tun_file *tfile = NULL;
-
-	if (q >= TF_MAX_QUEUES)
-		return NULL;
-	bpf_core_read(&tfile, sizeof(tfile), &tun->tfiles[q]);
-	return tfile;
 }
 
 /* ptr_ring_produce's "full" test: the entry at the producer index is taken. */

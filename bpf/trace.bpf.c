@@ -53,6 +53,7 @@
 
 #include "tf_trace_shared.h"
 #include "core_fixes.bpf.h"
+#include "tun.bpf.h"
 #include "bits.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -284,17 +285,6 @@ static __always_inline struct tf_ring_rec *ring_rec(const struct tf_traced *t,
 		return NULL;
 	*idx = rec_index(queue, t->ring_size, pos);
 	return bpf_map_lookup_elem(inner, idx);
-}
-
-static __always_inline struct tun_file *tun_queue(const struct net_device *dev, __u32 q)
-{
-	struct tun_struct *tun = tf_netdev_priv(dev);
-	struct tun_file *tfile = NULL;
-
-	if (q >= TF_MAX_QUEUES)
-		return NULL;
-	bpf_core_read(&tfile, sizeof(tfile), &tun->tfiles[q]);
-	return tfile;
 }
 
 /*
