@@ -16,6 +16,7 @@
 #ifndef TF_CLI_H
 #define TF_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -136,6 +137,16 @@ const char *cli_current(void);
 int cli_fail(int err);
 /* Print "tapflow CMD: <fmt>" and return TF_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The way out of a long-running command (capture, top, xsk-fwd): 1 once
+ * SIGINT or SIGTERM (and SIGHUP with hup) came after cli_stop_on_signals().
+ * The command polls it, and may set it to stop threads of its own. restart:
+ * SA_RESTART, as signal() installs a handler; without it a blocked call
+ * returns EINTR.
+ */
+extern volatile sig_atomic_t cli_stop;
+void cli_stop_on_signals(bool hup, bool restart);
 
 /* Help and usage, from the table (cli_help.c). path: "tapflow trace start". */
 void cli_help(const struct cli_cmd *cmd, const char *path, FILE *f);

@@ -64,14 +64,6 @@ static const struct cli_opt capture_args[] = {
 	CLI_END
 };
 
-static volatile int stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static int add_queue(struct tf_capture_opts *o, const char *q)
 {
 	char *end;
@@ -120,7 +112,6 @@ static int run_capture(void *p)
 {
 	struct capture_cfg *c = p;
 	struct tf_capture_opts o = { .all_queues = true };
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct tf_capture_result res;
 	unsigned int mask;
 	const char *bad;
@@ -150,7 +141,7 @@ static int run_capture(void *p)
 	o.snaplen = c->snaplen;
 	o.count = c->count;
 	o.duration = c->duration;
-	o.stop = &stop;
+	o.stop = &cli_stop;
 	if (c->write && !strcmp(c->write, "-")) {
 		f = stdout;
 	} else if (c->write) {
@@ -164,9 +155,7 @@ static int run_capture(void *p)
 		}
 	}
 	o.pcapng = f;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	cli_stop_on_signals(true, false);
 	signal(SIGPIPE, SIG_IGN);	/* a reader that goes away: a write error, then exit */
 	r = tf_capture_run(&o, &res);
 	if (f && f != stdout)

@@ -73,6 +73,24 @@ int cli_fail(int err)
 	return TF_EXIT_FAIL;
 }
 
+volatile sig_atomic_t cli_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	cli_stop = 1;
+}
+
+void cli_stop_on_signals(bool hup, bool restart)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = restart ? SA_RESTART : 0 };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (hup)
+		sigaction(SIGHUP, &sa, NULL);
+}
+
 bool cli_given(const char *name)
 {
 	for (int i = 0; cur.cmd && cur.cmd->opts && cur.cmd->opts[i].name; i++)

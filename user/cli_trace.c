@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -523,14 +522,6 @@ static const struct cli_opt top_args[] = {
 	CLI_END
 };
 
-static volatile sig_atomic_t top_stop;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	top_stop = 1;
-}
-
 static const struct tf_queue_stats *find_q(const struct tf_tap_stats *t, size_t n,
 					   const char *name, uint32_t ifindex, uint32_t queue)
 {
@@ -659,16 +650,15 @@ static int run_top(void *cfg)
 		fprintf(stderr, "tapflow top: tracing %d tap(s) for this session (backend: %s)\n",
 			nmine, tf_backend_name(backend));
 	}
-	signal(SIGINT, on_sigint);
-	signal(SIGTERM, on_sigint);
+	cli_stop_on_signals(false, true);
 	r = tf_trace_read(NULL, &prev, &pn);
-	for (unsigned int frame = 0; !r && !top_stop && (!o->count || frame < o->count); frame++) {
+	for (unsigned int frame = 0; !r && !cli_stop && (!o->count || frame < o->count); frame++) {
 		struct timespec ts = { (time_t)o->interval,
 				       (long)((o->interval - floor(o->interval)) * 1e9) };
 
-		while (nanosleep(&ts, &ts) && !top_stop)
+		while (nanosleep(&ts, &ts) && !cli_stop)
 			;
-		if (top_stop)
+		if (cli_stop)
 			break;
 		r = tf_trace_read(NULL, &cur, &n);
 		if (r)

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,14 +74,6 @@ struct fwd_queue {
 	_Atomic uint64_t a_to_b, b_to_a, dropped;
 };
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static unsigned int fwd_one(struct fwd_queue *fq, struct tf_xsk_queue *src,
 			    struct tf_xsk_queue *dst, _Atomic uint64_t *ctr)
 {
@@ -105,7 +96,7 @@ static void *fwd_thread(void *arg)
 	struct fwd_queue *fq = arg;
 	unsigned int idle = 0;
 
-	while (!stop) {
+	while (!cli_stop) {
 		unsigned int n = fwd_one(fq, fq->a, fq->b, &fq->a_to_b) +
 				 fwd_one(fq, fq->b, fq->a, &fq->b_to_a);
 
@@ -221,14 +212,13 @@ static int run_xsk_fwd(void *p)
 		ret = cli_usage_error("out of memory");
 		goto out;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	cli_stop_on_signals(false, true);
 	for (; started < cfg.queues; started++) {
 		fq[started].a = &xa->q[started];
 		fq[started].b = &xb->q[started];
 		fq[started].batch = cfg.batch;
 		if (pthread_create(&fq[started].thread, NULL, fwd_thread, &fq[started])) {
-			stop = 1;
+			cli_stop = 1;
 			fprintf(stderr, "tapflow xsk-fwd: pthread_create: %s\n", strerror(errno));
 			ret = TF_EXIT_FAIL;
 			break;
@@ -239,7 +229,7 @@ static int run_xsk_fwd(void *p)
 			cfg.a, cfg.b, cfg.queues, cfg.no_need_wakeup ? "off" : "on");
 	t0 = now_s();
 	next = t0 + cfg.stats_interval;
-	while (!stop) {
+	while (!cli_stop) {
 		double t = now_s();
 
 		if (cfg.duration > 0 && t - t0 >= cfg.duration)
@@ -250,7 +240,7 @@ static int run_xsk_fwd(void *p)
 		}
 		usleep(10000);
 	}
-	stop = 1;
+	cli_stop = 1;
 	for (unsigned int i = 0; i < started; i++)
 		pthread_join(fq[i].thread, NULL);
 	if (ret == 0) {
