@@ -10,6 +10,16 @@
 
 /* taps (cli_tap.c) */
 extern const struct cli_cmd cli_create, cli_delete, cli_list, cli_show;
+/*
+ * The cfg of a command on one tap NAME that may print JSON (show, list,
+ * stats, fastpath on|off|stats), with its --json option and its NAME
+ * positional, declared once (cli_tap.c).
+ */
+struct cli_tap_cfg {
+	char name[TF_IFNAMSIZ];
+	bool json;
+};
+extern const struct cli_opt cli_tap_json_opts[], cli_tap_name_arg[];
 /* tracing (cli_trace.c) */
 extern const struct cli_cmd cli_trace, cli_stats, cli_top, cli_hist;
 /* what tracing costs, for trace status --bpf-stats (cli_trace_cost.c) */

@@ -25,30 +25,9 @@
 
 /* ---- fastpath on / off -------------------------------------------------------- */
 
-struct port_cfg {
-	char name[TF_IFNAMSIZ];
-	bool json;
-	bool native_only;
-};
-
-static const struct cli_opt port_arg[] = {
-	CLI_ARG(struct port_cfg, CLI_IFNAME, name, "NAME"),
-	CLI_END
-};
-
-static const struct cli_opt dev_arg[] = {
-	CLI_ARG(struct port_cfg, CLI_IFNAME, name, "DEV", .devs = CLI_DEVS_ANY),
-	CLI_END
-};
-
-static const struct cli_opt json_opts[] = {
-	CLI_OPT(struct port_cfg, CLI_FLAG, json, "json", .short_name = 'j', .help = "print JSON"),
-	CLI_END
-};
-
 static int fastpath_on(void *p)
 {
-	struct port_cfg *cfg = p;
+	struct cli_tap_cfg *cfg = p;
 	bool changed, legacy = false;
 	int err;
 
@@ -75,7 +54,7 @@ static int port_said(int err, const char *name, const char *what)
 
 static int fastpath_off(void *p)
 {
-	struct port_cfg *cfg = p;
+	struct cli_tap_cfg *cfg = p;
 
 	return port_said(tf_fastpath_disable(cfg->name), cfg->name, "fast path off");
 }
@@ -86,8 +65,8 @@ static const struct cli_cmd on_cmd = {
 	.doc = "Attach the XDP fast path natively to the tapflow tap NAME: frames its backend\n"
 	       "writes for another accelerated tap or an uplink go there without an skb;\n"
 	       "the rest goes to the host stack as before. The guest's MAC is learned.",
-	.args = port_arg,
-	CLI_CFG(struct port_cfg, .json = false),
+	.args = cli_tap_name_arg,
+	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = fastpath_on,
 };
 
@@ -96,8 +75,8 @@ static const struct cli_cmd off_cmd = {
 	.summary = "detach it and forget the tap's fdb entries, rules and counters",
 	.doc = "Detach the fast path from NAME and forget its fdb entries, rules and\n"
 	       "counters; with the last port gone, nothing is left in /sys/fs/bpf.",
-	.args = port_arg,
-	CLI_CFG(struct port_cfg, .json = false),
+	.args = cli_tap_name_arg,
+	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = fastpath_off,
 };
 
@@ -132,7 +111,7 @@ static void text_q(const char *label, const struct tf_fastpath_qstats *q)
 
 static int fastpath_stats(void *p)
 {
-	struct port_cfg *cfg = p;
+	struct cli_tap_cfg *cfg = p;
 	struct tf_fastpath_qstats *qs, total;
 	size_t n;
 	int err;
@@ -177,9 +156,9 @@ static const struct cli_cmd stats_cmd = {
 	       "wrote (or, for an uplink, that it received): redirected to a tap or an\n"
 	       "uplink, handed to an AF_XDP socket, passed to the host stack, dropped.\n"
 	       "xsk_miss: matched an AF_XDP rule with no socket on that queue.",
-	.opts = json_opts,
-	.args = port_arg,
-	CLI_CFG(struct port_cfg, .json = false),
+	.opts = cli_tap_json_opts,
+	.args = cli_tap_name_arg,
+	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = fastpath_stats,
 };
 
@@ -347,15 +326,25 @@ const struct cli_cmd cli_fastpath = {
 
 /* ---- uplink -------------------------------------------------------------------- */
 
+struct uplink_cfg {
+	char name[TF_IFNAMSIZ];
+	bool native_only;
+};
+
+static const struct cli_opt uplink_args[] = {
+	CLI_ARG(struct uplink_cfg, CLI_IFNAME, name, "DEV", .devs = CLI_DEVS_ANY),
+	CLI_END
+};
+
 static const struct cli_opt uplink_opts[] = {
-	CLI_OPT(struct port_cfg, CLI_FLAG, native_only, "native-only",
+	CLI_OPT(struct uplink_cfg, CLI_FLAG, native_only, "native-only",
 		.help = "fail rather than fall back to skb (generic) mode"),
 	CLI_END
 };
 
 static int uplink_add(void *p)
 {
-	struct port_cfg *cfg = p;
+	struct uplink_cfg *cfg = p;
 	enum tf_xdp_mode mode;
 	int err;
 
@@ -368,7 +357,7 @@ static int uplink_add(void *p)
 
 static int uplink_del(void *p)
 {
-	struct port_cfg *cfg = p;
+	struct uplink_cfg *cfg = p;
 
 	return port_said(tf_uplink_del(cfg->name), cfg->name, "uplink removed");
 }
@@ -382,8 +371,8 @@ static const struct cli_cmd uplink_add_cmd = {
 	       "DEV MAC). A veth takes redirected frames only when its peer has GRO on or an\n"
 	       "XDP program.",
 	.opts = uplink_opts,
-	.args = dev_arg,
-	CLI_CFG(struct port_cfg, .native_only = false),
+	.args = uplink_args,
+	CLI_CFG(struct uplink_cfg, .native_only = false),
 	.run = uplink_add,
 };
 
@@ -391,8 +380,8 @@ static const struct cli_cmd uplink_del_cmd = {
 	.name = "del",
 	.summary = "detach the uplink program and forget its fdb entries",
 	.doc = "Detach the uplink program from DEV and forget its fdb entries.",
-	.args = dev_arg,
-	CLI_CFG(struct port_cfg, .native_only = false),
+	.args = uplink_args,
+	CLI_CFG(struct uplink_cfg, .native_only = false),
 	.run = uplink_del,
 };
 

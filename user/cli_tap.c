@@ -178,18 +178,13 @@ const struct cli_cmd cli_delete = {
 
 /* ---- list ------------------------------------------------------------------ */
 
-struct show_cfg {
-	char name[TF_IFNAMSIZ];
-	bool json;
-};
-
-static const struct cli_opt show_opts[] = {
-	CLI_OPT(struct show_cfg, CLI_FLAG, json, "json", .short_name = 'j', .help = "print JSON"),
+const struct cli_opt cli_tap_json_opts[] = {
+	CLI_OPT(struct cli_tap_cfg, CLI_FLAG, json, "json", .short_name = 'j', .help = "print JSON"),
 	CLI_END
 };
 
-static const struct cli_opt show_args[] = {
-	CLI_ARG(struct show_cfg, CLI_IFNAME, name, "NAME"),
+const struct cli_opt cli_tap_name_arg[] = {
+	CLI_ARG(struct cli_tap_cfg, CLI_IFNAME, name, "NAME"),
 	CLI_END
 };
 
@@ -207,7 +202,7 @@ static void json_queues(struct tf_json *j, const struct tf_tap_info *t)
 
 static int run_list(void *p)
 {
-	struct show_cfg *cfg = p;
+	struct cli_tap_cfg *cfg = p;
 	struct tf_tap_info *taps;
 	struct tf_json j;
 	size_t n;
@@ -277,8 +272,8 @@ const struct cli_cmd cli_list = {
 	.name = "list",
 	.summary = "list the tun/tap devices of this network namespace",
 	.doc = "List every tun/tap device in the current network namespace.",
-	.opts = show_opts,
-	CLI_CFG(struct show_cfg, .json = false),
+	.opts = cli_tap_json_opts,
+	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = run_list,
 };
 
@@ -490,7 +485,7 @@ static void show_text(const struct tf_tap_info *t)
 
 static int run_show(void *p)
 {
-	struct show_cfg *cfg = p;
+	struct cli_tap_cfg *cfg = p;
 	struct tf_tap_info t;
 	int err;
 
@@ -515,8 +510,8 @@ const struct cli_cmd cli_show = {
 	.doc = "Show a tun/tap device: flags, owner and group, MTU, MAC, txqueuelen, queues\n"
 	       "configured, attached and disabled, the kernel's counters and what tapflow has\n"
 	       "attached to it.",
-	.opts = show_opts,
-	.args = show_args,
-	CLI_CFG(struct show_cfg, .json = false),
+	.opts = cli_tap_json_opts,
+	.args = cli_tap_name_arg,
+	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = run_show,
 };

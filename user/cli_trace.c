@@ -231,21 +231,6 @@ const struct cli_cmd cli_trace = {
 
 /* ---- stats -------------------------------------------------------------- */
 
-struct stats_cfg {
-	char name[TF_IFNAMSIZ];
-	bool json;
-};
-
-static const struct cli_opt stats_opts[] = {
-	CLI_OPT(struct stats_cfg, CLI_FLAG, json, "json", .short_name = 'j', .help = "print JSON"),
-	CLI_END
-};
-
-static const struct cli_opt stats_args[] = {
-	CLI_ARG(struct stats_cfg, CLI_IFNAME, name, "NAME"),
-	CLI_END
-};
-
 static void json_hist(struct tf_json *j, const char *key, const __u64 *b, int n,
 		      uint64_t sum, bool avail)
 {
@@ -363,7 +348,7 @@ static void stats_text(const struct tf_tap_stats *t)
 
 static int run_stats(void *p)
 {
-	struct stats_cfg *o = p;
+	struct cli_tap_cfg *o = p;
 	struct tf_tap_stats *t = NULL;
 	size_t n = 0;
 	int r;
@@ -394,9 +379,9 @@ const struct cli_cmd cli_stats = {
 	.doc = "Cumulative per-queue counters and histograms since tracing of NAME began.\n"
 	       "tx is tun_net_xmit (host -> queue ring -> backend), rx is tun_get_user\n"
 	       "(backend -> host).",
-	.opts = stats_opts,
-	.args = stats_args,
-	CLI_CFG(struct stats_cfg, .json = false),
+	.opts = cli_tap_json_opts,
+	.args = cli_tap_name_arg,
+	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = run_stats,
 };
 
