@@ -59,15 +59,11 @@ struct job {
 struct tfx_auth {
 	const struct tf_webcfg *cfg;
 	uint8_t salt[16];
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct tfx_worker w;	/* the checker */
 	struct cache_ent good[AUTH_GOOD], bad[AUTH_BAD];
 	uint64_t clock;
 	struct job *queue[AUTH_QUEUE];
 	size_t qhead, qlen;
-	bool stop;
-	bool started;
-	pthread_t thread;
 };
 
 static void key_of(const struct tfx_auth *a, const char *user, const char *pass,
@@ -94,7 +90,7 @@ static bool key_zero(const uint8_t key[AUTH_KEY])
 	return true;
 }
 
-/* Called with a->lock held. */
+/* Called with a->w.lock held. */
 static bool cache_has(struct tfx_auth *a, struct cache_ent *t, size_t n, const uint8_t *key)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -147,21 +143,21 @@ static void *checker(void *arg)
 	 */
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), AUTH_NICE))
 		pr_debug("export: cannot lower the password checker's priority: %s", strerror(errno));
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&a->w.lock);
 	for (;;) {
-		while (!a->qlen && !a->stop)
-			pthread_cond_wait(&a->cond, &a->lock);
+		while (!a->qlen && !a->w.stop)
+			pthread_cond_wait(&a->w.cond, &a->w.lock);
 		if (!a->qlen)
 			break;
 		j = a->queue[a->qhead];
 		a->qhead = (a->qhead + 1) % AUTH_QUEUE;
 		a->qlen--;
-		if (a->stop || !cd) {
+		if (a->w.stop || !cd) {
 			ok = false;
 		} else {
-			pthread_mutex_unlock(&a->lock);
+			pthread_mutex_unlock(&a->w.lock);
 			ok = bcrypt_match(cd, j->pass, a->cfg->users[j->user].hash);
-			pthread_mutex_lock(&a->lock);
+			pthread_mutex_lock(&a->w.lock);
 			if (ok)
 				cache_put(a, a->good, AUTH_GOOD, j->key);
 			else
@@ -172,11 +168,11 @@ static void *checker(void *arg)
 		 * MHD calls the handler again, which reads the verdict.
 		 * Resumed outside our lock: MHD takes its own inside.
 		 */
-		pthread_mutex_unlock(&a->lock);
+		pthread_mutex_unlock(&a->w.lock);
 		MHD_resume_connection(j->c);
-		pthread_mutex_lock(&a->lock);
+		pthread_mutex_lock(&a->w.lock);
 	}
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&a->w.lock);
 	free(cd);
 	return NULL;
 }
@@ -193,37 +189,26 @@ int tfx_auth_new(const struct tf_webcfg *cfg, struct tfx_auth **out)
 		free(a);
 		return tf_err(-EIO, "export: getrandom: %s", strerror(errno));
 	}
-	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->cond, NULL);
-	err = pthread_create(&a->thread, NULL, checker, a);
+	err = tfx_worker_start(&a->w, checker, a, "password checker");
 	if (err) {
 		tfx_auth_free(a);
-		return tf_err(-err, "export: cannot start the password checker: %s", strerror(err));
+		return err;
 	}
-	a->started = true;
 	*out = a;
 	return 0;
 }
 
 void tfx_auth_stop(struct tfx_auth *a)
 {
-	if (!a || !a->started)
-		return;
-	pthread_mutex_lock(&a->lock);
-	a->stop = true;
-	pthread_cond_signal(&a->cond);
-	pthread_mutex_unlock(&a->lock);
-	pthread_join(a->thread, NULL);
-	a->started = false;
+	if (a)
+		tfx_worker_stop(&a->w);
 }
 
 void tfx_auth_free(struct tfx_auth *a)
 {
 	if (!a)
 		return;
-	tfx_auth_stop(a);
-	pthread_cond_destroy(&a->cond);
-	pthread_mutex_destroy(&a->lock);
+	tfx_worker_destroy(&a->w);
 	explicit_bzero(a, sizeof(*a));
 	free(a);
 }
@@ -265,12 +250,12 @@ enum tfx_auth_verdict tfx_auth_check(struct tfx_auth *a, struct MHD_Connection *
 		goto out;
 	key_of(a, user, pass, key);
 
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&a->w.lock);
 	if (cache_has(a, a->good, AUTH_GOOD, key)) {
 		v = TFX_AUTH_OK;
 	} else if (cache_has(a, a->bad, AUTH_BAD, key)) {
 		v = TFX_AUTH_DENIED;
-	} else if (a->qlen == AUTH_QUEUE || a->stop) {
+	} else if (a->qlen == AUTH_QUEUE || a->w.stop) {
 		v = TFX_AUTH_BUSY;
 	} else if ((j = calloc(1, sizeof(*j))) && (j->pass = strdup(pass))) {
 		j->c = c;
@@ -282,13 +267,13 @@ enum tfx_auth_verdict tfx_auth_check(struct tfx_auth *a, struct MHD_Connection *
 		MHD_suspend_connection(c);
 		a->queue[(a->qhead + a->qlen) % AUTH_QUEUE] = j;
 		a->qlen++;
-		pthread_cond_signal(&a->cond);
+		pthread_cond_signal(&a->w.cond);
 		v = TFX_AUTH_PENDING;
 	} else {
 		job_free(j);
 		v = TFX_AUTH_BUSY;
 	}
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&a->w.lock);
 	explicit_bzero(key, sizeof(key));
 out:
 	if (pass) {

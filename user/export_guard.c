@@ -58,16 +58,13 @@ struct slot {
 };
 
 struct tfx_guard {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct tfx_worker w;	/* the watchdog */
 	struct slot slots[GUARD_SLOTS];
 	unsigned int npending, nused;
-	bool stop, started;
-	pthread_t thread;
 	uint64_t evicted, timed_out;
 };
 
-/* Called with g->lock held. */
+/* Called with g->w.lock held. */
 static void cut(struct tfx_guard *g, struct slot *s)
 {
 	if (s->cut)
@@ -96,7 +93,7 @@ static void set_pending(struct tfx_guard *g, struct slot *s, bool pending)
 /*
  * Cut the connection that has waited longest for its head, if it has waited
  * min_age_ms at least (never `keep`, the one just accepted). Called with
- * g->lock held.
+ * g->w.lock held.
  */
 static bool evict_oldest(struct tfx_guard *g, const struct slot *keep, unsigned int min_age_ms)
 {
@@ -123,8 +120,8 @@ static void *watchdog(void *arg)
 	uint64_t deadline = GUARD_HEAD_S * 1000000000ull;
 	struct timespec ts;
 
-	pthread_mutex_lock(&g->lock);
-	while (!g->stop) {
+	pthread_mutex_lock(&g->w.lock);
+	while (!g->w.stop) {
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
 		for (int i = 0; i < GUARD_SLOTS; i++) {
@@ -144,9 +141,9 @@ static void *watchdog(void *arg)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+		pthread_cond_timedwait(&g->w.cond, &g->w.lock, &ts);
 	}
-	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_unlock(&g->w.lock);
 	return NULL;
 }
 
@@ -157,16 +154,13 @@ int tfx_guard_new(struct tfx_guard **out)
 
 	if (!g)
 		return tf_err(-ENOMEM, "export: out of memory");
-	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->cond, NULL);
 	for (int i = 0; i < GUARD_SLOTS; i++)
 		g->slots[i].g = g;
-	err = pthread_create(&g->thread, NULL, watchdog, g);
+	err = tfx_worker_start(&g->w, watchdog, g, "connection watchdog");
 	if (err) {
 		tfx_guard_free(g);
-		return tf_err(-err, "export: cannot start the connection watchdog: %s", strerror(err));
+		return err;
 	}
-	g->started = true;
 	*out = g;
 	return 0;
 }
@@ -175,17 +169,10 @@ void tfx_guard_free(struct tfx_guard *g)
 {
 	if (!g)
 		return;
-	if (g->started) {
-		pthread_mutex_lock(&g->lock);
-		g->stop = true;
-		pthread_cond_signal(&g->cond);
-		pthread_mutex_unlock(&g->lock);
-		pthread_join(g->thread, NULL);
-	}
+	tfx_worker_stop(&g->w);
 	pr_debug("export: guard cut %llu connections at the head deadline, evicted %llu",
 		 (unsigned long long)g->timed_out, (unsigned long long)g->evicted);
-	pthread_cond_destroy(&g->cond);
-	pthread_mutex_destroy(&g->lock);
+	tfx_worker_destroy(&g->w);
 	free(g);
 }
 
@@ -195,7 +182,7 @@ void tfx_guard_notify(struct tfx_guard *g, struct MHD_Connection *c,
 	const union MHD_ConnectionInfo *ci;
 	struct slot *s = *socket_context;
 
-	pthread_mutex_lock(&g->lock);
+	pthread_mutex_lock(&g->w.lock);
 	if (!started) {
 		if (s) {
 			set_pending(g, s, false);
@@ -203,7 +190,7 @@ void tfx_guard_notify(struct tfx_guard *g, struct MHD_Connection *c,
 			g->nused--;
 			*socket_context = NULL;
 		}
-		pthread_mutex_unlock(&g->lock);
+		pthread_mutex_unlock(&g->w.lock);
 		return;
 	}
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -217,7 +204,7 @@ void tfx_guard_notify(struct tfx_guard *g, struct MHD_Connection *c,
 		/* Cannot happen while MHD's limit is below GUARD_SLOTS; refuse. */
 		if (ci)
 			shutdown(ci->connect_fd, SHUT_RDWR);
-		pthread_mutex_unlock(&g->lock);
+		pthread_mutex_unlock(&g->w.lock);
 		return;
 	}
 	*s = (struct slot){ .g = g, .fd = ci->connect_fd, .used = true };
@@ -228,7 +215,7 @@ void tfx_guard_notify(struct tfx_guard *g, struct MHD_Connection *c,
 		evict_oldest(g, s, 0);		/* at the limit: a slot must come free */
 	else if (g->npending > GUARD_PENDING)
 		evict_oldest(g, s, GUARD_MIN_AGE_MS);
-	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_unlock(&g->w.lock);
 }
 
 static struct slot *slot_of(struct MHD_Connection *c)
@@ -246,9 +233,9 @@ static void mark_pending(struct MHD_Connection *c, bool pending)
 
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->g->lock);
+	pthread_mutex_lock(&s->g->w.lock);
 	set_pending(s->g, s, pending);
-	pthread_mutex_unlock(&s->g->lock);
+	pthread_mutex_unlock(&s->g->w.lock);
 }
 
 void tfx_guard_head_done(struct MHD_Connection *c)

@@ -78,6 +78,27 @@ struct tf_webcfg {
 int tf_webcfg_load(const char *path, struct tf_webcfg **out);
 void tf_webcfg_free(struct tf_webcfg *c);
 
+/* ---- background threads (export_worker.c) ---- */
+
+/*
+ * A thread of the exporter's own (the password checker, the connection
+ * watchdog) with the lock and condition it waits on and the flag that ends it.
+ */
+struct tfx_worker {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool stop;		/* under lock: fn returns soon after it is set */
+	bool started;
+};
+
+/* Set up w's lock and condition and run fn(arg); what names it in an error. */
+int tfx_worker_start(struct tfx_worker *w, void *(*fn)(void *), void *arg, const char *what);
+/* Set stop, wake the thread and join it; nothing when it is not running. */
+void tfx_worker_stop(struct tfx_worker *w);
+/* tfx_worker_stop(), then release the lock and condition (after a failed start too). */
+void tfx_worker_destroy(struct tfx_worker *w);
+
 /* ---- basic auth (export_auth.c) ---- */
 
 struct tfx_auth;
