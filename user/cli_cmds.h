@@ -20,6 +20,20 @@ struct cli_tap_cfg {
 	bool json;
 };
 extern const struct cli_opt cli_tap_json_opts[], cli_tap_name_arg[];
+/*
+ * A command row's positionals when they are one tap NAME: cli_tap_name_arg,
+ * which any cfg struct T starting with char name[TF_IFNAMSIZ] (as struct
+ * cli_tap_cfg does) can take; the row refuses to compile for a T that does
+ * not.
+ */
+#define CLI_TAP_ARG(T)	.args = cli_tap_name_arg + CLI__NAME_FIRST_OK(T)
+#define CLI__NAME_FIRST_OK(T)							\
+	(0 * sizeof(struct {							\
+		_Static_assert(offsetof(T, name) == 0 &&			\
+			       CLI__MEMBER_SIZE(T, name) == TF_IFNAMSIZ,	\
+			       #T " does not start with the tap's name");	\
+		char c_;							\
+	}))
 /* tracing (cli_trace.c) */
 extern const struct cli_cmd cli_trace, cli_stats, cli_top, cli_hist;
 /* what tracing costs, for trace status --bpf-stats (cli_trace_cost.c) */

@@ -65,7 +65,7 @@ static const struct cli_cmd on_cmd = {
 	.doc = "Attach the XDP fast path natively to the tapflow tap NAME: frames its backend\n"
 	       "writes for another accelerated tap or an uplink go there without an skb;\n"
 	       "the rest goes to the host stack as before. The guest's MAC is learned.",
-	.args = cli_tap_name_arg,
+	CLI_TAP_ARG(struct cli_tap_cfg),
 	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = fastpath_on,
 };
@@ -75,7 +75,7 @@ static const struct cli_cmd off_cmd = {
 	.summary = "detach it and forget the tap's fdb entries, rules and counters",
 	.doc = "Detach the fast path from NAME and forget its fdb entries, rules and\n"
 	       "counters; with the last port gone, nothing is left in /sys/fs/bpf.",
-	.args = cli_tap_name_arg,
+	CLI_TAP_ARG(struct cli_tap_cfg),
 	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = fastpath_off,
 };
@@ -157,7 +157,7 @@ static const struct cli_cmd stats_cmd = {
 	       "uplink, handed to an AF_XDP socket, passed to the host stack, dropped.\n"
 	       "xsk_miss: matched an AF_XDP rule with no socket on that queue.",
 	.opts = cli_tap_json_opts,
-	.args = cli_tap_name_arg,
+	CLI_TAP_ARG(struct cli_tap_cfg),
 	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = fastpath_stats,
 };
@@ -183,11 +183,6 @@ static const struct cli_opt rule_opts[] = {
 		.help = "UDP destination port", .min = 0, .max = 65535),
 	CLI_OPT(struct rule_cfg, CLI_UINT, tcp_dport, "tcp-dport", .metavar = "PORT",
 		.help = "TCP destination port", .min = 0, .max = 65535),
-	CLI_END
-};
-
-static const struct cli_opt rule_args[] = {
-	CLI_ARG(struct rule_cfg, CLI_IFNAME, name, "NAME"),
 	CLI_END
 };
 
@@ -288,7 +283,7 @@ static const struct cli_cmd rule_add_cmd = {
 	       "AF_XDP socket of the queue they arrive on (XSKMAP slot slot*256+queue).\n"
 	       "Without a socket there, they take the normal fast path.",
 	.opts = rule_opts,
-	.args = rule_args,
+	CLI_TAP_ARG(struct rule_cfg),
 	CLI_CFG(struct rule_cfg, .all = false),
 	.run = rule_add,
 };
@@ -298,7 +293,7 @@ static const struct cli_cmd rule_del_cmd = {
 	.summary = "remove a rule, or every rule of the tap",
 	.doc = "Remove the rule given by the options, or every rule of NAME without any.",
 	.opts = rule_opts,
-	.args = rule_args,
+	CLI_TAP_ARG(struct rule_cfg),
 	CLI_CFG(struct rule_cfg, .all = false),
 	.run = rule_del,
 };
@@ -307,7 +302,7 @@ static const struct cli_cmd rule_list_cmd = {
 	.name = "list",
 	.summary = "list the tap's AF_XDP rules",
 	.doc = "List NAME's AF_XDP rules.",
-	.args = rule_args,
+	CLI_TAP_ARG(struct rule_cfg),
 	CLI_CFG(struct rule_cfg, .all = false),
 	.run = rule_list,
 };

@@ -45,11 +45,6 @@ static const struct cli_opt steer_opts[] = {
 	CLI_END
 };
 
-static const struct cli_opt steer_args[] = {
-	CLI_ARG(struct steer_cfg, CLI_IFNAME, name, "NAME"),
-	CLI_END
-};
-
 static int run_steer(void *p)
 {
 	struct steer_cfg *cfg = p;
@@ -108,7 +103,7 @@ const struct cli_cmd cli_steer = {
 	       "the host sends into tap NAME, or remove it with --off. `tapflow show`\n"
 	       "reports the active mode.",
 	.opts = steer_opts,
-	.args = steer_args,
+	CLI_TAP_ARG(struct steer_cfg),
 	CLI_CFG(struct steer_cfg, .mode = -1),
 	.run = run_steer,
 };

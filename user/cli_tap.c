@@ -67,11 +67,6 @@ static const struct cli_opt create_opts[] = {
 	CLI_END
 };
 
-static const struct cli_opt create_args[] = {
-	CLI_ARG(struct create_cfg, CLI_IFNAME, name, "NAME"),
-	CLI_END
-};
-
 static int run_create(void *p)
 {
 	struct create_cfg *cfg = p;
@@ -131,7 +126,7 @@ const struct cli_cmd cli_create = {
 	       "With --fastpath the tap is accelerated too; if that fails, a tap this\n"
 	       "command created is deleted again.",
 	.opts = create_opts,
-	.args = create_args,
+	CLI_TAP_ARG(struct create_cfg),
 	CLI_CFG(struct create_cfg, .owner = TF_NO_ID, .group = TF_NO_ID),
 	.run = run_create,
 };
@@ -146,11 +141,6 @@ struct delete_cfg {
 static const struct cli_opt delete_opts[] = {
 	CLI_OPT(struct delete_cfg, CLI_FLAG, force, "force", .short_name = 'f',
 		.help = "also delete a tap tapflow did not create, or one a backend holds"),
-	CLI_END
-};
-
-static const struct cli_opt delete_args[] = {
-	CLI_ARG(struct delete_cfg, CLI_IFNAME, name, "NAME"),
 	CLI_END
 };
 
@@ -171,7 +161,7 @@ const struct cli_cmd cli_delete = {
 	.doc = "Delete a tap that tapflow created, after every module has detached from it.\n"
 	       "A device that is not a tun/tap is never deleted, not even with --force.",
 	.opts = delete_opts,
-	.args = delete_args,
+	CLI_TAP_ARG(struct delete_cfg),
 	CLI_CFG(struct delete_cfg, .force = false),
 	.run = run_delete,
 };
@@ -511,7 +501,7 @@ const struct cli_cmd cli_show = {
 	       "configured, attached and disabled, the kernel's counters and what tapflow has\n"
 	       "attached to it.",
 	.opts = cli_tap_json_opts,
-	.args = cli_tap_name_arg,
+	CLI_TAP_ARG(struct cli_tap_cfg),
 	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = run_show,
 };

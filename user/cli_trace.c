@@ -380,7 +380,7 @@ const struct cli_cmd cli_stats = {
 	       "tx is tun_net_xmit (host -> queue ring -> backend), rx is tun_get_user\n"
 	       "(backend -> host).",
 	.opts = cli_tap_json_opts,
-	.args = cli_tap_name_arg,
+	CLI_TAP_ARG(struct cli_tap_cfg),
 	CLI_CFG(struct cli_tap_cfg, .json = false),
 	.run = run_stats,
 };
@@ -395,11 +395,6 @@ struct hist_cfg {
 static const struct cli_opt hist_opts[] = {
 	CLI_OPT(struct hist_cfg, CLI_UINT, queue, "queue", .short_name = 'q', .metavar = "Q",
 		.help = "only this queue", .min = 0, .max = TF_MAX_QUEUES - 1),
-	CLI_END
-};
-
-static const struct cli_opt hist_args[] = {
-	CLI_ARG(struct hist_cfg, CLI_IFNAME, name, "NAME"),
 	CLI_END
 };
 
@@ -475,7 +470,7 @@ const struct cli_cmd cli_hist = {
 	.summary = "log2 histograms of a traced tap's queues",
 	.doc = "Draw the log2 histograms of NAME's queues: ring wait, rx time, ring occupancy.",
 	.opts = hist_opts,
-	.args = hist_args,
+	CLI_TAP_ARG(struct hist_cfg),
 	CLI_CFG(struct hist_cfg, .queue = 0),
 	.run = run_hist,
 };
