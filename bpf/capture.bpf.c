@@ -182,10 +182,21 @@ static __always_inline __u32 copy_filter(struct tf_cap_scratch *s, const void *d
 	return tf_cbpf_run(s, n);
 }
 
-/* Send the copy in s (its rec filled) to the ring buffer, cut at the snaplen. */
-static __always_inline void emit(struct tf_cap_scratch *s)
+/*
+ * Send the copy in s to the ring buffer as one event, cut at the snaplen:
+ * every event but a delivery (which has its ring wait) is stamped here.
+ */
+static __always_inline void emit(struct tf_cap_scratch *s, __u64 ts, __u32 queue, __u8 dir,
+				 __u8 event, __u8 cause)
 {
 	__u64 n = s->rec.caplen;
+
+	s->rec.ts = ts;
+	s->rec.wait_ns = 0;
+	s->rec.queue = queue;
+	s->rec.dir = dir;
+	s->rec.event = event;
+	s->rec.cause = cause;
 
 	if (n > cfg_snaplen)
 		n = cfg_snaplen;
@@ -284,13 +295,7 @@ int BPF_PROG(cap_xmit, struct sk_buff *skb, int rc, struct net_device *dev)
 	} else if (!x->match) {
 		return 0;
 	}
-	s->rec.ts = x->ts;
-	s->rec.wait_ns = 0;
-	s->rec.queue = x->queue;
-	s->rec.dir = TF_CAP_TX;
-	s->rec.event = TF_CAP_EV_DROPPED;
-	s->rec.cause = cause;
-	emit(s);
+	emit(s, x->ts, x->queue, TF_CAP_TX, TF_CAP_EV_DROPPED, cause);
 	return 0;
 }
 
@@ -385,14 +390,8 @@ static __always_inline long xdp_one(__u32 i, struct xdp_ctx *c)
 		return 1;
 	if (!copy_filter(s, data, len, len))
 		return 0;
-	s->rec.ts = c->ts;
-	s->rec.wait_ns = 0;
-	s->rec.queue = c->queue;
-	s->rec.dir = TF_CAP_TX;
-	s->rec.event = TF_CAP_EV_QUEUED;
-	s->rec.cause = 0;
 	s->rec.flags |= TF_CAP_F_FASTPATH;
-	emit(s);
+	emit(s, c->ts, c->queue, TF_CAP_TX, TF_CAP_EV_QUEUED, 0);
 	return 0;
 }
 
@@ -458,13 +457,7 @@ static __always_inline void rx_skb(const struct sk_buff *skb)
 	wirelen = skb->len + pulled;
 	if (!copy_filter(s, head + mac, wirelen, wirelen - skb->data_len))
 		return;
-	s->rec.ts = bpf_ktime_get_ns();
-	s->rec.wait_ns = 0;
-	s->rec.queue = q;
-	s->rec.dir = TF_CAP_RX;
-	s->rec.event = TF_CAP_EV_RECEIVED;
-	s->rec.cause = 0;
-	emit(s);
+	emit(s, bpf_ktime_get_ns(), q, TF_CAP_RX, TF_CAP_EV_RECEIVED, 0);
 }
 
 SEC("tp_btf/netif_receive_skb_entry")
