@@ -186,6 +186,9 @@ static const struct cli_opt rule_opts[] = {
 	CLI_END
 };
 
+#define RULE_ONE_OF "give one of --all, --ethertype, --ipproto, --udp-dport, --tcp-dport"
+
+/* The rule the options give: 0, -1 when none is given, or an exit code. */
 static int rule_from_cfg(const struct rule_cfg *cfg, struct tf_fp_rule *r)
 {
 	int given = cfg->all + !!cfg->ethertype + !!cfg->ipproto +
@@ -194,8 +197,7 @@ static int rule_from_cfg(const struct rule_cfg *cfg, struct tf_fp_rule *r)
 
 	memset(r, 0, sizeof(*r));
 	if (given != 1)
-		return given ? cli_usage_error("give one of --all, --ethertype, --ipproto, --udp-dport, --tcp-dport")
-			     : -1;
+		return given ? cli_usage_error(RULE_ONE_OF) : -1;
 	if (cfg->all) {
 		r->kind = TF_FP_RULE_ALL;
 	} else if (cfg->ethertype) {
@@ -230,7 +232,8 @@ static int rule_from_cfg(const struct rule_cfg *cfg, struct tf_fp_rule *r)
 	return 0;
 }
 
-static int rule_add(void *p)
+/* rule add and del: the rule the options give; del without one takes every rule of NAME. */
+static int rule_change(void *p, bool add)
 {
 	struct rule_cfg *cfg = p;
 	struct tf_fp_rule r;
@@ -239,23 +242,21 @@ static int rule_add(void *p)
 	rc = rule_from_cfg(cfg, &r);
 	if (rc > 0)
 		return rc;
-	if (rc < 0)
-		return cli_usage_error("give one of --all, --ethertype, --ipproto, --udp-dport, --tcp-dport");
-	err = tf_fastpath_rule_add(cfg->name, &r);
+	if (rc < 0 && add)
+		return cli_usage_error(RULE_ONE_OF);
+	err = add ? tf_fastpath_rule_add(cfg->name, &r)
+		  : tf_fastpath_rule_del(cfg->name, rc < 0 ? NULL : &r);
 	return err ? cli_fail(err) : TF_EXIT_OK;
+}
+
+static int rule_add(void *p)
+{
+	return rule_change(p, true);
 }
 
 static int rule_del(void *p)
 {
-	struct rule_cfg *cfg = p;
-	struct tf_fp_rule r;
-	int rc, err;
-
-	rc = rule_from_cfg(cfg, &r);
-	if (rc > 0)
-		return rc;
-	err = tf_fastpath_rule_del(cfg->name, rc < 0 ? NULL : &r);
-	return err ? cli_fail(err) : TF_EXIT_OK;
+	return rule_change(p, false);
 }
 
 static int rule_list(void *p)
@@ -450,20 +451,23 @@ static int fdb_list(void *p)
 	return TF_EXIT_OK;
 }
 
-static int fdb_add(void *p)
+/* fdb add and del: one library call on PORT and MAC. */
+static int fdb_change(void *p, int (*op)(const char *port, const uint8_t mac[6]))
 {
 	struct fdb_cfg *cfg = p;
-	int err = tf_fdb_add(cfg->port, cfg->mac);
+	int err = op(cfg->port, cfg->mac);
 
 	return err ? cli_fail(err) : TF_EXIT_OK;
 }
 
+static int fdb_add(void *p)
+{
+	return fdb_change(p, tf_fdb_add);
+}
+
 static int fdb_del(void *p)
 {
-	struct fdb_cfg *cfg = p;
-	int err = tf_fdb_del(cfg->port, cfg->mac);
-
-	return err ? cli_fail(err) : TF_EXIT_OK;
+	return fdb_change(p, tf_fdb_del);
 }
 
 static const struct cli_cmd fdb_add_cmd = {
