@@ -60,6 +60,11 @@ int tf_trace_reclaim(void);
  * tracing's extra table (exact, per queue). 0 also when it is not traced.
  */
 int tf_trace_grow(uint32_t ifindex, uint32_t queues);
+/*
+ * Grow every traced tap (any namespace) that has a queue counting beyond
+ * its rows; cheap when none has (what a follower does once a second).
+ */
+int tf_trace_grow_all(void);
 /* Unload and unpin everything (all taps). */
 int tf_trace_stop_all(void);
 /* Is tracing loaded? Returns the backend (>0), 0 if not loaded, <0 on error. */

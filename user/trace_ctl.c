@@ -480,3 +480,75 @@ int tf_trace_grow(uint32_t ifindex, uint32_t queues)
 	tf_pin_release(&lock);
 	return err;
 }
+
+/*
+ * Which slots have a queue counting beyond their rows (a qextra entry of a
+ * queue >= rows): need[slot] = the rows that would hold it. Any found?
+ */
+static bool rows_needed(const struct pins *p, uint32_t *need)
+{
+	struct tf_qkey key, next;
+	void *prev = NULL;
+	bool any = false;
+
+	while (!bpf_map_get_next_key(p->qextra, prev, &next)) {
+		struct tf_rows run;
+
+		key = next;
+		prev = &key;
+		if (key.slot >= TF_TRACE_MAX_TAPS || key.queue >= TF_MAX_QUEUES ||
+		    bpf_map_lookup_elem(p->slot_rows, &key.slot, &run) || key.queue < run.rows)
+			continue;
+		if (key.queue + 1 > need[key.slot])
+			need[key.slot] = key.queue + 1;
+		any = true;
+	}
+	return any;
+}
+
+int tf_trace_grow_all(void)
+{
+	struct tf_traced_key key, next;
+	struct trace_rows *a = NULL;
+	struct pins p = PINS_NONE;
+	struct tf_traced val;
+	struct tf_pin lock;
+	uint32_t *need;
+	void *prev = NULL;
+	int err, first = 0;
+
+	need = calloc(TF_TRACE_MAX_TAPS, sizeof(*need));
+	if (!need)
+		return tf_err(-ENOMEM, "out of memory");
+	/* the usual answer, nothing to grow, under the shared lock only */
+	err = trace_open_pins_shared(&p);
+	if (err || !rows_needed(&p, need)) {
+		trace_close_pins(&p);
+		free(need);
+		return err == -ENOENT ? 0 : err;
+	}
+	trace_close_pins(&p);
+	memset(need, 0, TF_TRACE_MAX_TAPS * sizeof(*need));
+	err = open_for_stop(&lock, &p);
+	if (err) {
+		free(need);
+		return err < 0 ? err : 0;
+	}
+	if (rows_needed(&p, need))
+		err = trace_rows_open(&p, &a);
+	while (a && !bpf_map_get_next_key(p.traced, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(p.traced, &key, &val) || val.slot >= TF_TRACE_MAX_TAPS ||
+		    !need[val.slot])
+			continue;
+		err = trace_rows_grow(&p, a, val.slot, val.name, need[val.slot]);
+		if (err && !first)
+			first = err;	/* the others may still fit */
+	}
+	trace_rows_free(a);
+	trace_close_pins(&p);
+	tf_pin_release(&lock);
+	free(need);
+	return first ? first : err;
+}
