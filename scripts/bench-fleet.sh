@@ -128,7 +128,7 @@ for ((k = 0; k < N; k++)); do
 	tf create "bf$k" >/dev/null || exit 1
 	t0=$(ms)
 	until nsrun curl -s "http://127.0.0.1:$PORT/metrics" | grep -q "^tapflow_info{tap=\"bf$k\""; do
-		[ $(($(ms) - t0)) -lt 20000 ] || { echo "bf$k not exported after 20 s: $(tail -2 "$TMP/exp.log")" >&2; exit 1; }
+		[ $(($(ms) - t0)) -lt 60000 ] || { echo "bf$k not exported after 60 s: $(tail -2 "$TMP/exp.log")" >&2; exit 1; }
 		sleep 0.005
 	done
 	echo $(($(ms) - t0)) >> "$TMP/follow"
