@@ -51,7 +51,7 @@ ms() { echo $(($(date +%s%N) / 1000000)); }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR ? a[int((NR + 1) / 2)] : "n/a") }'; }
 start_exporter() {
 	# nsenter execs tapflow, so $! is the exporter itself (a function would be a subshell)
-	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" export "$@" > "$TMP/exp.log" 2>&1 &
+	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" ${XV:-} export "$@" > "$TMP/exp.log" 2>&1 &
 	EXP=$!
 	for ((i = 0; i < 500; i++)); do nsrun curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0; sleep 0.02; done
 	echo "exporter did not start: $(cat "$TMP/exp.log")" >&2; exit 1
@@ -123,15 +123,20 @@ for m in queue tap off; do say "scrape $NTAPS x 1, --histograms $m"; R[1,$m]=$(s
 # room for the N new ones: NTAPS - N traced before, NTAPS at the end
 say "creation -> first exported series, $N taps, $((NTAPS - N))..$NTAPS traced"
 tf trace stop "${names[@]: -$N}" >/dev/null || exit 1
-start_exporter --trace 'bf*'
+XV=-v start_exporter --trace 'bf*'
 for ((k = 0; k < N; k++)); do
 	tf create "bf$k" >/dev/null || exit 1
 	t0=$(ms)
 	until nsrun curl -s "http://127.0.0.1:$PORT/metrics" | grep -q "^tapflow_info{tap=\"bf$k\""; do
-		[ $(($(ms) - t0)) -lt 60000 ] || { echo "bf$k not exported after 60 s: $(tail -2 "$TMP/exp.log")" >&2; exit 1; }
+		if [ $(($(ms) - t0)) -ge 60000 ]; then
+			say "bf$k not exported after 60 s (exporter log kept in /tmp/bench-fleet-exp.log)"
+			cp "$TMP/exp.log" /tmp/bench-fleet-exp.log
+			echo 60000+ >> "$TMP/follow"
+			break
+		fi
 		sleep 0.005
 	done
-	echo $(($(ms) - t0)) >> "$TMP/follow"
+	[ $(($(ms) - t0)) -lt 60000 ] && echo $(($(ms) - t0)) >> "$TMP/follow"
 done
 stop_exporter
 for ((k = 0; k < N; k++)); do tf delete "bf$k" >/dev/null; done
