@@ -74,32 +74,59 @@ struct {
 	__type(value, struct tf_traced);
 } traced SEC(".maps");
 
+/*
+ * Rows, not slots, size the counters (layout 3): each slot's spill row
+ * first, then the runs user space hands out. Row counts are set at load
+ * (TAPFLOW_TRACE_ROWS): the programs only index, the kernel bounds-checks.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TF_TRACE_MAX_TAPS);
+	__type(key, __u32);
+	__type(value, struct tf_rows);
+} slot_rows SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TF_TRACE_MAX_TAPS * TF_MAX_QUEUES);
+	__uint(max_entries, TF_TRACE_MAX_TAPS + TF_TRACE_ROWS);
 	__type(key, __u32);
 	__type(value, struct tf_qcount);
 } qcount SEC(".maps");
 
-/*
- * Inner maps are declared by size, not by BTF type: user space creates one
- * per traced tap without BTF, and before v6.2 ("bpf: Refactor map->off_arr
- * handling") the kernel refused an inner map whose BTF-derived metadata
- * (timer_off, spin_lock_off) differed from the template's.
- */
-struct hist_inner {
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, TF_MAX_QUEUES);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct tf_qhist));
-};
+	__uint(max_entries, TF_TRACE_MAX_TAPS + TF_TRACE_ROWS);
+	__type(key, __u32);
+	__type(value, struct tf_qhist);
+} hists SEC(".maps");
+
+/*
+ * A queue its tap has no row for yet (a backend attached more queues than
+ * the tap had when tracing started, or its run is being moved): counted
+ * exactly by {slot, queue} here until user space gives it a row, then the
+ * reader adds both. Preallocated: programs on every rung may add to them.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, TF_TRACE_EXTRA);
+	__type(key, struct tf_qkey);
+	__type(value, struct tf_qcount);
+} qextra SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, TF_TRACE_MAX_TAPS);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TF_TRACE_EXTRA);
+	__type(key, struct tf_qkey);
+	__type(value, struct tf_qhist);
+} hextra SEC(".maps");
+
+/* A zeroed histogram to add hextra entries from: 856 bytes fit no stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__array(values, struct hist_inner);
-} hists SEC(".maps");
+	__type(value, struct tf_qhist);
+} hist_zero SEC(".maps");
 
 struct ring_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -236,23 +263,64 @@ static __always_inline void saw_queue(struct tf_traced *t, __u32 queue)
 		t->queues_seen = queue + 1;
 }
 
+/*
+ * The row of (slot, queue): base + queue within the tap's run; -1 beyond
+ * it (qextra), or when user space has set rows to 0 while it moves the run.
+ * slot_rows is read here, when counting, not when the packet was first
+ * seen: an rx that slept in between counts where the run is now.
+ */
+static __always_inline int row_of(__u32 slot, __u32 queue)
+{
+	struct tf_rows *r = bpf_map_lookup_elem(&slot_rows, &slot);
+
+	if (!r || queue >= r->rows)
+		return -1;
+	return r->base + queue;
+}
+
 static __always_inline struct tf_qcount *qcount_of(__u32 slot, __u32 queue)
 {
+	struct tf_qkey k = { slot, queue };
+	struct tf_qcount *c, zero = {};
+	int row = row_of(slot, queue);
 	__u32 idx;
 
-	if (slot >= TF_TRACE_MAX_TAPS || queue >= TF_MAX_QUEUES)
-		return NULL;
-	idx = slot * TF_MAX_QUEUES + queue;
-	return bpf_map_lookup_elem(&qcount, &idx);
+	if (row >= 0) {
+		idx = row;
+		return bpf_map_lookup_elem(&qcount, &idx);
+	}
+	c = bpf_map_lookup_elem(&qextra, &k);
+	if (c)
+		return c;
+	bpf_map_update_elem(&qextra, &k, &zero, BPF_NOEXIST);
+	c = bpf_map_lookup_elem(&qextra, &k);
+	if (c)
+		return c;
+	/* qextra is full: the slot's spill row, a count with no queue */
+	return bpf_map_lookup_elem(&qcount, &slot);
 }
 
 static __always_inline struct tf_qhist *qhist_of(__u32 slot, __u32 queue)
 {
-	void *inner = bpf_map_lookup_elem(&hists, &slot);
+	struct tf_qkey k = { slot, queue };
+	int row = row_of(slot, queue);
+	struct tf_qhist *h;
+	__u32 idx = 0;
 
-	if (!inner)
-		return NULL;
-	return bpf_map_lookup_elem(inner, &queue);
+	if (row >= 0) {
+		idx = row;
+		return bpf_map_lookup_elem(&hists, &idx);
+	}
+	h = bpf_map_lookup_elem(&hextra, &k);
+	if (h)
+		return h;
+	h = bpf_map_lookup_elem(&hist_zero, &idx);
+	if (h)
+		bpf_map_update_elem(&hextra, &k, h, BPF_NOEXIST);
+	h = bpf_map_lookup_elem(&hextra, &k);
+	if (h)
+		return h;
+	return bpf_map_lookup_elem(&hists, &slot);
 }
 
 /*

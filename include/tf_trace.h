@@ -53,6 +53,18 @@ int tf_trace_release(uint32_t ifindex);
  * start does too); unloads everything when no tap is left.
  */
 int tf_trace_reclaim(void);
+/*
+ * Give the traced tap at ifindex (caller's namespace) counter rows for
+ * queues queues, its counts carried over: what the exporter does when it
+ * sees a tap with more queues than rows. Until then such queues count in
+ * tracing's extra table (exact, per queue). 0 also when it is not traced.
+ */
+int tf_trace_grow(uint32_t ifindex, uint32_t queues);
+/*
+ * Grow every traced tap (any namespace) that has a queue counting beyond
+ * its rows; cheap when none has (what a follower does once a second).
+ */
+int tf_trace_grow_all(void);
 /* Unload and unpin everything (all taps). */
 int tf_trace_stop_all(void);
 /* Is tracing loaded? Returns the backend (>0), 0 if not loaded, <0 on error. */
@@ -82,6 +94,14 @@ struct tf_tap_stats {
 	uint32_t slot;			/* tracing's slot of the tap, its ring records */
 	uint32_t ring_size;		/* records per queue */
 	uint32_t ring_queues;		/* queues with records */
+	uint32_t rows;			/* queues with a counter row of their own */
+	uint32_t queues_extra;		/* queues counted in the extra table instead */
+	/*
+	 * Counted with no queue: the extra table was full when a packet came
+	 * on a queue beyond the tap's rows (TAPFLOW_TRACE_EXTRA). Exact as a
+	 * total, just not by queue.
+	 */
+	struct tf_qcount noqueue;
 	bool in_flight_known;		/* q[].in_flight read (tf_trace_read_in_flight) */
 	uint32_t nqueues;		/* entries in q */
 	struct tf_queue_stats *q;	/* attached queues, a tapflow tap's configured

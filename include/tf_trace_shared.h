@@ -4,10 +4,21 @@
  * __u8..__u64, enums and #defines, so this compiles after vmlinux.h and
  * after <linux/types.h> alike.
  *
- * Layout of what tracing keeps (pinned under /sys/fs/bpf/tapflow/trace/):
+ * Layout of what tracing keeps (pinned under /sys/fs/bpf/tapflow/trace/),
+ * version 3: counter rows are handed out per queue, not per slot, so a tap
+ * costs the queues it has, not TF_MAX_QUEUES of them.
  *   traced   HASH  {netns, ifindex} -> struct tf_traced   which taps, which slot
- *   qcount   PERCPU_ARRAY [slot * TF_MAX_QUEUES + queue] -> struct tf_qcount
- *   hists    ARRAY_OF_MAPS [slot] -> ARRAY [queue] -> struct tf_qhist
+ *   slot_rows ARRAY [slot] -> struct tf_rows     the tap's run of rows: queue q
+ *            (q < rows) counts in row base + q; user space hands runs out,
+ *            and keeps a frozen run of what counted before the last move
+ *   qcount   PERCPU_ARRAY [row] -> struct tf_qcount   rows 0..TF_TRACE_MAX_TAPS-1
+ *            are each slot's spill row (see qextra), queue runs come after
+ *   hists    ARRAY [row] -> struct tf_qhist          the same rows
+ *   qextra   PERCPU_HASH {slot, queue} -> struct tf_qcount  a queue beyond its
+ *            tap's rows, added by BPF on its first packet; when full, the
+ *            packet counts in the slot's spill row (qcount[slot]): a count
+ *            with no queue, never lost
+ *   hextra   HASH {slot, queue} -> struct tf_qhist   the same for histograms
  *   rings    ARRAY_OF_MAPS [slot] -> ARRAY [queue * ring_size + ring slot]
  *                                     -> struct tf_ring_rec (in-flight packets)
  *   meta     ARRAY [0] -> struct tf_trace_meta          backend, version
@@ -17,11 +28,13 @@
 
 #include "tf_limits.h"
 
-#define TF_TRACE_MAX_TAPS	64	/* slots; the traced map's size */
+#define TF_TRACE_MAX_TAPS	4096	/* slots; the traced map's size */
+#define TF_TRACE_ROWS		8192	/* queue rows (qcount, hists) by default; TAPFLOW_TRACE_ROWS at load */
+#define TF_TRACE_EXTRA		1024	/* qextra/hextra entries by default; TAPFLOW_TRACE_EXTRA at load */
 #define TF_HIST_SLOTS		40	/* log2 buckets: [2^k, 2^(k+1)), 0 in bucket 0 */
 #define TF_OCC_SLOTS		24	/* log2 of ring occupancy (entries) */
 #define TF_RING_MAX		65536	/* ring records per queue, at most */
-#define TF_TRACE_LAYOUT		2	/* tf_trace_meta.version: bumped when a value changes size */
+#define TF_TRACE_LAYOUT		3	/* tf_trace_meta.version: bumped when a value changes size */
 #define TF_XDP_BULK		16	/* frames per tun_xdp_xmit call we account one by one */
 
 enum tf_backend {
@@ -45,12 +58,31 @@ struct tf_traced_key {
 };
 
 struct tf_traced {
-	__u32 slot;		/* index into qcount/hists/rings */
+	__u32 slot;		/* index into slot_rows/rings; its spill row */
 	__u32 ring_size;	/* records per queue in rings[slot] (power of 2) */
 	__u32 ring_queues;	/* queues with ring records */
 	__u32 queues_seen;	/* 1 + the highest queue index seen (BPF keeps it) */
 	__u64 since_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns) at start */
 	char name[16];
+};
+
+struct tf_rows {
+	__u32 base;		/* first row of the run (>= TF_TRACE_MAX_TAPS) */
+	__u32 rows;		/* queues 0..rows-1 count in rows base..base+rows-1 */
+	/*
+	 * What the tap counted before its run last moved, frozen: queue q
+	 * (q < carry_rows) adds row carry_base + q. User space's alone: the
+	 * programs never read or write it (user space cannot add into a live
+	 * per-CPU row without racing the programs' increments).
+	 */
+	__u32 carry_base;
+	__u32 carry_rows;
+};
+
+/* A queue beyond its tap's run of rows (qextra, hextra). */
+struct tf_qkey {
+	__u32 slot;
+	__u32 queue;
 };
 
 struct tf_qcount {

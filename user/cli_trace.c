@@ -270,6 +270,15 @@ static void stats_json(const struct tf_tap_stats *t)
 	tf_json_bool(&j, "gone", t->gone);
 	tf_json_u64(&j, "queues_attached", t->queues_attached);
 	cli_backend_json(&j, cli_backend_of(t->name));
+	tf_json_u64(&j, "rows", t->rows);
+	tf_json_u64(&j, "queues_extra", t->queues_extra);
+	/* counted with no queue: the extra table was full (never lost) */
+	tf_json_obj_begin(&j, "noqueue");
+	tf_json_u64(&j, "tx_packets", t->noqueue.tx_packets);
+	tf_json_u64(&j, "tx_bytes", t->noqueue.tx_bytes);
+	tf_json_u64(&j, "rx_packets", t->noqueue.rx_packets);
+	tf_json_u64(&j, "rx_bytes", t->noqueue.rx_bytes);
+	tf_json_obj_end(&j);
 	tf_json_arr_begin(&j, "queues");
 	for (uint32_t i = 0; i < t->nqueues; i++) {
 		const struct tf_queue_stats *q = &t->q[i];
@@ -344,6 +353,13 @@ static void stats_text(const struct tf_tap_stats *t)
 		       (unsigned long long)q->c.rx_bytes, rxd, p50, p99,
 		       q->attached ? "" : "  (detached)");
 	}
+	if (t->noqueue.tx_packets || t->noqueue.rx_packets)
+		printf("%5s %12llu %10s %14llu %10s %12llu %14llu  (no queue: tracing's extra table "
+		       "was full, TAPFLOW_TRACE_EXTRA)\n", "-",
+		       (unsigned long long)t->noqueue.tx_packets, "-",
+		       (unsigned long long)t->noqueue.tx_bytes, "-",
+		       (unsigned long long)t->noqueue.rx_packets,
+		       (unsigned long long)t->noqueue.rx_bytes);
 }
 
 static int run_stats(void *p)

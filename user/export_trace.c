@@ -138,6 +138,39 @@ static void tap_families(struct out *o, const struct tf_tap_stats *taps, size_t 
 	}
 }
 
+/*
+ * Packets counted with no queue (the extra table was full when a queue
+ * beyond its tap's rows counted): per tap, only for a tap that has any,
+ * so the usual export carries none of these series.
+ */
+static void noqueue(struct out *o, const struct tf_tap_stats *taps, size_t n)
+{
+	bool head = false;
+	char tl[TAPLBL_MAX];
+	size_t tn;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct tf_qcount *c = &taps[i].noqueue;
+
+		if (!tap_live(&taps[i]) || (!c->tx_packets && !c->rx_packets))
+			continue;
+		if (!head)
+			PUTS(o, "# HELP tapflow_noqueue_packets_total Packets of the tap counted with no queue: tracing's extra table (TAPFLOW_TRACE_EXTRA) was full.\n"
+				"# TYPE tapflow_noqueue_packets_total counter\n");
+		head = true;
+		tn = tfx_tap_label(tl, &taps[i]);
+		PUTS(o, "tapflow_noqueue_packets_total{");
+		put(o, tl, tn);
+		PUTS(o, ",dir=\"tx\"} ");
+		put_u64(o, c->tx_packets);
+		PUTS(o, "\ntapflow_noqueue_packets_total{");
+		put(o, tl, tn);
+		PUTS(o, ",dir=\"rx\"} ");
+		put_u64(o, c->rx_packets);
+		put(o, "\n", 1);
+	}
+}
+
 #define QOFF(f) offsetof(struct tf_queue_stats, f)
 
 /* 1 while the queue is attached, 0 while not: its counters stay exported. */
@@ -191,6 +224,7 @@ int tf_export_render_hist(struct tf_export_buf *b, const struct tf_tap_stats *ta
 	b->len = 0;
 
 	tap_families(&o, taps, n);
+	noqueue(&o, taps, n);
 	q_attached(&o, taps, n);
 	tfx_q_counter(&o, taps, n, "tapflow_tx_packets_total",
 		  "Packets queued into the queue's ring (host to backend): skbs by tun_net_xmit, XDP frames by tun_xdp_xmit.",

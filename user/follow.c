@@ -62,6 +62,7 @@ struct tf_follow {
 	struct ftap *taps;		/* decided: traced (or refused) once */
 	size_t ntaps, captaps;
 	struct tf_follow_stats st;
+	char grow_err[256];		/* the last growing error, said once */
 };
 
 bool tf_follow_match(const char *const *globs, size_t n, const char *name)
@@ -413,6 +414,18 @@ int tf_follow_tick(struct tf_follow *f)
 		scan(f, &changed);
 	if (changed)
 		tf_follow_handle(f);	/* the new namespaces' dumps */
+	/*
+	 * A backend that attached more queues than the tap had when it was
+	 * traced: those queues count in tracing's extra table until they get
+	 * rows of their own (tf_trace_grow_all, cheap when none is due).
+	 */
+	if (tf_trace_grow_all()) {
+		if (strncmp(f->grow_err, tf_errmsg(), sizeof(f->grow_err) - 1))
+			pr_info("follow: %s", tf_errmsg());	/* once, not every second */
+		snprintf(f->grow_err, sizeof(f->grow_err), "%s", tf_errmsg());
+	} else {
+		f->grow_err[0] = '\0';
+	}
 	return 0;
 }
 

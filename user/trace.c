@@ -8,8 +8,9 @@
  * layout check, backend names, and what tracing does when a tap is deleted
  * or shown (its struct tf_module).
  *
- * Each traced tap gets a slot: a range of per-CPU counters, a histogram map
- * and a ring-record map sized to its queues and ring (txqueuelen).
+ * Each traced tap gets a slot (its ring-record map, sized to its queues and
+ * ring, and its spill row) and a run of counter and histogram rows, one
+ * per queue (layout 3, see tf_trace_shared.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,7 +34,8 @@
 #include "module.h"
 #include "trace_int.h"
 
-const char *const trace_pin_maps[PIN_MAPS_N] = { "traced", "qcount", "hists", "rings", "meta" };
+const char *const trace_pin_maps[PIN_MAPS_N] = { "meta", "traced", "slot_rows", "qcount", "hists",
+						 "qextra", "hextra", "rings" };
 
 static const char *const backend_names[] = {
 	[0] = "auto",
@@ -102,9 +104,13 @@ const struct tf_pin_layout trace_layout = {
 	.upgrade = "tapflow trace stop --all, then start again",
 };
 
+/* In trace_pin_maps' order. */
+#define PIN_FDS(p) { &(p)->meta, &(p)->traced, &(p)->slot_rows, &(p)->qcount, &(p)->hists, \
+		     &(p)->qextra, &(p)->hextra, &(p)->rings }
+
 void trace_close_pins(struct pins *p)
 {
-	int *fds[] = { &p->traced, &p->qcount, &p->hists, &p->rings, &p->meta };
+	int *fds[] = PIN_FDS(p);
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
@@ -131,12 +137,28 @@ static bool any_pin(void)
 
 int trace_open_pins_at(struct pins *p, bool staged)
 {
-	int *fds[] = { &p->traced, &p->qcount, &p->hists, &p->rings, &p->meta };
+	int *fds[] = PIN_FDS(p);
 	char path[256];
 
+	_Static_assert(ARRAY_SIZE(fds) == PIN_MAPS_N, "a pin without a name");
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		*fds[i] = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+		/*
+		 * meta is opened first and its version checked before any other
+		 * map: another layout's session has other maps (layout 2 has no
+		 * slot_rows), and must be refused by its version, never taken
+		 * for a half-made start and removed.
+		 */
+		if (i == 1) {
+			struct tf_trace_meta m;
+			int err = trace_read_meta(p, &m);
+
+			if (err) {
+				trace_close_pins(p);
+				return err;
+			}
+		}
 		snprintf(path, sizeof(path), "%s/%s", TF_TRACE_PIN_DIR,
 			 staged && fds[i] == &p->meta ? TRACE_META_STAGED : trace_pin_maps[i]);
 		*fds[i] = bpf_obj_get(path);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Starting and stopping tracing on taps: give each tap a slot (its counter
- * rows, histogram and ring-record maps), add it to the `traced` map the
- * programs look up, and give slots back on stop, or when the tap's network
- * namespace is gone. The first start loads the programs (trace_load.c);
+ * Starting and stopping tracing on taps: give each tap a slot (its
+ * ring-record map) and a run of counter rows (trace_rows.c), add it to the
+ * `traced` map the programs look up, and give both back on stop, or when
+ * the tap's network namespace is gone. The first start loads the programs (trace_load.c);
  * the last stop unpins everything.
  */
 #include <dirent.h>
@@ -37,55 +37,11 @@ static unsigned int pow2_at_least(unsigned int v, unsigned int lo, unsigned int 
 	return p;
 }
 
-static int used_slots(const struct pins *p, bool used[TF_TRACE_MAX_TAPS], int *count)
-{
-	struct tf_traced_key key, next;
-	struct tf_traced val;
-	void *prev = NULL;
-
-	memset(used, 0, TF_TRACE_MAX_TAPS * sizeof(bool));
-	*count = 0;
-	while (!bpf_map_get_next_key(p->traced, prev, &next)) {
-		if (!bpf_map_lookup_elem(p->traced, &next, &val) && val.slot < TF_TRACE_MAX_TAPS) {
-			used[val.slot] = true;
-			(*count)++;
-		}
-		key = next;
-		prev = &key;
-	}
-	return 0;
-}
-
-static int zero_counters(const struct pins *p, uint32_t slot)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	int ncpu = libbpf_num_possible_cpus();
-	uint32_t keys[TF_MAX_QUEUES], count = TF_MAX_QUEUES;
-	void *zeros;
-	int err = 0;
-
-	if (ncpu <= 0)
-		return tf_err(-EINVAL, "cannot count CPUs");
-	zeros = calloc((size_t)TF_MAX_QUEUES * ncpu, sizeof(struct tf_qcount));
-	if (!zeros)
-		return tf_err(-ENOMEM, "out of memory");
-	for (uint32_t q = 0; q < TF_MAX_QUEUES; q++)
-		keys[q] = slot * TF_MAX_QUEUES + q;
-	/* one syscall for the slot's 256 rows; one per row if batches are refused */
-	if (bpf_map_update_batch(p->qcount, keys, zeros, &count, &o) || count != TF_MAX_QUEUES) {
-		for (uint32_t q = 0; q < TF_MAX_QUEUES && !err; q++)
-			if (bpf_map_update_elem(p->qcount, &keys[q], zeros, BPF_ANY))
-				err = tf_err(-errno, "cannot reset counters: %s", strerror(errno));
-	}
-	free(zeros);
-	return err;
-}
-
-static void drop_slot_maps(const struct pins *p, uint32_t slot)
+static void drop_slot_maps(const struct pins *p, struct trace_rows *a, uint32_t slot)
 {
 	trace_rx_detach(slot);
-	bpf_map_delete_elem(p->hists, &slot);
 	bpf_map_delete_elem(p->rings, &slot);
+	trace_rows_drop(p, a, slot);
 }
 
 /*
@@ -93,13 +49,17 @@ static void drop_slot_maps(const struct pins *p, uint32_t slot)
  * name them any more to stop tracing: give their slots back. A namespace
  * is alive while a process is in it or it is bind-mounted (ip netns).
  */
-static void reclaim_dead_netns(const struct pins *p, uint32_t my_ns)
+static void reclaim_dead_netns(const struct pins *p, struct trace_rows *a, uint32_t my_ns)
 {
-	struct tf_traced_key key, next, dead[TF_TRACE_MAX_TAPS];
-	struct tf_traced val, dv[TF_TRACE_MAX_TAPS];
+	struct tf_traced_key key, next, *dead;
+	struct tf_traced val, *dv;
 	void *prev = NULL;
 	int n = 0;
 
+	dead = calloc(TF_TRACE_MAX_TAPS, sizeof(*dead));
+	dv = calloc(TF_TRACE_MAX_TAPS, sizeof(*dv));
+	if (!dead || !dv)
+		goto out;
 	while (!bpf_map_get_next_key(p->traced, prev, &next)) {
 		key = next;
 		prev = &key;
@@ -114,65 +74,61 @@ static void reclaim_dead_netns(const struct pins *p, uint32_t my_ns)
 		pr_debug("trace: %s (netns %u) is gone with its namespace; slot %u freed",
 			 dv[i].name, dead[i].netns, dv[i].slot);
 		bpf_map_delete_elem(p->traced, &dead[i]);
-		drop_slot_maps(p, dv[i].slot);
+		drop_slot_maps(p, a, dv[i].slot);
 	}
+out:
+	free(dead);
+	free(dv);
 }
 
-static int add_tap(const struct pins *p, const struct tf_tap_info *ti, uint32_t netns)
+/* The rows a tap starts with: a tapflow tap's queues, else those attached (at least 1). */
+static unsigned int tap_queues(const struct tf_tap_info *ti)
+{
+	unsigned int queues = ti->by_tapflow ? ti->conf.queues : 0;
+
+	if (ti->queues_attached > queues)
+		queues = ti->queues_attached;
+	return queues ? queues : 1;
+}
+
+static int add_tap(const struct pins *p, struct trace_rows *a, const struct tf_tap_info *ti,
+		   uint32_t netns)
 {
 	struct tf_traced_key key = { .netns = netns, .ifindex = ti->ifindex };
 	struct tf_traced val = {}, old;
-	bool used[TF_TRACE_MAX_TAPS];
 	LIBBPF_OPTS(bpf_map_create_opts, ropts, .map_flags = BPF_F_INNER_MAP);
-	unsigned int queues, ring;
-	int hfd = -1, rfd = -1, n, err;
+	unsigned int queues = tap_queues(ti), ring;
+	int rfd = -1, err;
 	struct timespec ts;
 	uint32_t slot;
 
 	if (!bpf_map_lookup_elem(p->traced, &key, &old))
-		return 0;	/* already traced: leave its counters alone */
-	used_slots(p, used, &n);
-	for (slot = 0; slot < TF_TRACE_MAX_TAPS && used[slot]; slot++)
-		;
-	if (slot >= TF_TRACE_MAX_TAPS)
-		return tf_err(-ENOSPC, "cannot trace %s: %d taps are traced already (the limit)",
-			      ti->name, TF_TRACE_MAX_TAPS);
+		/* already traced: its counters stay; its rows grow to the queues it has now */
+		return trace_rows_grow(p, a, old.slot, ti->name, queues);
+	err = trace_rows_slot(a, ti->name, &slot);
+	if (err)
+		return err;
 
 	/* Ring records: one per ring slot of each queue the tap is set up for. */
-	queues = ti->by_tapflow ? ti->conf.queues : 0;
-	if (ti->queues_attached > queues)
-		queues = ti->queues_attached;
-	if (!queues)
-		queues = 1;
 	ring = pow2_at_least(ti->txqueuelen, 16, TF_RING_MAX);
-
-	hfd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tf_hist", sizeof(uint32_t),
-			     sizeof(struct tf_qhist), TF_MAX_QUEUES, NULL);
-	if (hfd < 0) {
-		err = tf_err(-errno, "cannot create the histogram map for %s: %s", ti->name, strerror(errno));
-		goto out;
-	}
 	rfd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tf_ring", sizeof(uint32_t),
 			     sizeof(struct tf_ring_rec), queues * ring, &ropts);
 	if (rfd < 0) {
 		err = tf_err(-errno, "cannot create the ring-record map for %s: %s", ti->name, strerror(errno));
+		trace_rows_drop(p, a, slot);
 		goto out;
 	}
-	err = zero_counters(p, slot);
+	err = trace_rows_give_tap(p, a, slot, ti->name, queues);
 	if (err)
 		goto out;
-	if (bpf_map_update_elem(p->hists, &slot, &hfd, BPF_ANY)) {
-		err = tf_err(-errno, "cannot install the histogram map for %s: %s", ti->name, strerror(errno));
-		goto out;
-	}
 	if (bpf_map_update_elem(p->rings, &slot, &rfd, BPF_ANY)) {
 		err = tf_err(-errno, "cannot install the ring-record map for %s: %s", ti->name, strerror(errno));
-		drop_slot_maps(p, slot);
+		drop_slot_maps(p, a, slot);
 		goto out;
 	}
 	err = trace_rx_attach(slot, ti->ifindex, ti->name);
 	if (err) {
-		drop_slot_maps(p, slot);
+		drop_slot_maps(p, a, slot);
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -184,14 +140,13 @@ static int add_tap(const struct pins *p, const struct tf_tap_info *ti, uint32_t 
 	/* Last: the programs start counting for this tap from here on. */
 	if (bpf_map_update_elem(p->traced, &key, &val, BPF_NOEXIST)) {
 		err = tf_err(-errno, "cannot add %s to the traced taps: %s", ti->name, strerror(errno));
-		drop_slot_maps(p, slot);
+		drop_slot_maps(p, a, slot);
 		goto out;
 	}
-	pr_debug("trace: %s -> slot %u, %u queue(s) x %u ring records", ti->name, slot, queues, ring);
+	pr_debug("trace: %s -> slot %u, %u queue row(s), %u ring records each", ti->name, slot,
+		 queues, ring);
 	err = 0;
 out:
-	if (hfd >= 0)
-		close(hfd);
 	if (rfd >= 0)
 		close(rfd);
 	return err;
@@ -199,10 +154,15 @@ out:
 
 static int traced_count(const struct pins *p)
 {
-	bool used[TF_TRACE_MAX_TAPS];
-	int n;
+	struct tf_traced_key key, next;
+	void *prev = NULL;
+	int n = 0;
 
-	used_slots(p, used, &n);
+	while (!bpf_map_get_next_key(p->traced, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
 	return n;
 }
 
@@ -217,11 +177,12 @@ static int need_taps(int n, const char *what)
 int tf_trace_start(const char *const *names, int n, int backend_req, int *backend)
 {
 	struct tf_tap_info *infos = NULL;
+	struct trace_rows *a = NULL;
 	struct tf_trace_meta m;
-	struct pins p = { -1, -1, -1, -1, -1 };
+	struct pins p = PINS_NONE;
 	uint32_t netns = trace_netns();
 	struct tf_pin lock = { .fd = -1 };
-	bool loaded_now = false;
+	bool loaded_now = false, *added = NULL;
 	int err, i;
 
 	err = need_taps(n, "tracing");
@@ -268,9 +229,21 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 			     tf_backend_name(m.backend), tf_backend_name(backend_req));
 		goto out;
 	}
-	reclaim_dead_netns(&p, netns);
+	err = trace_rows_open(&p, &a);
+	if (err)
+		goto out;
+	reclaim_dead_netns(&p, a, netns);
+	added = calloc(n, sizeof(*added));
+	if (!added) {
+		err = tf_err(-ENOMEM, "out of memory");
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
-		err = add_tap(&p, &infos[i], netns);
+		struct tf_traced_key key = { netns, infos[i].ifindex };
+		struct tf_traced v;
+
+		added[i] = bpf_map_lookup_elem(p.traced, &key, &v) != 0;
+		err = add_tap(&p, a, &infos[i], netns);
 		if (err)
 			break;
 	}
@@ -280,9 +253,9 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 			struct tf_traced_key key = { netns, infos[k].ifindex };
 			struct tf_traced v;
 
-			if (!bpf_map_lookup_elem(p.traced, &key, &v)) {
+			if (added[k] && !bpf_map_lookup_elem(p.traced, &key, &v)) {
 				bpf_map_delete_elem(p.traced, &key);
-				drop_slot_maps(&p, v.slot);
+				drop_slot_maps(&p, a, v.slot);
 			}
 		}
 		if (loaded_now || !traced_count(&p)) {
@@ -311,8 +284,10 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 	if (backend)
 		*backend = m.backend;
 out:
+	trace_rows_free(a);
 	trace_close_pins(&p);
 	tf_pin_release(&lock);	/* the directory goes when nothing was loaded */
+	free(added);
 	free(infos);
 	return err;
 }
@@ -346,7 +321,7 @@ static int find_traced(const struct pins *p, const char *name, uint32_t netns,
 
 int tf_trace_stop(const char *const *names, int n)
 {
-	struct pins p = { -1, -1, -1, -1, -1 };
+	struct pins p = PINS_NONE;
 	struct tf_traced_key *keys = NULL;
 	struct tf_traced *vals = NULL;
 	uint32_t netns = trace_netns();
@@ -381,7 +356,7 @@ int tf_trace_stop(const char *const *names, int n)
 	}
 	for (i = 0; i < n; i++) {
 		bpf_map_delete_elem(p.traced, &keys[i]);
-		drop_slot_maps(&p, vals[i].slot);
+		drop_slot_maps(&p, NULL, vals[i].slot);
 	}
 	if (!traced_count(&p)) {
 		trace_close_pins(&p);
@@ -435,7 +410,7 @@ static void unpin_if_idle(struct pins *p)
 
 int tf_trace_release(uint32_t ifindex)
 {
-	struct pins p = { -1, -1, -1, -1, -1 };
+	struct pins p = PINS_NONE;
 	struct tf_traced_key key = { trace_netns(), ifindex };
 	struct tf_traced val;
 	struct tf_pin lock;
@@ -446,7 +421,7 @@ int tf_trace_release(uint32_t ifindex)
 		return err < 0 ? err : 0;	/* 1: tracing is not running */
 	if (!bpf_map_lookup_elem(p.traced, &key, &val)) {
 		bpf_map_delete_elem(p.traced, &key);
-		drop_slot_maps(&p, val.slot);
+		drop_slot_maps(&p, NULL, val.slot);
 		unpin_if_idle(&p);
 	}
 	trace_close_pins(&p);
@@ -456,14 +431,14 @@ int tf_trace_release(uint32_t ifindex)
 
 int tf_trace_reclaim(void)
 {
-	struct pins p = { -1, -1, -1, -1, -1 };
+	struct pins p = PINS_NONE;
 	struct tf_pin lock;
 	int err;
 
 	err = open_for_stop(&lock, &p);
 	if (err)
 		return err < 0 ? err : 0;	/* 1: tracing is not running */
-	reclaim_dead_netns(&p, trace_netns());
+	reclaim_dead_netns(&p, NULL, trace_netns());
 	unpin_if_idle(&p);
 	trace_close_pins(&p);
 	tf_pin_release(&lock);
@@ -481,4 +456,99 @@ int tf_trace_stop_all(void)
 	trace_unpin_all();
 	tf_pin_release(&lock);
 	return 0;
+}
+
+int tf_trace_grow(uint32_t ifindex, uint32_t queues)
+{
+	struct tf_traced_key key = { trace_netns(), ifindex };
+	struct trace_rows *a = NULL;
+	struct pins p = PINS_NONE;
+	struct tf_traced val;
+	struct tf_pin lock;
+	int err;
+
+	err = open_for_stop(&lock, &p);
+	if (err)
+		return err < 0 ? err : 0;	/* 1: tracing is not running */
+	if (!bpf_map_lookup_elem(p.traced, &key, &val)) {
+		err = trace_rows_open(&p, &a);
+		if (!err)
+			err = trace_rows_grow(&p, a, val.slot, val.name, queues);
+	}
+	trace_rows_free(a);
+	trace_close_pins(&p);
+	tf_pin_release(&lock);
+	return err;
+}
+
+/*
+ * Which slots have a queue counting beyond their rows (a qextra entry of a
+ * queue >= rows): need[slot] = the rows that would hold it. Any found?
+ */
+static bool rows_needed(const struct pins *p, uint32_t *need)
+{
+	struct tf_qkey key, next;
+	void *prev = NULL;
+	bool any = false;
+
+	while (!bpf_map_get_next_key(p->qextra, prev, &next)) {
+		struct tf_rows run;
+
+		key = next;
+		prev = &key;
+		if (key.slot >= TF_TRACE_MAX_TAPS || key.queue >= TF_MAX_QUEUES ||
+		    bpf_map_lookup_elem(p->slot_rows, &key.slot, &run) || key.queue < run.rows)
+			continue;
+		if (key.queue + 1 > need[key.slot])
+			need[key.slot] = key.queue + 1;
+		any = true;
+	}
+	return any;
+}
+
+int tf_trace_grow_all(void)
+{
+	struct tf_traced_key key, next;
+	struct trace_rows *a = NULL;
+	struct pins p = PINS_NONE;
+	struct tf_traced val;
+	struct tf_pin lock;
+	uint32_t *need;
+	void *prev = NULL;
+	int err, first = 0;
+
+	need = calloc(TF_TRACE_MAX_TAPS, sizeof(*need));
+	if (!need)
+		return tf_err(-ENOMEM, "out of memory");
+	/* the usual answer, nothing to grow, under the shared lock only */
+	err = trace_open_pins_shared(&p);
+	if (err || !rows_needed(&p, need)) {
+		trace_close_pins(&p);
+		free(need);
+		return err == -ENOENT ? 0 : err;
+	}
+	trace_close_pins(&p);
+	memset(need, 0, TF_TRACE_MAX_TAPS * sizeof(*need));
+	err = open_for_stop(&lock, &p);
+	if (err) {
+		free(need);
+		return err < 0 ? err : 0;
+	}
+	if (rows_needed(&p, need))
+		err = trace_rows_open(&p, &a);
+	while (a && !bpf_map_get_next_key(p.traced, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(p.traced, &key, &val) || val.slot >= TF_TRACE_MAX_TAPS ||
+		    !need[val.slot])
+			continue;
+		err = trace_rows_grow(&p, a, val.slot, val.name, need[val.slot]);
+		if (err && !first)
+			first = err;	/* the others may still fit */
+	}
+	trace_rows_free(a);
+	trace_close_pins(&p);
+	tf_pin_release(&lock);
+	free(need);
+	return first ? first : err;
 }

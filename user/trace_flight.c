@@ -36,6 +36,12 @@ int tf_trace_read_in_flight(struct tf_tap_stats *t)
 	if (!bpf_map_lookup_elem(outer, &slot, &id) && id)
 		fd = bpf_map_get_fd_by_id(id);
 	close(outer);
+	/*
+	 * The kernel opens a map by id for CAP_SYS_ADMIN only: a record map
+	 * that exists but cannot be opened is named, never read as none.
+	 */
+	if (fd < 0 && id && (errno == EPERM || errno == EACCES) && !tf_have_cap(TF_CAP_SYS_ADMIN))
+		return tf_require_cap(TF_CAP_SYS_ADMIN, "reading the in-flight ring records");
 	if (fd < 0)
 		return 0;	/* stopped meanwhile: nothing to report */
 	recs = calloc(n, sizeof(*recs));

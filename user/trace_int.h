@@ -12,13 +12,15 @@
 
 #include "tapflow.h"
 
-#define PIN_MAPS_N 5
+#define PIN_MAPS_N 8
 
+/* meta first: its version is checked before the other maps are opened */
 extern const char *const trace_pin_maps[PIN_MAPS_N];
 
 struct pins {
-	int traced, qcount, hists, rings, meta;
+	int meta, traced, slot_rows, qcount, hists, qextra, hextra, rings;
 };
+#define PINS_NONE { -1, -1, -1, -1, -1, -1, -1, -1 }
 
 /* Inode of the caller's network namespace (0 if it cannot be told). */
 uint32_t trace_netns(void);
@@ -51,6 +53,28 @@ int trace_open_pins_shared(struct pins *p);
 int trace_read_meta(const struct pins *p, struct tf_trace_meta *m);
 /* Remove every pin of the tracing session (links first: that detaches). */
 void trace_unpin_all(void);
+/*
+ * Tracing's slots and counter rows (trace_rows.c), for a writer holding
+ * the lock: a snapshot of what the traced taps hold, kept up to date by
+ * the calls below while the writer adds, grows and drops taps.
+ */
+struct trace_rows;
+int trace_rows_open(const struct pins *p, struct trace_rows **out);
+void trace_rows_free(struct trace_rows *a);
+int trace_rows_ntaps(const struct trace_rows *a);
+/* Queue rows the session has (qcount's size less the spill rows). */
+uint32_t trace_rows_total(const struct pins *p);
+/* A free slot, or -ENOSPC naming the limit. */
+int trace_rows_slot(struct trace_rows *a, const char *name, uint32_t *slot);
+/* A zeroed run of queues rows (and spill row) for slot, set in slot_rows. */
+int trace_rows_give_tap(const struct pins *p, struct trace_rows *a, uint32_t slot,
+			const char *name, uint32_t queues);
+/* Grow slot's run to want rows, counts carried over (see trace_rows.c). */
+int trace_rows_grow(const struct pins *p, struct trace_rows *a, uint32_t slot,
+		    const char *name, uint32_t want);
+/* Give the slot and its rows back (a NULL: only the maps). */
+void trace_rows_drop(const struct pins *p, struct trace_rows *a, uint32_t slot);
+
 /* Load the best backend req allows (0: any); *chosen is the one loaded. */
 int trace_load_ladder(int req, int *chosen);
 

@@ -119,6 +119,8 @@ static bool per_tap(const struct trace *skel, const struct bpf_program *prog)
 	return prog == skel->progs.tc_rx;
 }
 
+static int trace_size_maps(struct trace *skel);
+
 /*
  * Load, attach and pin one backend. On failure nothing is left behind,
  * why[] says what failed and *refused whether it was the kernel refusing
@@ -145,6 +147,11 @@ static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 	err = select_rung(skel, backend, tcx, why, whylen);
 	if (err)
 		goto out;
+	err = trace_size_maps(skel);
+	if (err) {
+		snprintf(why, whylen, "%s", tf_errmsg());
+		goto out;
+	}
 	err = trace__load(skel);
 	if (err) {
 		snprintf(why, whylen, "the kernel refused to load it (%s)", strerror(-err));
@@ -228,6 +235,48 @@ out:
 		bpf_link__destroy(links[i]);
 	trace__destroy(skel);
 	return err ? err : -EINVAL;
+}
+
+/*
+ * How many rows the session has: the defaults, or TAPFLOW_TRACE_ROWS and
+ * TAPFLOW_TRACE_EXTRA at the first start (what a host with more queues,
+ * or a test of the limits, asks for). Fixed for the session: the maps are
+ * preallocated, per-CPU ones once per CPU.
+ */
+static int env_count(const char *name, unsigned int def, unsigned int lo, unsigned int hi,
+		     unsigned int *out)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long n;
+
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n < lo || n > hi)
+		return tf_err(-EINVAL, "%s=%s: not a count from %u to %u", name, v, lo, hi);
+	*out = n;
+	return 0;
+}
+
+static int trace_size_maps(struct trace *skel)
+{
+	unsigned int rows, extra;
+	int err;
+
+	err = env_count("TAPFLOW_TRACE_ROWS", TF_TRACE_ROWS, 1, 1u << 20, &rows);
+	if (!err)
+		err = env_count("TAPFLOW_TRACE_EXTRA", TF_TRACE_EXTRA, 1, 1u << 16, &extra);
+	if (err)
+		return err;
+	if (bpf_map__set_max_entries(skel->maps.qcount, TF_TRACE_MAX_TAPS + rows) ||
+	    bpf_map__set_max_entries(skel->maps.hists, TF_TRACE_MAX_TAPS + rows) ||
+	    bpf_map__set_max_entries(skel->maps.qextra, extra) ||
+	    bpf_map__set_max_entries(skel->maps.hextra, extra))
+		return tf_err(-EINVAL, "cannot size the tracing maps");
+	return 0;
 }
 
 /* Try the rungs allowed by req, best first. */

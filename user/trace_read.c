@@ -34,70 +34,74 @@ static bool qcount_zero(const struct tf_qcount *c)
 }
 
 /*
- * A scrape reads every traced tap, so its cost is what reading one tap costs
- * times 64. A reader keeps from one read to the next what does not change
- * between them: the pins, each slot's histogram map fd, scratch rows and the
- * arrays it hands out. What it keeps is checked, not trusted: the session by
+ * A scrape reads every traced tap, up to TF_TRACE_MAX_TAPS of them: it reads
+ * each map whole, in batches of ROW_CHUNK rows, rather than a few syscalls
+ * per tap, and sums the per-CPU copies into one row each. A reader keeps
+ * from one read to the next what does not change between them: the pins
+ * and its buffers. What it keeps is checked, not trusted: the session by
  * the map id behind the meta pin (stop and start again is new maps; an fd
- * on the old ones would read counters nobody updates), and each histogram
- * map by the id hists[slot] holds now (a slot given to another tap has a
- * new map). An id cannot come back while we hold an fd on its map, so equal
- * ids are the same map.
+ * on the old ones would read counters nobody updates). One fd per pinned
+ * map, however many taps: nothing per tap is held open.
  */
-struct hist_fd {
-	uint32_t id;			/* the map hists[slot] held when fd was opened */
-	int fd;				/* -1: none */
+#define ROW_CHUNK 512
+
+struct extra {
+	struct tf_qkey k;
+	struct tf_qcount c;		/* summed over CPUs */
+	struct tf_qhist h;
 };
 
 struct tf_trace_reader {
 	struct pins p;			/* -1 while tracing is not loaded */
 	uint32_t meta_id;		/* map id of p.meta */
-	struct hist_fd hist[TF_TRACE_MAX_TAPS];	/* by slot */
 	int ncpu;
-	void *counts;			/* one tap's qcount rows, ncpu values each */
-	struct tf_qhist *hists;		/* one tap's histogram rows */
-	uint32_t rows;			/* rows counts and hists have room for */
-	uint32_t keys[TF_MAX_QUEUES];
-	struct tf_traced_key tkey[TF_TRACE_MAX_TAPS];
-	struct tf_traced tval[TF_TRACE_MAX_TAPS];
-	struct tf_tap_stats taps[TF_TRACE_MAX_TAPS];	/* what a read hands out */
-	struct tf_queue_stats *q[TF_TRACE_MAX_TAPS];	/* their queue arrays, reused */
-	uint32_t qcap[TF_TRACE_MAX_TAPS];
+	void *chunk;			/* ROW_CHUNK per-CPU rows */
+	uint32_t *keys;			/* ROW_CHUNK keys, or TF_TRACE_MAX_TAPS */
+	struct tf_qcount *rc;		/* every row, summed over CPUs */
+	struct tf_qhist *rh;		/* every row's histogram */
+	uint32_t nrow_cap;		/* rows rc and rh have room for */
+	struct extra *x;		/* qextra and hextra, sorted by key */
+	uint32_t nx, x_cap;
+	struct tf_rows *run;		/* slot_rows, by slot */
+	struct tf_traced_key *tkey;
+	struct tf_traced *tval;
+	struct tf_tap_stats *taps;	/* what a read hands out */
+	struct tf_queue_stats **q;	/* their queue arrays, reused */
+	uint32_t *qcap;
 };
 
 int tf_trace_reader_new(struct tf_trace_reader **out)
 {
 	struct tf_trace_reader *r = calloc(1, sizeof(*r));
+	size_t n = TF_TRACE_MAX_TAPS;
 
 	*out = NULL;
 	if (!r)
 		return tf_err(-ENOMEM, "out of memory");
+	r->p = (struct pins)PINS_NONE;
 	r->ncpu = libbpf_num_possible_cpus();
 	if (r->ncpu <= 0) {
 		free(r);
 		return tf_err(-EINVAL, "cannot count CPUs");
 	}
-	r->p = (struct pins){ -1, -1, -1, -1, -1 };
-	for (int s = 0; s < TF_TRACE_MAX_TAPS; s++)
-		r->hist[s].fd = -1;
+	r->chunk = calloc((size_t)ROW_CHUNK * r->ncpu, sizeof(struct tf_qcount));
+	r->keys = calloc(n > ROW_CHUNK ? n : ROW_CHUNK, sizeof(uint32_t));
+	r->run = calloc(n, sizeof(*r->run));
+	r->tkey = calloc(n, sizeof(*r->tkey));
+	r->tval = calloc(n, sizeof(*r->tval));
+	r->taps = calloc(n, sizeof(*r->taps));
+	r->q = calloc(n, sizeof(*r->q));
+	r->qcap = calloc(n, sizeof(*r->qcap));
+	if (!r->chunk || !r->keys || !r->run || !r->tkey || !r->tval || !r->taps || !r->q || !r->qcap) {
+		tf_trace_reader_free(r);
+		return tf_err(-ENOMEM, "out of memory");
+	}
 	*out = r;
 	return 0;
 }
 
-/* Close the histogram maps of the slots not in keep (NULL: all). */
-static void reader_drop_hists(struct tf_trace_reader *r, const bool *keep)
-{
-	for (int s = 0; s < TF_TRACE_MAX_TAPS; s++) {
-		if ((keep && keep[s]) || r->hist[s].fd < 0)
-			continue;
-		close(r->hist[s].fd);
-		r->hist[s] = (struct hist_fd){ 0, -1 };
-	}
-}
-
 static void reader_close(struct tf_trace_reader *r)
 {
-	reader_drop_hists(r, NULL);
 	trace_close_pins(&r->p);
 	r->meta_id = 0;
 }
@@ -107,10 +111,19 @@ void tf_trace_reader_free(struct tf_trace_reader *r)
 	if (!r)
 		return;
 	reader_close(r);
-	for (int i = 0; i < TF_TRACE_MAX_TAPS; i++)
+	for (int i = 0; r->q && i < TF_TRACE_MAX_TAPS; i++)
 		free(r->q[i]);
-	free(r->counts);
-	free(r->hists);
+	free(r->q);
+	free(r->qcap);
+	free(r->chunk);
+	free(r->keys);
+	free(r->rc);
+	free(r->rh);
+	free(r->x);
+	free(r->run);
+	free(r->tkey);
+	free(r->tval);
+	free(r->taps);
 	free(r);
 }
 
@@ -129,7 +142,7 @@ static uint32_t map_id(int fd)
 /*
  * Have r's pins open on the session running now: those of the last read
  * while the meta pin still holds the same map (three syscalls instead of
- * ten), all five opened afresh otherwise. 0, -ENOENT (not loaded: nothing
+ * sixteen), all opened afresh otherwise. 0, -ENOENT (not loaded: nothing
  * kept) or an error.
  */
 static int reader_pins(struct tf_trace_reader *r)
@@ -163,9 +176,8 @@ static int reader_pins(struct tf_trace_reader *r)
 
 /*
  * Every traced tap into r->tkey/tval; returns how many. One batch lookup
- * takes the whole map (it holds at most TF_TRACE_MAX_TAPS) in the order
- * get_next_key walks it, instead of two syscalls per tap; key by key where
- * the kernel has no batch ops for hashes.
+ * takes the whole map in the order get_next_key walks it, instead of two
+ * syscalls per tap; key by key where the kernel has no batch ops for hashes.
  */
 static int read_traced(struct tf_trace_reader *r)
 {
@@ -187,59 +199,223 @@ static int read_traced(struct tf_trace_reader *r)
 	return n;
 }
 
-/* The histogram map of a slot, or -1 when it has none. */
-/* 0 with *fd the slot's histogram map (-1: none), or a negative errno. */
-static int slot_hist_fd(struct tf_trace_reader *r, uint32_t slot, int *fd)
+/* Rows first..first+n-1 of an array map into vals (vsize bytes each); 0 or -errno. */
+static int read_rows(struct tf_trace_reader *r, int fd, uint32_t first, uint32_t n, void *vals,
+		     size_t vsize)
 {
-	struct hist_fd *h;
-	uint32_t id = 0;
-
-	*fd = -1;
-	if (slot >= TF_TRACE_MAX_TAPS)
+	if (tf_map_read_range(fd, first, n, r->keys, vals))
 		return 0;
-	h = &r->hist[slot];
-	if (bpf_map_lookup_elem(r->p.hists, &slot, &id))
-		id = 0;
-	if (h->fd >= 0 && h->id == id) {
-		*fd = h->fd;
-		return 0;
-	}
-	if (h->fd >= 0)
-		close(h->fd);
-	h->fd = id ? bpf_map_get_fd_by_id(id) : -1;
-	h->id = h->fd >= 0 ? id : 0;
-	/*
-	 * A histogram map that exists but cannot be opened must not read as
-	 * empty histograms: the kernel opens a map by id for CAP_SYS_ADMIN only.
-	 */
-	if (id && h->fd < 0) {
-		int e = errno;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k = first + i;
 
-		if ((e == EPERM || e == EACCES) && !tf_have_cap(TF_CAP_SYS_ADMIN))
-			return tf_require_cap(TF_CAP_SYS_ADMIN, "reading the ring-wait histograms");
-		return tf_err(-e, "cannot open the histogram map of trace slot %u: %s", slot, strerror(e));
+		if (bpf_map_lookup_elem(fd, &k, (char *)vals + i * vsize))
+			return -errno;
 	}
-	*fd = h->fd;
 	return 0;
 }
 
-/* Room for rows qcount and histogram rows in the scratch buffers. */
-static int reader_rows(struct tf_trace_reader *r, uint32_t rows)
+/*
+ * A histogram map that exists but cannot be read must not read as empty
+ * histograms: name what is missing.
+ */
+static int rows_err(int e, const char *what)
 {
-	void *c, *h;
+	if ((e == EPERM || e == EACCES) && !tf_have_cap(TF_CAP_SYS_ADMIN))
+		return tf_require_cap(TF_CAP_SYS_ADMIN, "reading the ring-wait histograms");
+	return tf_err(-e, "cannot read tracing's %s: %s", what, strerror(e));
+}
 
-	if (rows <= r->rows)
+/* Room in r->rc, r->rh for rows 0..nrows-1. */
+static int reader_rows(struct tf_trace_reader *r, uint32_t nrows)
+{
+	struct tf_qcount *c;
+	struct tf_qhist *h;
+
+	if (nrows <= r->nrow_cap)
 		return 0;
-	c = realloc(r->counts, (size_t)rows * r->ncpu * sizeof(struct tf_qcount));
+	c = realloc(r->rc, (size_t)nrows * sizeof(*c));
 	if (c)
-		r->counts = c;
-	h = realloc(r->hists, (size_t)rows * sizeof(struct tf_qhist));
+		r->rc = c;
+	h = realloc(r->rh, (size_t)nrows * sizeof(*h));
 	if (h)
-		r->hists = h;
+		r->rh = h;
 	if (!c || !h)
 		return tf_err(-ENOMEM, "out of memory");
-	r->rows = rows;
+	r->nrow_cap = nrows;
 	return 0;
+}
+
+/* qcount and hists rows lo..hi-1 into r->rc, r->rh (by row). */
+static int read_row_range(struct tf_trace_reader *r, uint32_t lo, uint32_t hi)
+{
+	size_t vsz = (size_t)r->ncpu * sizeof(struct tf_qcount);
+	int err;
+
+	for (uint32_t at = lo; at < hi; at += ROW_CHUNK) {
+		uint32_t n = hi - at < ROW_CHUNK ? hi - at : ROW_CHUNK;
+
+		err = read_rows(r, r->p.qcount, at, n, r->chunk, vsz);
+		if (err)
+			return rows_err(-err, "counter rows");
+		memset(&r->rc[at], 0, n * sizeof(*r->rc));	/* the sum adds */
+		for (uint32_t i = 0; i < n; i++)
+			tf_percpu_sum((char *)r->chunk + i * vsz, r->ncpu, sizeof(struct tf_qcount),
+				      &r->rc[at + i]);
+		err = read_rows(r, r->p.hists, at, n, &r->rh[at], sizeof(struct tf_qhist));
+		if (err)
+			return rows_err(-err, "histogram rows");
+	}
+	return 0;
+}
+
+static int qkey_cmp(const void *a, const void *b)
+{
+	const struct tf_qkey *x = a, *y = b;
+
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	return x->queue < y->queue ? -1 : x->queue > y->queue;
+}
+
+/* The entry for k in r->x, made if asked to. */
+static struct extra *extra_at(struct tf_trace_reader *r, const struct tf_qkey *k, bool make)
+{
+	struct extra *e;
+
+	if (r->nx) {
+		e = bsearch(k, r->x, r->nx, sizeof(*r->x), qkey_cmp);
+		if (e || !make)
+			return e;
+	}
+	if (!make)
+		return NULL;
+	if (r->nx == r->x_cap) {
+		uint32_t cap = r->x_cap ? 2 * r->x_cap : 64;
+
+		e = realloc(r->x, cap * sizeof(*e));
+		if (!e)
+			return NULL;
+		r->x = e;
+		r->x_cap = cap;
+	}
+	e = &r->x[r->nx++];
+	memset(e, 0, sizeof(*e));
+	e->k = *k;
+	return e;
+}
+
+/*
+ * qextra and hextra whole: usually empty (one syscall each). Walked key by
+ * key: they hold at most TAPFLOW_TRACE_EXTRA entries, of queues that came
+ * after their tap's rows were given.
+ */
+static int read_extra(struct tf_trace_reader *r)
+{
+	struct tf_qkey key, next;
+	void *prev = NULL;
+
+	r->nx = 0;
+	while (!bpf_map_get_next_key(r->p.qextra, prev, &next)) {
+		struct extra *e;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(r->p.qextra, &key, r->chunk))
+			continue;
+		if (!(e = extra_at(r, &key, true)))
+			return tf_err(-ENOMEM, "out of memory");
+		tf_percpu_sum(r->chunk, r->ncpu, sizeof(struct tf_qcount), &e->c);
+	}
+	if (r->nx)
+		qsort(r->x, r->nx, sizeof(*r->x), qkey_cmp);
+	prev = NULL;
+	while (!bpf_map_get_next_key(r->p.hextra, prev, &next)) {
+		struct extra *e;
+		struct tf_qhist h;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(r->p.hextra, &key, &h))
+			continue;
+		if (!(e = extra_at(r, &key, false))) {
+			/* a histogram without counts yet (its packet is being counted) */
+			if (!(e = extra_at(r, &key, true)))
+				return tf_err(-ENOMEM, "out of memory");
+			qsort(r->x, r->nx, sizeof(*r->x), qkey_cmp);
+			e = extra_at(r, &key, false);
+		}
+		e->h = h;
+	}
+	return 0;
+}
+
+/*
+ * Everything a read needs from the maps, under tracing's lock taken
+ * shared: a writer moving a tap's rows (trace_rows.c) holds it for the
+ * whole move, so no read sees a run half-moved.
+ */
+static int read_maps(struct tf_trace_reader *r, int *ntraced)
+{
+	struct tf_pin lock;
+	uint32_t lo = UINT32_MAX, hi = 0, nslots = 0;
+	int err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_READ);
+
+	if (err)
+		return err;
+	*ntraced = read_traced(r);
+	/* slots are handed out lowest first: read slot_rows up to the highest in use */
+	for (int t = 0; t < *ntraced; t++)
+		if (r->tval[t].slot < TF_TRACE_MAX_TAPS && r->tval[t].slot + 1 > nslots)
+			nslots = r->tval[t].slot + 1;
+	err = read_rows(r, r->p.slot_rows, 0, nslots, r->run, sizeof(*r->run));
+	if (err) {
+		err = tf_err(err, "cannot read tracing's slot_rows: %s", strerror(-err));
+		goto out;
+	}
+	/* the rows the taps' runs and carries span: dense, as they are handed out */
+	for (int t = 0; t < *ntraced; t++) {
+		const struct tf_rows *run = &r->run[r->tval[t].slot % TF_TRACE_MAX_TAPS];
+
+		if (run->rows) {
+			lo = run->base < lo ? run->base : lo;
+			hi = run->base + run->rows > hi ? run->base + run->rows : hi;
+		}
+		if (run->carry_rows) {
+			lo = run->carry_base < lo ? run->carry_base : lo;
+			hi = run->carry_base + run->carry_rows > hi ? run->carry_base + run->carry_rows : hi;
+		}
+	}
+	err = reader_rows(r, hi > TF_TRACE_MAX_TAPS ? hi : TF_TRACE_MAX_TAPS);
+	if (!err && hi > lo)
+		err = read_row_range(r, lo, hi);
+	if (err)
+		goto out;
+	/* the spill rows of the slots in use (slots are handed out lowest first) */
+	if (nslots)
+		err = read_row_range(r, 0, nslots);
+	if (!err)
+		err = read_extra(r);
+out:
+	tf_pin_close(&lock);
+	return err;
+}
+
+static void add_qcount(struct tf_qcount *to, const struct tf_qcount *c)
+{
+	const __u64 *s = (const __u64 *)c;
+	__u64 *d = (__u64 *)to;
+
+	for (size_t i = 0; i < sizeof(*c) / sizeof(__u64); i++)
+		d[i] += s[i];
+}
+
+static void add_qhist(struct tf_qhist *to, const struct tf_qhist *h)
+{
+	const __u64 *s = (const __u64 *)h;
+	__u64 *d = (__u64 *)to;
+
+	for (size_t i = 0; i < sizeof(*h) / sizeof(__u64); i++)
+		d[i] += s[i];
 }
 
 /* The tap of this netns at ifindex, if it is still there (by any name). */
@@ -279,9 +455,8 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 	const struct tf_traced_key *key = &r->tkey[t];
 	const struct tf_traced *val = &r->tval[t];
 	struct tf_tap_stats *ts = &r->taps[i];
-	bool have_counts = false, have_hists = false;
 	uint32_t limit, conf = 0;
-	int hfd, err;
+	struct tf_rows run;
 
 	memset(ts, 0, sizeof(*ts));
 	/* not snprintf: ts and val both live in r, which -Wrestrict cannot tell apart */
@@ -315,11 +490,16 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 	} else {
 		ts->gone = !netns_alive_cached(key->netns, ns_cache, nns);
 	}
+	run = r->run[val->slot % TF_TRACE_MAX_TAPS];
+	ts->rows = run.rows;
+	ts->noqueue = r->rc[val->slot % TF_TRACE_MAX_TAPS];
 	limit = val->queues_seen;
 	if (conf > limit)
 		limit = conf;
 	if (ts->queues_attached > limit)
 		limit = ts->queues_attached;
+	if (run.rows > limit)
+		limit = run.rows;
 	if (limit > TF_MAX_QUEUES)
 		limit = TF_MAX_QUEUES;
 	if (r->qcap[i] < (limit ? limit : 1)) {
@@ -331,44 +511,33 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 		r->qcap[i] = limit ? limit : 1;
 	}
 	ts->q = r->q[i];
-	err = reader_rows(r, limit ? limit : 1);
-	if (err)
-		return err;
-	err = slot_hist_fd(r, val->slot, &hfd);
-	if (err)
-		return err;
-	/*
-	 * Two batch lookups per tap (its qcount rows, its histogram map)
-	 * instead of two syscalls per queue: what a scrape of many taps costs.
-	 */
-	if (limit) {
-		have_counts = tf_map_read_range(r->p.qcount, val->slot * TF_MAX_QUEUES, limit,
-						r->keys, r->counts);
-		if (hfd >= 0)
-			have_hists = tf_map_read_range(hfd, 0, limit, r->keys, r->hists);
-	}
 	for (uint32_t q = 0; q < limit; q++) {
 		struct tf_queue_stats *qs = &ts->q[ts->nqueues];
-		uint32_t idx = val->slot * TF_MAX_QUEUES + q;
-		const struct tf_qcount *row = NULL;
+		struct tf_qkey k = { val->slot, q };
+		const struct extra *e = r->nx ? extra_at(r, &k, false) : NULL;
 
 		memset(qs, 0, sizeof(*qs));
 		qs->queue = q;
 		qs->attached = q < ts->queues_attached;
-		if (have_counts)
-			row = (const struct tf_qcount *)r->counts + (size_t)q * r->ncpu;
-		else if (!bpf_map_lookup_elem(r->p.qcount, &idx, r->counts))
-			row = r->counts;
-		if (row)
-			tf_percpu_sum(row, r->ncpu, sizeof(*row), &qs->c);
+		/* a queue's row, and what it counted before it had one (qextra) ... */
+		if (q < run.rows) {
+			qs->c = r->rc[run.base + q];
+			qs->h = r->rh[run.base + q];
+		}
+		/* ... what it counted before its run last moved */
+		if (q < run.carry_rows) {
+			add_qcount(&qs->c, &r->rc[run.carry_base + q]);
+			add_qhist(&qs->h, &r->rh[run.carry_base + q]);
+		}
+		if (e) {
+			add_qcount(&qs->c, &e->c);
+			add_qhist(&qs->h, &e->h);
+			ts->queues_extra++;
+		}
 		for (int d = 0; d < TF_DROP__MAX; d++)
 			qs->tx_drops += qs->c.tx_drops[d];
 		if (!qs->attached && q >= conf && qcount_zero(&qs->c))
 			continue;
-		if (have_hists)
-			qs->h = r->hists[q];
-		else if (hfd >= 0)
-			bpf_map_lookup_elem(hfd, &q, &qs->h);
 		ts->nqueues++;
 	}
 	return 0;
@@ -377,7 +546,6 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 			 struct tf_tap_stats **taps, size_t *n)
 {
-	bool seen[TF_TRACE_MAX_TAPS] = { false };
 	struct tf_tap_info *local = NULL;
 	struct tf_trace_meta m;
 	uint32_t my_ns = trace_netns();
@@ -400,7 +568,9 @@ int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 		local = NULL;
 		nlocal = 0;
 	}
-	ntraced = read_traced(r);
+	err = read_maps(r, &ntraced);
+	if (err)
+		goto out;
 	for (int t = 0; t < ntraced; t++) {
 		const struct tf_traced_key *key = &r->tkey[t];
 		const struct tf_traced *val = &r->tval[t];
@@ -419,16 +589,11 @@ int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 			       : strncmp(val->name, name, sizeof(val->name)))
 				continue;
 		}
-		if (val->slot < TF_TRACE_MAX_TAPS)
-			seen[val->slot] = true;
 		err = read_tap(r, cnt, t, my_ns, local, nlocal, &m, ns_cache, &nns);
 		if (err)
 			goto out;
 		cnt++;
 	}
-	/* A slot no tap holds any more lets its histogram map go. */
-	if (!name)
-		reader_drop_hists(r, seen);
 	if (name && !cnt) {
 		err = tf_err(-ENOENT, "tap '%s' is not traced (tapflow trace start %s)", name, name);
 		goto out;

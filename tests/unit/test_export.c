@@ -100,6 +100,32 @@ static char *render(const struct tf_tap_stats *t, size_t n)
 
 /* ---- rendering ----------------------------------------------------------- */
 
+/*
+ * Counted with no queue (the extra table was full): a series per direction
+ * for the tap that has any, none for a tap without, and no family at all
+ * when no tap has any.
+ */
+static void test_noqueue(void)
+{
+	struct tf_tap_stats *t = mk_taps(2, 1);
+	char *s;
+
+	s = render(t, 2);
+	if (s)
+		ASSERT_EQ(count_of(s, "tapflow_noqueue_packets_total"), 0, "none without counts");
+	free(s);
+	t[1].noqueue.rx_packets = 10;
+	s = render(t, 2);
+	if (s) {
+		ASSERT_EQ(count_of(s, "# TYPE tapflow_noqueue_packets_total counter\n"), 1, "one family");
+		ASSERT_EQ(sample(s, "tapflow_noqueue_packets_total{tap=\"vm1\",dir=\"rx\"}"), 10, "rx");
+		ASSERT_EQ(sample(s, "tapflow_noqueue_packets_total{tap=\"vm1\",dir=\"tx\"}"), 0, "tx");
+		ASSERT_EQ(count_of(s, "tapflow_noqueue_packets_total{tap=\"vm0\""), 0, "a tap without");
+	}
+	free(s);
+	free_taps(t, 2);
+}
+
 static void test_families(void)
 {
 	static const char *const fam[][2] = {
@@ -720,6 +746,7 @@ out_umask:
 
 TF_MAIN("export",
 	TF_TEST(test_families),
+	TF_TEST(test_noqueue),
 	TF_TEST(test_left_out),
 	TF_TEST(test_hist_modes),
 	TF_TEST(test_backend_info),
