@@ -55,6 +55,7 @@
 #include "core_fixes.bpf.h"
 #include "tun.bpf.h"
 #include "bits.bpf.h"
+#include "tun_load.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -245,22 +246,107 @@ struct {
  */
 #define RD(direct, ptr, field) ((direct) ? (ptr)->field : BPF_CORE_READ(ptr, field))
 
+/*
+ * The tracepoint rung's per-CPU cache of lookup_dev: a traced tap's entry
+ * of `traced`, copied, for the device it was found for. The hash lookup it
+ * saves is most of what a traced packet's program costs beyond the hook
+ * (~85 ns a lookup here, of 150-300 per run). An entry is good while the
+ * tap's ring-record map in `rings` is the one it was copied with: every
+ * `trace stop` deletes that map (and the traced entry, first), every
+ * `trace start` makes a new one, and map ids are never reused, so a
+ * stopped or restarted tap misses and is looked up again. The fields of a
+ * traced entry do not change while it exists but for queues_seen, which
+ * saw_queue() grows in the hash entry itself. Untraced devices are not
+ * cached: they still pay the hash lookup.
+ */
+#define TF_DEV_CACHE 16
+
+struct dev_cache_ent {
+	__u64 dev;
+	__u32 netns;
+	__u32 ifindex;
+	__u32 map_id;	/* of rings[t.slot] when copied; 0: empty */
+	__u32 pad;
+	struct tf_traced t;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TF_DEV_CACHE);
+	__type(key, __u32);
+	__type(value, struct dev_cache_ent);
+} dev_cache SEC(".maps");
+
+/* Set by user space on the tracepoint rung. */
+const volatile bool dev_cache_on;
+
+static __always_inline __u32 ring_map_id(__u32 slot)
+{
+	struct bpf_map *inner = bpf_map_lookup_elem(&rings, &slot);
+
+	return inner ? inner->id : 0;
+}
+
+/* The traced entry of dev, or its cached copy; *key is dev's key. */
+static __always_inline struct tf_traced *lookup_dev_key(const struct net_device *dev, bool direct,
+							struct tf_traced_key *key)
+{
+	struct dev_cache_ent *e;
+	struct tf_traced *t;
+	__u32 i, id;
+
+	if (!dev)
+		return NULL;
+	key->netns = direct ? dev->nd_net.net->ns.inum : tf_dev_netns(dev);
+	key->ifindex = RD(direct, dev, ifindex);
+	if (!dev_cache_on || !direct)
+		return bpf_map_lookup_elem(&traced, key);
+	i = key->ifindex & (TF_DEV_CACHE - 1);
+	e = bpf_map_lookup_elem(&dev_cache, &i);
+	if (!e)
+		return NULL;
+	if (e->dev == (__u64)dev && e->netns == key->netns && e->ifindex == key->ifindex &&
+	    e->map_id && e->map_id == ring_map_id(e->t.slot))
+		return &e->t;
+	t = bpf_map_lookup_elem(&traced, key);
+	if (!t)
+		return NULL;
+	id = ring_map_id(t->slot);
+	if (id) {
+		e->dev = (__u64)dev;
+		e->netns = key->netns;
+		e->ifindex = key->ifindex;
+		e->map_id = id;
+		e->t = *t;
+	}
+	return t;
+}
+
 static __always_inline struct tf_traced *lookup_dev(const struct net_device *dev, bool direct)
 {
 	struct tf_traced_key key;
 
-	if (!dev)
-		return NULL;
-	key.netns = direct ? dev->nd_net.net->ns.inum : tf_dev_netns(dev);
-	key.ifindex = RD(direct, dev, ifindex);
-	return bpf_map_lookup_elem(&traced, &key);
+	return lookup_dev_key(dev, direct, &key);
 }
 
-static __always_inline void saw_queue(struct tf_traced *t, __u32 queue)
+/*
+ * Grows a handful of times per tap: readers scan only seen queues. t may
+ * be a cached copy (lookup_dev_key): the hash entry of key is the one
+ * readers see, the copy follows it.
+ */
+static __always_inline void saw_queue(struct tf_traced *t, const struct tf_traced_key *key,
+				      __u32 queue)
 {
-	/* Grows a handful of times per tap: readers scan only seen queues. */
-	if (queue >= t->queues_seen && queue < TF_MAX_QUEUES)
-		t->queues_seen = queue + 1;
+	struct tf_traced *real;
+
+	if (queue < t->queues_seen || queue >= TF_MAX_QUEUES)
+		return;
+	real = bpf_map_lookup_elem(&traced, key);
+	if (!real)
+		return;
+	if (queue >= real->queues_seen)
+		real->queues_seen = queue + 1;
+	t->queues_seen = real->queues_seen;
 }
 
 /*
@@ -356,6 +442,19 @@ static __always_inline struct tf_ring_rec *ring_rec(const struct tf_traced *t,
 }
 
 /*
+ * tun.bpf.h's tun_queue() with the load of tun_load.bpf.h: direct where
+ * tun_cast is set (capture keeps the probe read).
+ */
+static __always_inline struct tun_file *tf_tun_queue(const struct net_device *dev, __u32 q)
+{
+	struct tun_struct *tun = tf_netdev_priv(dev);
+
+	if (q >= TF_MAX_QUEUES)
+		return NULL;
+	return load_ptr(&tun->tfiles[q]);
+}
+
+/*
  * A record still set in a ring slot the kernel has freed belongs to a packet
  * whose leaving was not seen: vhost held it in its batch while the ring
  * wrapped round behind it (ptr_ring_unconsume then frees what no longer
@@ -401,12 +500,21 @@ static __always_inline bool ring_view(const struct tun_file *tfile, struct ring_
 {
 	struct ptr_ring ring;
 
-	if (!ring_read(tfile, &ring))
-		return false;
-	r->size = ring.size;
-	r->prod = ring.producer;
-	r->head = ring.consumer_head;
-	r->queue = ring.queue;
+	if (tun_cast) {
+		const struct tun_file *f = TF_CAST(tfile, struct tun_file);
+
+		r->size = f->tx_ring.size;
+		r->prod = f->tx_ring.producer;
+		r->head = f->tx_ring.consumer_head;
+		r->queue = f->tx_ring.queue;
+	} else {
+		if (!ring_read(tfile, &ring))
+			return false;
+		r->size = ring.size;
+		r->prod = ring.producer;
+		r->head = ring.consumer_head;
+		r->queue = ring.queue;
+	}
 	if (r->size <= 0 || r->prod < 0 || r->prod >= r->size || !r->queue)
 		return false;
 	r->occ = r->prod - r->head;
@@ -423,7 +531,7 @@ static __always_inline bool ring_full(const struct tun_file *tfile)
 
 	if (!ring_view(tfile, &r))
 		return false;
-	bpf_probe_read_kernel(&cur, sizeof(cur), &r.queue[r.prod]);
+	cur = load_ptr(&r.queue[r.prod]);
 	return cur != NULL;
 }
 
@@ -460,7 +568,8 @@ static __always_inline __u32 tx_drop_cause(const struct xmit_state *st)
 static __always_inline void tx_start(const struct sk_buff *skb, const struct net_device *dev,
 				     bool direct)
 {
-	struct tf_traced *t = lookup_dev(dev, direct);
+	struct tf_traced_key key;
+	struct tf_traced *t = lookup_dev_key(dev, direct, &key);
 	struct tf_ring_rec *rec;
 	struct xmit_state *st;
 	struct tun_file *tfile;
@@ -482,16 +591,16 @@ static __always_inline void tx_start(const struct sk_buff *skb, const struct net
 	st->has_rec = 0;
 	st->full = 0;
 	st->occ = 0;
-	saw_queue(t, st->queue);
+	saw_queue(t, &key, st->queue);
 
-	tfile = tun_queue(dev, st->queue);
+	tfile = tf_tun_queue(dev, st->queue);
 	st->tfile = (__u64)tfile;
 	if (!tfile)
 		return;		/* tun_net_xmit will drop it: queue detached */
 	if (!ring_view(tfile, &r))
 		return;
 	st->occ = r.occ;
-	bpf_probe_read_kernel(&cur, sizeof(cur), &r.queue[r.prod]);
+	cur = load_ptr(&r.queue[r.prod]);
 	if (cur) {
 		st->full = 1;	/* it will be dropped: keep the old record */
 		return;
@@ -629,8 +738,8 @@ static __always_inline void ring_take(const struct tf_traced *t, const struct tu
 	 */
 	if (q >= t->ring_queues)
 		return;
-	x.head = BPF_CORE_READ(tfile, tx_ring.consumer_head);
-	x.size = BPF_CORE_READ(tfile, tx_ring.size);
+	x.head = TFILE(tfile, tx_ring.consumer_head);
+	x.size = TFILE(tfile, tx_ring.size);
 	if (x.size <= 0 || x.head < 0 || x.head >= x.size)
 		return;
 	/*
@@ -671,7 +780,7 @@ static __always_inline void deliver_skb(const struct sk_buff *skb)
 	if (!t)
 		return;
 	q = skb->queue_mapping;
-	tfile = tun_queue(dev, q);
+	tfile = tf_tun_queue(dev, q);
 	if (!tfile)
 		return;
 	ring_take(t, tfile, q, (__u64)skb, true);
@@ -757,12 +866,12 @@ static __always_inline void detach_start(const struct tun_file *tfile, bool dire
 static __always_inline struct tun_file *xdp_queue(const struct net_device *dev, __u32 *q)
 {
 	struct tun_struct *tun = tf_netdev_priv(dev);
-	__u32 numq = BPF_CORE_READ(tun, numqueues);
+	__u32 numq = tun_cast ? TF_CAST(tun, struct tun_struct)->numqueues : BPF_CORE_READ(tun, numqueues);
 
 	if (!numq)
 		return NULL;
 	*q = bpf_get_smp_processor_id() % numq;
-	return tun_queue(dev, *q);
+	return tf_tun_queue(dev, *q);
 }
 
 static __always_inline __u32 frame_len(__u64 frame)
@@ -770,6 +879,8 @@ static __always_inline __u32 frame_len(__u64 frame)
 	struct xdp_frame *f = (struct xdp_frame *)(frame & ~TUN_XDP_FLAG);
 
 	/* u16 before v6.2, u32 since: the probed-bitfield read sizes it by relocation */
+	if (tun_cast)	/* v6.2+ */
+		return TF_CAST(f, struct xdp_frame)->len;
 	return BPF_CORE_READ_BITFIELD_PROBED(f, len);
 }
 
@@ -781,7 +892,8 @@ static __always_inline __u32 frame_len(__u64 frame)
 static __always_inline void xdp_xmit_start(const struct net_device *dev, int n,
 					   struct xdp_frame **frames, bool direct)
 {
-	struct tf_traced *t = lookup_dev(dev, direct);
+	struct tf_traced_key key;
+	struct tf_traced *t = lookup_dev_key(dev, direct, &key);
 	struct xdp_xmit_state *st;
 	struct tf_ring_rec *rec;
 	struct tun_file *tfile;
@@ -808,7 +920,7 @@ static __always_inline void xdp_xmit_start(const struct net_device *dev, int n,
 		return;
 	}
 	st->queue = BPF_CORE_READ(tfile, queue_index);
-	saw_queue(t, st->queue);
+	saw_queue(t, &key, st->queue);
 	room = ring_view(tfile, &r);
 	if (room) {
 		st->occ = r.occ;
@@ -942,6 +1054,7 @@ static __always_inline void rx_account(__u32 slot, __u32 queue, long ret, __u32 
 }
 
 static __always_inline void rx_begin(struct rx_state *s, struct tf_traced *t,
+				     const struct tf_traced_key *key,
 				     const struct tun_struct *tun, const struct tun_file *tfile,
 				     bool direct)
 {
@@ -950,7 +1063,7 @@ static __always_inline void rx_begin(struct rx_state *s, struct tf_traced *t,
 	s->slot = t->slot;
 	s->queue = RD(direct, tfile, queue_index);
 	s->hdr = rx_hdr_len(tun, direct);
-	saw_queue(t, s->queue);
+	saw_queue(t, key, s->queue);
 	s->valid = 1;
 }
 
@@ -974,6 +1087,7 @@ static __always_inline void rx_batch(const struct socket *sock, const struct msg
 {
 	struct tun_file *tfile = (void *)sock - bpf_core_field_offset(struct tun_file, socket);
 	struct tun_msg_ctl ctl = {};
+	struct tf_traced_key key;
 	struct tun_struct *tun;
 	struct tf_qcount *c;
 	struct tf_traced *t;
@@ -990,11 +1104,11 @@ static __always_inline void rx_batch(const struct socket *sock, const struct msg
 	tun = BPF_CORE_READ(tfile, tun);
 	if (!tun)
 		return;
-	t = lookup_dev(BPF_CORE_READ(tun, dev), false);
+	t = lookup_dev_key(BPF_CORE_READ(tun, dev), false, &key);
 	if (!t)
 		return;
 	q = BPF_CORE_READ(tfile, queue_index);
-	saw_queue(t, q);
+	saw_queue(t, &key, q);
 	c = qcount_of(t->slot, q);
 	if (!c)
 		return;
@@ -1034,7 +1148,8 @@ int BPF_PROG(fexit_tun_net_xmit, struct sk_buff *skb, struct net_device *dev, in
 SEC("fentry/tun_get_user")
 int BPF_PROG(fentry_tun_get_user, struct tun_struct *tun, struct tun_file *tfile)
 {
-	struct tf_traced *t = lookup_dev(tun->dev, true);
+	struct tf_traced_key key;
+	struct tf_traced *t = lookup_dev_key(tun->dev, true, &key);
 	struct rx_state *s;
 
 	if (!t)
@@ -1042,7 +1157,7 @@ int BPF_PROG(fentry_tun_get_user, struct tun_struct *tun, struct tun_file *tfile
 	s = bpf_task_storage_get(&rx_task, bpf_get_current_task_btf(), NULL,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (s)
-		rx_begin(s, t, tun, tfile, true);
+		rx_begin(s, t, &key, tun, tfile, true);
 	return 0;
 }
 
@@ -1137,13 +1252,14 @@ int BPF_KRETPROBE(kretprobe_tun_net_xmit, int ret)
 SEC("kprobe/tun_get_user")
 int BPF_KPROBE(kprobe_tun_get_user, struct tun_struct *tun, struct tun_file *tfile)
 {
-	struct tf_traced *t = lookup_dev(BPF_CORE_READ(tun, dev), false);
+	struct tf_traced_key key;
+	struct tf_traced *t = lookup_dev_key(BPF_CORE_READ(tun, dev), false, &key);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct rx_state s = {};
 
 	if (!t)
 		return 0;
-	rx_begin(&s, t, tun, tfile, false);
+	rx_begin(&s, t, &key, tun, tfile, false);
 	bpf_map_update_elem(&rx_tid, &tid, &s, BPF_ANY);
 	return 0;
 }
@@ -1260,7 +1376,8 @@ int BPF_PROG(tp_skb_copy_datagram_iovec, const struct sk_buff *skb, int len)
 static __always_inline void rx_skb(const struct sk_buff *skb, __u32 extra)
 {
 	const struct net_device *dev = skb->dev;	/* BTF pointers only: direct */
-	struct tf_traced *t = lookup_dev(dev, true);
+	struct tf_traced_key key;
+	struct tf_traced *t = lookup_dev_key(dev, true, &key);
 	struct tf_qcount *c;
 	__u16 q, mac;
 	unsigned char *head, *data;
@@ -1269,7 +1386,7 @@ static __always_inline void rx_skb(const struct sk_buff *skb, __u32 extra)
 		return;
 	q = skb->queue_mapping;
 	q = q ? q - 1 : 0;
-	saw_queue(t, q);
+	saw_queue(t, &key, q);
 	c = qcount_of(t->slot, q);
 	if (!c)
 		return;
@@ -1323,7 +1440,8 @@ SEC("tp_btf/xdp_devmap_xmit")
 int BPF_PROG(tp_xdp_devmap_xmit, const struct net_device *from_dev,
 	     const struct net_device *to_dev, int sent, int drops, int err)
 {
-	struct tf_traced *t = lookup_dev(to_dev, true);
+	struct tf_traced_key key;
+	struct tf_traced *t = lookup_dev_key(to_dev, true, &key);
 	struct tun_file *tfile;
 	__u32 q = 0, queue = 0, occ = 0;
 	struct ring_view r;
@@ -1333,8 +1451,8 @@ int BPF_PROG(tp_xdp_devmap_xmit, const struct net_device *from_dev,
 		return 0;
 	tfile = xdp_queue(to_dev, &q);
 	if (tfile) {
-		queue = BPF_CORE_READ(tfile, queue_index);
-		saw_queue(t, queue);
+		queue = TFILE(tfile, queue_index);
+		saw_queue(t, &key, queue);
 		if (sent > 0 && ring_view(tfile, &r)) {
 			int o = r.occ - sent;
 
@@ -1354,7 +1472,7 @@ int BPF_PROG(tp_xdp_devmap_xmit, const struct net_device *from_dev,
 					break;
 				if (pos < 0)
 					pos += r.size;
-				bpf_probe_read_kernel(&cur, sizeof(cur), &r.queue[pos]);
+				cur = (__u64)load_ptr(&r.queue[pos]);
 				if (cur & TUN_XDP_FLAG)
 					bytes += frame_len(cur);
 			}

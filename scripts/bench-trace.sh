@@ -28,26 +28,43 @@
 # Every case runs once per round in turn, ROUNDS rounds; the tables show
 # medians. 64-byte frames, 1 queue; writer on CPU 0, reader on CPU 1.
 #
-# Usage: scripts/bench-trace.sh [--duration S] [--rounds N]
+# Then ns per run, per hook, from the kernel's BPF run-time statistics
+# (tests/tf-bpfstats, on only while each case runs), far less noisy than
+# pps on a loaded machine: on each path, in the same rounds,
+#   empty     the empty programs above
+#   bound     tests/progs/trace_bound: on the same hooks, only the memory
+#             accesses the features need (the tap's queue, its ring's
+#             producer and consumer indices, one 16-byte record per packet,
+#             one ring-wait bucket, per-CPU counters), none of tapflow's
+#             bookkeeping: the floor of a per-queue count with ring wait
+#   tapflow   tapflow's own programs
+#   before    (with TAPFLOW_BEFORE=another tapflow binary) that one's, e.g.
+#             a build of the main branch, for a before/after in one run
+# and tapflow / empty, tapflow / bound per hook.
+#
+# Usage: scripts/bench-trace.sh [--duration S] [--rounds N] [--ns-only]
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 TAPFLOW=${TAPFLOW:-$TOP/build/tapflow}
 TFLOAD=${TFLOAD:-$TOP/build/tests/tf-load}
 EMPTY=${EMPTY:-$TOP/build/tests/tf-empty-trace}
+BPFSTATS=${BPFSTATS:-$TOP/build/tests/tf-bpfstats}
 DUR=2
 ROUNDS=3
+NS_ONLY=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DUR=$2; shift ;;
 	--rounds) ROUNDS=$2; shift ;;
+	--ns-only) NS_ONLY=1 ;;
 	*) echo "bench-trace: unknown option '$1'" >&2; exit 2 ;;
 	esac
 	shift
 done
 case $ROUNDS in [1-5]) ;; *) echo "bench-trace: --rounds: '$ROUNDS' is not 1 to 5" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "bench-trace: needs root" >&2; exit 2; }
-for f in "$TAPFLOW" "$TFLOAD" "$EMPTY"; do
+for f in "$TAPFLOW" "$TFLOAD" "$EMPTY" "$BPFSTATS"; do
 	[ -x "$f" ] || { echo "bench-trace: $f is not built (make all)" >&2; exit 2; }
 done
 # shellcheck source=scripts/bench-lib.sh
@@ -60,11 +77,12 @@ TRACED="$R $T $A $B $FB"
 MAC_B=02:00:00:00:0b:01 MAC_FB=02:00:00:00:0b:02 MAC_T=02:00:00:00:0c:02
 RING=4096
 TMP=$(mktemp -d)
-EPID= BTPID=
+EPID='' BTPID='' SPID=''
 
 cleanup() {
 	set +e
 	[ -n "$EPID" ] && kill "$EPID" 2>/dev/null
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
 	[ -n "$BTPID" ] && kill -INT "$BTPID" 2>/dev/null
 	jobs -p | xargs -r kill 2>/dev/null
 	wait 2>/dev/null
@@ -175,6 +193,7 @@ MODES="off old-empty empty tapflow bpftrace"
 PATHS="rx tx bridge fastpath untraced"
 BACKEND=n/a
 declare -A M
+[ "$NS_ONLY" = 1 ] && MODES=
 for r in $(seq "$ROUNDS"); do
 	for mode in $MODES; do
 		say "round $r: $mode"
@@ -199,6 +218,69 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
+# ---- ns per run, from the kernel's BPF run-time statistics ----------------
+PIN=/sys/fs/bpf/tapflow/trace
+HOOKS="start_xmit xmit copy devmap tc"
+NSPATHS=${NS_PATHS:-rx tx bridge fastpath}
+declare -A NSR RUNS
+hook_of() {	# program name -> hook
+	case $1 in
+	*start_xmit) echo start_xmit ;;
+	*_xmit) [[ $1 == *devmap* ]] && echo devmap || echo xmit ;;
+	*copy_datagram*) echo copy ;;
+	*tc_rx) echo tc ;;
+	esac
+}
+# stats_on SPEC: statistics of SPEC's programs from now; stats_off MODE PATH ROUND: stop, record
+stats_on() {
+	# nsenter execs tf-bpfstats: $! is it, and its child the sleep
+	nsenter --net="/run/netns/$NS" -- "$BPFSTATS" "$1" -- sleep 3600 > "$TMP/stats.json" 2>/dev/null &
+	SPID=$!
+	sleep 0.1
+}
+stats_off() {
+	local c name runs ns h
+	c=$(cat "/proc/$SPID/task/$SPID/children" 2>/dev/null)
+	# shellcheck disable=SC2086
+	[ -n "$c" ] && kill $c
+	wait "$SPID" 2>/dev/null
+	SPID=
+	while read -r name runs ns; do
+		h=$(hook_of "$name")
+		[ -n "$h" ] || continue
+		RUNS[$2,$h,$1,$3]=$runs
+		[ "$runs" -gt 0 ] && NSR[$2,$h,$1,$3]=$(echo "$ns / $runs" | bc -l)
+	done < <(jq -r '.progs | to_entries[] | "\(.key) \(.value.runs) \(.value.ns)"' "$TMP/stats.json" 2>/dev/null)
+}
+for r in $(seq "$ROUNDS"); do
+	for mode in ${NS_MODES:-empty bound ${TAPFLOW_BEFORE:+before} tapflow}; do
+		say "round $r: ns per run, $mode"
+		case $mode in
+		empty) empty_on tracepoint $TRACED || continue; spec=$(sed -n 's/^ids //p' "$TMP/empty.out") ;;
+		bound) empty_on bound $TRACED || continue; spec=$(sed -n 's/^ids //p' "$TMP/empty.out") ;;
+		tapflow)
+			# shellcheck disable=SC2086
+			tf trace start $TRACED >/dev/null || continue
+			BACKEND=$(tf trace status --json | jq -r .backend)
+			spec=$PIN ;;
+		before)
+			# shellcheck disable=SC2086
+			nsx "$TAPFLOW_BEFORE" trace start $TRACED >/dev/null || continue
+			spec=$PIN ;;
+		esac
+		for p in $NSPATHS; do
+			stats_on "$spec"
+			measure "$p" >/dev/null
+			stats_off "$mode" "$p" "$r"
+		done
+		case $mode in
+		empty|bound) empty_off ;;
+		tapflow) tf trace stop --all >/dev/null ;;
+		before) nsx "$TAPFLOW_BEFORE" trace stop --all >/dev/null ;;
+		esac
+	done
+done
+
 med() { local r v=(); for r in $(seq "$ROUNDS"); do v+=("${M[$1,$2,$r]:-}"); done; median "${v[@]}"; }
 mpps() { [ -n "${1:-}" ] && printf '%.3f' "$1" || echo "n/a"; }
 # added NS/packet of Mpps $1 over Mpps $2
@@ -206,6 +288,7 @@ added() { { [ -n "${1:-}" ] && [ -n "${2:-}" ] && printf '%+.0f' "$(echo "1000 /
 ratio() { { [ -n "${1:-}" ] && [ -n "${2:-}" ] && [ "$(echo "$1 > 0 && $2 > 0" | bc)" = 1 ] && printf '%.2f' "$(echo "$1 / $2" | bc -l)"; } || echo "n/a"; }
 pct() { { [ -n "${1:-}" ] && [ -n "${2:-}" ] && printf '%+.1f%%' "$(echo "($1 / $2 - 1) * 100" | bc -l)"; } || echo "n/a"; }
 
+if [ "$NS_ONLY" = 0 ]; then
 echo "tapflow backend: $BACKEND. Medians of $ROUNDS rounds, ${DUR} s per case, 64-byte frames, 1 queue."
 echo "Traced taps: the rx, tx, bridge (both) and fast path (destination) taps; \`empty\` attaches its tcx"
 echo "program to the same taps. ns/packet added = 1/pps(mode) - 1/pps(off)."
@@ -226,3 +309,47 @@ for p in $PATHS; do
 done
 echo
 echo "A ratio of n/a or a negative ns figure: the difference is within this machine's noise."
+fi
+
+nsmed() { local r v=(); for r in $(seq "$ROUNDS"); do v+=("${NSR[$1,$2,$3,$r]:-}"); done; median "${v[@]}"; }
+runmed() { local r v=(); for r in $(seq "$ROUNDS"); do v+=("${RUNS[$1,$2,$3,$r]:-}"); done; median "${v[@]}"; }
+# the runs that weigh a hook: tapflow's, or the first mode's measured (NS_MODES without tapflow)
+refruns() { local m x; for m in tapflow ${NS_MODES:-}; do x=$(runmed "$1" "$2" "$m"); [ -n "$x" ] && { echo "${x%.*}"; return; }; done; }
+f1() { [ -n "${1:-}" ] && printf '%.1f' "$1" || echo "n/a"; }
+[ "$NS_ONLY" = 0 ] && echo
+echo "tapflow backend: $BACKEND. ns per run of each hook's program (BPF run-time statistics, medians of $ROUNDS rounds; the"
+echo "figures include the statistics' own two clock reads per run, the same for every mode)."
+echo "Hooks a path runs at least once per 10 packets of tapflow's runs; per packet: the sum"
+echo "over the path's hooks of ns/run x tapflow's runs, over the path's most-run hook's runs."
+echo
+BH='' BS=''
+[ -n "${TAPFLOW_BEFORE:-}" ] && BH=" before ns/run | before / empty |" BS="---|---|"
+echo "| path | hook | tapflow runs | empty ns/run | bound ns/run |$BH tapflow ns/run | tapflow / empty | tapflow / bound | bound / empty |"
+echo "|---|---|---|---|---|$BS---|---|---|---|"
+for p in $NSPATHS; do
+	maxr=0
+	for h in $HOOKS; do
+		x=$(refruns "$p" "$h")
+		[ -n "$x" ] && [ "$x" -gt "$maxr" ] && maxr=$x
+	done
+	declare -A tot=([empty]='' [bound]='' [tapflow]='' [before]='')
+	for h in $HOOKS; do
+		runs=$(refruns "$p" "$h")
+		[ -n "$runs" ] && [ "$maxr" -gt 0 ] && [ $((runs * 10)) -ge "$maxr" ] || continue
+		e=$(nsmed "$p" "$h" empty); b=$(nsmed "$p" "$h" bound); t=$(nsmed "$p" "$h" tapflow)
+		for m in empty bound tapflow before; do
+			nv=$(nsmed "$p" "$h" $m)
+			[ -n "$nv" ] && tot[$m]=$(echo "${tot[$m]:-0} + $nv * $runs" | bc -l)
+		done
+		bc_=
+		[ -n "$BH" ] && { o=$(nsmed "$p" "$h" before); bc_=" $(f1 "$o") | $(ratio "$o" "$e") |"; }
+		echo "| $p | $h | $runs | $(f1 "$e") | $(f1 "$b") |$bc_ $(f1 "$t") | $(ratio "$t" "$e") | $(ratio "$t" "$b") | $(ratio "$b" "$e") |"
+	done
+	if [ "$maxr" -gt 0 ]; then
+		pp() { [ -n "$1" ] && echo "$1 / $maxr" | bc -l; }
+		te=$(pp "${tot[empty]}"); tb=$(pp "${tot[bound]}"); tt=$(pp "${tot[tapflow]}")
+		bc_=
+		[ -n "$BH" ] && { o=$(pp "${tot[before]}"); bc_=" $(f1 "$o") | $(ratio "$o" "$te") |"; }
+		echo "| $p | **per packet** | $maxr | $(f1 "$te") | $(f1 "$tb") |$bc_ $(f1 "$tt") | $(ratio "$tt" "$te") | $(ratio "$tt" "$tb") | $(ratio "$tb" "$te") |"
+	fi
+done

@@ -9,7 +9,11 @@
  * the difference as JSON, the pin's name standing for the program:
  *
  *	tf-bpfstats DIR -- CMD [ARG...]
+ *	tf-bpfstats NAME=ID[,NAME=ID...] -- CMD [ARG...]
  *	{"status":0,"progs":{"tp_net_dev_xmit":{"runs":400,"ns":12345},...}}
+ *
+ * The second form names programs by id, for programs nobody pinned (the
+ * benchmark's empty and bound programs, which tf-empty-trace lists).
  *
  * The command's stdout goes to stderr, so stdout is only the JSON. Exit:
  * the command's status, 2 on bad usage, 1 when the statistics cannot be
@@ -80,6 +84,28 @@ static int list(const char *dir, struct prog *p)
 	return n;
 }
 
+/* NAME=ID,NAME=ID...: programs by id. */
+static int list_ids(const char *arg, struct prog *p)
+{
+	char buf[4096], *save = NULL, *tok;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (tok = strtok_r(buf, ",", &save); tok && n < MAXP; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq || eq == tok)
+			return -1;
+		*eq = 0;
+		snprintf(p[n].name, sizeof(p[n].name), "%.63s", tok);
+		p[n].id = strtoul(eq + 1, NULL, 10);
+		if (!p[n].id)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
 static int sample(struct prog *p, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -108,7 +134,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	if (argc < 4 || strcmp(argv[2], "--")) {
-		fprintf(stderr, "usage: tf-bpfstats DIR -- CMD [ARG...]\n");
+		fprintf(stderr, "usage: tf-bpfstats DIR|NAME=ID[,NAME=ID...] -- CMD [ARG...]\n");
 		return 2;
 	}
 	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -116,7 +142,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tf-bpfstats: BPF_ENABLE_STATS: %s\n", strerror(errno));
 		return 1;
 	}
-	n = list(argv[1], a);
+	n = strchr(argv[1], '=') ? list_ids(argv[1], a) : list(argv[1], a);
 	if (n < 0 || sample(a, n)) {
 		fprintf(stderr, "tf-bpfstats: cannot read the programs under %s: %s\n", argv[1],
 			strerror(errno));

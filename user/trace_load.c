@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "tapflow.h"
@@ -122,6 +123,24 @@ static bool per_tap(const struct trace *skel, const struct bpf_program *prog)
 static int trace_size_maps(struct trace *skel);
 
 /*
+ * Whether the programs can load tun's fields directly (tun_cast in
+ * bpf/trace.bpf.c): tun's types in vmlinux's BTF (tun built in, not a
+ * module) and bpf_rdonly_cast (v6.2) in the kernel.
+ */
+static bool tun_cast_ok(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (!btf)
+		return false;
+	ok = btf__find_by_name_kind(btf, "tun_file", BTF_KIND_STRUCT) > 0 &&
+	     btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
+	btf__free(btf);
+	return ok;
+}
+
+/*
  * Load, attach and pin one backend. On failure nothing is left behind,
  * why[] says what failed and *refused whether it was the kernel refusing
  * the load or an attach.
@@ -138,7 +157,13 @@ static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 	char path[128];
 	int nlinks = 0, err, i;
 	uint32_t zero = 0;
+	/*
+	 * Direct loads and the device cache (bpf/trace.bpf.c): only the
+	 * tracepoint rung is measured with them (the others run on module tun).
+	 */
+	bool cast = backend == TF_BACKEND_TRACEPOINT && tun_cast_ok();
 
+again:
 	skel = trace__open();
 	if (!skel) {
 		snprintf(why, whylen, "cannot open the BPF object: %s", strerror(errno));
@@ -152,7 +177,18 @@ static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 		snprintf(why, whylen, "%s", tf_errmsg());
 		goto out;
 	}
+	skel->rodata->tun_cast = cast;
+	skel->rodata->dev_cache_on = cast;
 	err = trace__load(skel);
+	if (err && cast) {
+		/* a verifier that takes the casts' types but not the loads: the helper path */
+		pr_info("trace: direct loads of tun's fields or the device cache refused (%s): "
+			"probe reads and hash lookups instead",
+			strerror(-err));
+		trace__destroy(skel);
+		cast = false;
+		goto again;
+	}
 	if (err) {
 		snprintf(why, whylen, "the kernel refused to load it (%s)", strerror(-err));
 		*refused = true;

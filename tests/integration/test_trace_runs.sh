@@ -207,6 +207,68 @@ test_cost_in_status_and_export() {
 	return 0
 }
 
+# A stopped tap counts nowhere while tracing stays loaded for others,
+# although the tracepoint rung's programs cache each traced tap's lookup
+# per CPU: a tap that takes the stopped one's slot counts its own packets
+# only, and the stopped tap traced again counts from zero. Host -> tap
+# packets (the global transmit hooks), sent from every CPU so that each
+# CPU's cache holds the tap before it stops.
+tx_to() {	# tx_to TAP NET COUNT: COUNT packets per CPU to TAP, its backend reading
+	local cpu out
+	nsrun "$TFLOAD" --dev "$1" --read --idle-ms 400 > /dev/null &
+	local reader=$!
+	sleep 0.2
+	for ((cpu = 0; cpu < $(nproc); cpu++)); do
+		out=$(nsrun taskset -c $cpu "$UDPSEND" "198.18.$2.1" 9 "198.18.$2.2" 9 "$3" 2>&1) ||
+			{ fail "udpsend: $out"; kill $reader; return 1; }
+	done
+	wait $reader
+}
+txof() { tf stats "$1" --json | jq '[.queues[] | .tx_packets] | add // 0'; }
+
+test_stopped_tap_counts_nowhere() {
+	local a=$(uniq_name sa) b=$(uniq_name sb) c=$(uniq_name sc) n=$(nproc) i=0 d
+	for d in "$a" "$b" "$c"; do
+		i=$((i + 1))
+		tf create "$d" --queues 1 >/dev/null || { fail "create $d"; return 1; }
+		nsrun ip addr add "198.18.4$i.1/24" dev "$d" &&
+			nsrun ip neigh replace "198.18.4$i.2" lladdr "02:00:00:00:04:0$i" dev "$d" nud permanent ||
+			{ fail "host side of $d"; return 1; }
+	done
+	tf trace start "$c" "$a" >/dev/null || { fail "trace start"; return 1; }
+	on_exit "tf trace stop --all"
+	tx_to "$a" 41 100 || return 1
+	expect_eq "$(txof "$a")" $((100 * n)) "tx of $a while traced" || return 1
+	expect_ok "stop $a" tf trace stop "$a" || return 1
+	expect_ok "trace $b (in $a's slot)" tf trace start "$b" || return 1
+	tx_to "$a" 41 100 && tx_to "$b" 42 50 || return 1
+	expect_eq "$(txof "$b")" $((50 * n)) "tx of $b, which took $a's slot" || return 1
+	expect_ok "trace $a again" tf trace start "$a" || return 1
+	tx_to "$a" 41 30 || return 1
+	expect_eq "$(txof "$a")" $((30 * n)) "tx of $a traced again" || return 1
+}
+
+# Where tun is built in and the kernel has bpf_rdonly_cast (v6.2), the
+# tracepoint rung loads tun's fields directly: no probe-read helper call
+# is left in the transmit programs.
+test_tracepoint_loads_tun_directly() {
+	local t id
+	command -v bpftool >/dev/null || skip "no bpftool"
+	bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "^\[[0-9]*\] STRUCT 'tun_file'" ||
+		skip "tun is a module here: its fields are probe-read"
+	bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "FUNC 'bpf_rdonly_cast'" ||
+		skip "no bpf_rdonly_cast in this kernel"
+	traced_tap tracepoint || return $?
+	for p in tp_net_dev_start_xmit tp_skb_copy_datagram_iovec tp_xdp_devmap_xmit; do
+		id=$(bpftool -j prog show pinned "$PIN/link_$p" 2>/dev/null | jq .id)
+		[ -n "$id" ] && [ "$id" != null ] ||
+			id=$(bpftool -j link show pinned "$PIN/link_$p" | jq .prog_id)
+		bpftool prog dump xlated id "$id" | grep -q probe_read_kernel &&
+			{ fail "$p still calls bpf_probe_read_kernel"; return 1; }
+	done
+	return 0
+}
+
 for rung in fentry kprobe tracepoint; do
 	for path in veth bridge taprx taptx; do
 		eval "test_${path}_$rung() { runs_$path $rung; }"
