@@ -365,6 +365,7 @@ int tf_webcfg_load(const char *path, struct tf_webcfg **out)
 	const char *slash;
 	FILE *f;
 	int err = 0;
+	bool seen_tls = false, seen_users = false;
 
 	*out = NULL;
 	if (!path || !*path)
@@ -409,6 +410,17 @@ int tf_webcfg_load(const char *path, struct tf_webcfg **out)
 		yaml_node_t *v = yaml_document_get_node(&p.doc, kv->value);
 		const char *k = scalar(kn);
 
+		/* YAML parsers differ on a repeated key (last wins, or an
+		 * error): say so rather than pick one. */
+		if (k && (!strcmp(k, "tls_server_config") || !strcmp(k, "basic_auth_users"))) {
+			bool *seen = !strcmp(k, "tls_server_config") ? &seen_tls : &seen_users;
+
+			if (*seen) {
+				err = bad(&p, kn, "%s is given twice", k);
+				break;
+			}
+			*seen = true;
+		}
 		if (k && !strcmp(k, "tls_server_config"))
 			err = parse_tls(&p, v, c);
 		else if (k && !strcmp(k, "basic_auth_users"))

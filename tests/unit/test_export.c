@@ -641,6 +641,10 @@ static void test_web_config(void)
 	ASSERT_HAS(tf_errmsg(), "line 2", "names the line");
 	snprintf(text, sizeof(text), "basic_auth_users:\n  a: '%s'\n  a: '%s'\n", hash, hash);
 	ASSERT_EQ(load_cfg(yml, text), -EINVAL, "a user twice");
+	snprintf(text, sizeof(text), "basic_auth_users:\n  a: '%s'\nbasic_auth_users:\n  b: '%s'\n", hash, hash);
+	ASSERT_EQ(load_cfg(yml, text), -EINVAL, "basic_auth_users twice");
+	ASSERT_HAS(tf_errmsg(), "basic_auth_users is given twice", "says so");
+	ASSERT_HAS(tf_errmsg(), "line 3", "names the second");
 	ASSERT_EQ(load_cfg(yml, "tls_server_config: [\n"), -EINVAL, "not YAML");
 	ASSERT_EQ(load_cfg(yml, "- a\n- b\n"), -EINVAL, "a list");
 	ASSERT_EQ(load_cfg(yml, "rate_limit:\n  burst: 1\n"), -EINVAL, "unsupported key");
