@@ -22,7 +22,8 @@ test_fastpath_other_layout() {
 	expect_ok "fastpath on" tf fastpath on "$t" || return 1
 	on_exit "tf fastpath off $t"
 	# the layout this tapflow writes (3 since one program serves every port)
-	ver=$(bpftool map lookup pinned "$meta" key 0 0 0 0 -j | jq -r '.value[0] | tonumber')
+	ver=$(bpftool map lookup pinned "$meta" key 0 0 0 0 -j | jq -r '.value[0]')
+	ver=$((ver))	# one byte is enough for the versions there are; bpftool prints it as 0x03
 	[ "$ver" -ge 2 ] 2>/dev/null || { fail "layout version in $meta: '$ver'"; return 1; }
 	on_exit "bpftool map update pinned $meta key 0 0 0 0 value $(le32 "$ver") $(le32 "$ino")"
 	bpftool map update pinned "$meta" key 0 0 0 0 value $(le32 1) $(le32 "$ino") ||
