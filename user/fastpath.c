@@ -385,6 +385,28 @@ void fp_gc(struct fp *s)
 	}
 }
 
+/*
+ * A dead namespace's state of another layout: no tapflow can read it, and
+ * nothing can use it any more (its devices, and so their programs, went with
+ * the namespace), so every pin in it goes, whatever it was. Closes s.
+ */
+static void drop_other_layout(struct fp *s)
+{
+	struct dirent *e;
+	DIR *d = opendir(s->pin.dir);
+
+	pr_debug("fastpath: %s is of another layout and its namespace is gone: removing it",
+		 s->pin.dir);
+	if (d) {
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.')
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	tf_pin_release(&s->pin);
+	fp_close(s);
+}
+
 static void reclaim_one(struct tf_pin *p, void *arg)
 {
 	struct fp s;
@@ -393,7 +415,9 @@ static void reclaim_one(struct tf_pin *p, void *arg)
 	fp_init(&s);
 	s.pin = *p;
 	p->fd = -1;	/* s holds the lock now */
-	if (!open_maps(&s, false))
+	if (check_layout(&s) == -EPROTO)
+		drop_other_layout(&s);
+	else if (!open_maps(&s, false))
 		fp_release(&s);
 	else
 		fp_close(&s);

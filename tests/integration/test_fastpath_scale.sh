@@ -15,7 +15,9 @@
 #   - the rows' limit (TF_FP_MAX_ROWS, one row per rx queue plus one per
 #     port) fails the port that does not fit with one line naming it, and
 #     leaves that port off and nothing of it behind;
-#   - turning every port off removes the program and the pins.
+#   - turning every port off removes the program and the pins;
+#   - pins of layout 2 left by a namespace that died are swept by the next
+#     `fastpath on`, though this tapflow cannot read them.
 #
 #   tf-load (P7) ─write─▶ P7 [tf_fp_tap] ──DEVMAP──▶ P93 ─read─▶ tf-load
 #   tf-load (P93) ─write─▶ P93 [the same program] ──▶ P7 / P50 ─read─▶ tf-load
@@ -114,6 +116,38 @@ test_rows_limit() {
 	# a row freed is a row reused: one off makes room for it
 	expect_ok "fastpath off $P""1" tf fastpath off "$P"1 || return 1
 	expect_ok "fastpath on $P$n in the freed rows" tf fastpath on "$P$n" || return 1
+}
+
+# The pins of layout 2 that a namespace left when it died (its taps, and
+# so its programs, went with it) are swept by the next `fastpath on`
+# anywhere, though no tapflow of layout 3 can read them; a live
+# namespace's are refused (test_pins).
+test_dead_old_layout_swept() {
+	need_bits
+	local ns2 t=$(uniq_name o) dir ino
+	P=$(uniq_name d)
+	ns2=$(uniq_name tfo)
+	ip netns add "$ns2" || { fail "netns $ns2"; return 1; }
+	on_exit "ip netns del $ns2 2>/dev/null"
+	ino=$(stat -L -c %i "/run/netns/$ns2")
+	dir=$PIN_ROOT/$ino
+	nsenter --net="/run/netns/$ns2" -- "$TAPFLOW" create "$t" >/dev/null || { fail "create $t"; return 1; }
+	nsenter --net="/run/netns/$ns2" -- "$TAPFLOW" fastpath on "$t" >/dev/null || { fail "fastpath on $t"; return 1; }
+	# what a tapflow of layout 2 would have left: meta says version 2
+	bpftool map update pinned "$dir/meta" key 0 0 0 0 value 2 0 0 0 \
+		$((ino & 255)) $(((ino >> 8) & 255)) $(((ino >> 16) & 255)) $(((ino >> 24) & 255)) ||
+		{ fail "rewrite $dir/meta"; return 1; }
+	ip netns del "$ns2"
+	# the namespace is gone only once the kernel has let go of it
+	local i
+	for ((i = 0; i < 50; i++)); do
+		tf create "$P"x >/dev/null 2>&1
+		tf fastpath on "$P"x >/dev/null 2>&1 && tf fastpath off "$P"x >/dev/null 2>&1
+		[ -e "$dir" ] || break
+		sleep 0.1
+	done
+	[ -e "$dir" ] && { fail "$dir (layout 2, namespace gone) is still there: $(ls "$dir" | tr '\n' ' ')"; return 1; }
+	return 0
 }
 
 run_tests
