@@ -156,20 +156,65 @@ static int check_layout(const struct fp *s)
 }
 
 /*
- * Open the maps of the state s->pin has locked. With create, the maps are
+ * A state with some of its map pins missing was being removed (fp_release
+ * unlinks them one by one) or made (libbpf pins them one by one) when its
+ * command was killed. It holds no port (the last one had gone, or none had
+ * come yet), and what is left cannot be mixed with new maps: a pinned
+ * program uses the maps it was loaded with. The exclusive holder removes
+ * it. 1 if it was such a remnant (now gone), 0 if not.
+ */
+static int drop_remnant(struct fp *s)
+{
+	size_t missing = 0, progs = 0;
+	char path[128];
+	__u32 k;
+	int fd;
+
+	for (size_t i = 0; i < ARRAY_SIZE(pins); i++)
+		missing += access(fp_pin(s, pins[i], path, sizeof(path)), F_OK) != 0;
+	for (size_t i = 0; i < ARRAY_SIZE(prog_pins); i++)
+		progs += access(fp_pin(s, prog_pins[i], path, sizeof(path)), F_OK) == 0;
+	if (!missing || (missing == ARRAY_SIZE(pins) && !progs))
+		return 0;	/* whole, or nothing yet */
+	fd = bpf_obj_get(fp_pin(s, TF_FP_MAP_PORTS, path, sizeof(path)));
+	if (fd >= 0) {
+		bool any = !bpf_map_get_next_key(fd, NULL, &k);
+
+		close(fd);
+		if (any)
+			return 0;	/* ports are recorded: not a remnant; opening says what is missing */
+	}
+	pr_debug("fastpath: %s is half made or half removed (%zu of its pins missing): removing it",
+		 s->pin.dir, missing);
+	for (size_t i = 0; i < ARRAY_SIZE(pins); i++)
+		unlink(fp_pin(s, pins[i], path, sizeof(path)));
+	for (size_t i = 0; i < ARRAY_SIZE(prog_pins); i++)
+		unlink(fp_pin(s, prog_pins[i], path, sizeof(path)));
+	return 1;
+}
+
+/*
+ * Open the maps of the state s->pin has locked (exclusively with
+ * TF_PIN_WRITE or TF_PIN_CREATE in flags). With TF_PIN_CREATE, the maps are
  * made (and pinned) by loading the object with no program; without, a
  * missing state is -ENOENT.
  */
-static int open_maps(struct fp *s, bool create)
+static int open_maps(struct fp *s, unsigned int flags)
 {
 	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta,
 		       &s->gen };
+	bool create = flags & TF_PIN_CREATE;
 	char path[128];
 	int err;
 
 	err = check_layout(s);
 	if (err)
 		goto fail;
+	if ((flags & (TF_PIN_WRITE | TF_PIN_CREATE)) && drop_remnant(s) && !create) {
+		tf_pin_release(&s->pin);
+		err = tf_err(-ENOENT, "the fast path is not on in this network namespace");
+		goto fail;
+	}
 	if (create) {
 		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->pin.dir);
 		struct fastpath *skel = fastpath__open_opts(&oo);
@@ -235,7 +280,7 @@ static int fp_open_flags(struct fp *s, unsigned int flags)
 		return tf_err(-ENOENT, "the fast path is not on in this network namespace");
 	if (err)
 		return err;
-	return open_maps(s, flags & TF_PIN_CREATE);
+	return open_maps(s, flags);
 }
 
 /* Open to change the state (exclusive lock). */
@@ -417,7 +462,7 @@ static void reclaim_one(struct tf_pin *p, void *arg)
 	p->fd = -1;	/* s holds the lock now */
 	if (check_layout(&s) == -EPROTO)
 		drop_other_layout(&s);
-	else if (!open_maps(&s, false))
+	else if (!open_maps(&s, TF_PIN_WRITE))
 		fp_release(&s);
 	else
 		fp_close(&s);
