@@ -19,7 +19,7 @@
  *     ▼                                                       │ XDP_PASS
  *   tun_get_user ─▶ [tf_fp_tap] ─┬─ fdb: tap B ─▶ tx_ports ─▶ tun_xdp_xmit ─▶ B's ring ─▶ B's backend
  *                                ├─ fdb: uplink ─▶ tx_ports ─▶ ndo_xdp_xmit ─▶ wire
- *                                └─ rule ─▶ xsks[slot*256+queue] ─▶ AF_XDP socket
+ *                                └─ rule ─▶ xsks[row+queue] ─▶ AF_XDP socket
  *   wire ─▶ uplink rx ─▶ [tf_fp_uplink] ── fdb: tap ─▶ tx_ports ─▶ tun_xdp_xmit
  *
  * The fdb is VLAN-unaware (one MAC, one port); rules read the frame through
@@ -37,14 +37,12 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
- * Set before load: the port this copy of the program serves. Each
- * `fastpath on` / `uplink add` loads its own copy, so the per-frame path
- * needs no ifindex -> port lookup.
+ * The ports (ifindex -> slot, rows, kind, rules, name). One loaded copy of
+ * each program serves every port of the namespace, so the frame's port is
+ * found here by its ingress ifindex: one hash lookup per frame, whose cost
+ * does not grow with the number of ports, and adding a port loads and
+ * verifies nothing.
  */
-const volatile __u32 tf_ifindex = 0;
-const volatile __u32 tf_slot = 0;
-
-/* User space's index of the ports (ifindex -> slot, kind, rules, name). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TF_FP_MAX_PORTS);
@@ -52,14 +50,6 @@ struct {
 	__type(value, struct tf_fp_port);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, TF_FP_MAX_PORTS);
-	__type(key, __u32);
-	__type(value, struct tf_fp_slot);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -84,7 +74,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
-	__uint(max_entries, TF_FP_QKEYS);
+	__uint(max_entries, TF_FP_MAX_ROWS);
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -92,7 +82,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TF_FP_QKEYS);
+	__uint(max_entries, TF_FP_MAX_ROWS);
 	__type(key, __u32);
 	__type(value, struct tf_fp_qstats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -116,14 +106,17 @@ struct {
 } meta SEC(".maps");
 
 /*
- * This copy's last fdb answers, per CPU (so queues on other CPUs never share
- * the cache line), valid while gen[0] still has the value they were read
- * under. A guest mostly talks to one or two MACs (its gateway, a peer), so
- * the fdb is looked up again only when something changed. Not pinned: it
- * lives and dies with the program.
+ * The program's last fdb answers, per CPU (so queues on other CPUs never
+ * share the cache line), valid while gen[0] still has the value they were
+ * read under. A guest mostly talks to one or two MACs (its gateway, a peer),
+ * so the fdb is looked up again only when something changed. Every port
+ * shares it: the source entry says which port it was learned on, and the
+ * destination answer does not depend on the port. Not pinned: it lives and
+ * dies with the program.
  */
 struct fp_cache {
 	__u64 gen;
+	__u32 src_ifindex;	/* the port src was learned on */
 	__u8 src[ETH_ALEN];	/* last source MAC known to be learned here */
 	__u8 src_ok;
 	__u8 dst_ok;
@@ -177,17 +170,17 @@ static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
  * entry already right costs one lookup and no write. A change bumps gen, so
  * every copy's cache forgets what it knew about that MAC.
  */
-static __always_inline void learn(struct ethhdr *eth, __u64 *g, struct tf_fp_qstats *qs)
+static __always_inline void learn(struct ethhdr *eth, __u32 ifindex, __u32 slot, __u64 *g,
+				  struct tf_fp_qstats *qs)
 {
 	struct tf_fp_fdb_key k;
-	struct tf_fp_fdb *e, v = { .ifindex = tf_ifindex, .flags = TF_FP_FDB_LEARNED,
-				   .slot = tf_slot };
+	struct tf_fp_fdb *e, v = { .ifindex = ifindex, .flags = TF_FP_FDB_LEARNED, .slot = slot };
 
 	if (mac_is_multicast(eth->h_source) || mac_is_zero(eth->h_source))
 		return;
 	mac_key(&k, eth->h_source);
 	e = bpf_map_lookup_elem(&fdb, &k);
-	if (e && (e->ifindex == tf_ifindex || (e->flags & TF_FP_FDB_STATIC)))
+	if (e && (e->ifindex == ifindex || (e->flags & TF_FP_FDB_STATIC)))
 		return;
 	/*
 	 * NOEXIST for a new MAC: the first frames of two queues can race here,
@@ -216,7 +209,7 @@ static __always_inline bool rule_match(const struct tf_fp_rule *r, const struct 
 }
 
 /* The frame past its Ethernet header (c stands there) is parsed only when the port has rules. */
-static __always_inline bool rules_match(const struct tf_fp_slot *port, struct tf_cursor *c,
+static __always_inline bool rules_match(const struct tf_fp_port *port, struct tf_cursor *c,
 					struct ethhdr *eth)
 {
 	struct tf_pkt p;
@@ -239,25 +232,26 @@ static __always_inline bool rules_match(const struct tf_fp_slot *port, struct tf
 static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 {
 	__u64 len = ctx->data_end - ctx->data, *g, now;
-	__u32 queue = ctx->rx_queue_index, slot = tf_slot, key = 0, dst_slot, dst_flags;
+	__u32 queue = ctx->rx_queue_index, ifindex = ctx->ingress_ifindex, key = 0;
+	__u32 dst_slot, dst_flags;
 	struct tf_fp_qstats *qs = NULL;
-	struct tf_fp_slot *port;
+	struct tf_fp_port *port;
 	struct tf_cursor cur;
 	struct ethhdr ebuf, *eth;
 	struct fp_cache *c;
+	bool has_row;
 	long act;
 
-	if (slot >= TF_FP_MAX_PORTS)
-		return XDP_PASS;
-	port = bpf_map_lookup_elem(&slots, &slot);
+	port = bpf_map_lookup_elem(&ports, &ifindex);
 	g = bpf_map_lookup_elem(&gen, &key);
 	c = bpf_map_lookup_elem(&cache, &key);
-	/* a slot that is not ours (any more): a copy left on a device we no longer serve */
-	if (!port || !g || !c || port->ifindex != tf_ifindex || ctx->ingress_ifindex != tf_ifindex)
+	/* not a port (any more), or not this program's kind: a device we no longer serve */
+	if (!port || !g || !c || port->kind != (from_tap ? TF_FP_PORT_TAP : TF_FP_PORT_UPLINK))
 		return XDP_PASS;
-	key = TF_FP_QKEY(slot, queue);
-	if (queue < TF_MAX_QUEUES)
-		qs = bpf_map_lookup_elem(&stats, &key);
+	/* a queue past the port's rows counts in its spill row and has no socket */
+	has_row = queue < port->nrows;
+	key = port->row + (has_row ? queue : port->nrows);
+	qs = bpf_map_lookup_elem(&stats, &key);
 
 	tf_cursor_init(&cur, ctx);
 	eth = tf_parse_eth(&cur, &ebuf);
@@ -271,14 +265,16 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 		c->src_ok = 0;
 		c->dst_ok = 0;
 	}
-	if (from_tap && !(c->src_ok && mac_eq(c->src, eth->h_source))) {
-		learn(eth, g, qs);
+	if (from_tap && !(c->src_ok && c->src_ifindex == ifindex && mac_eq(c->src, eth->h_source))) {
+		learn(eth, ifindex, port->slot, g, qs);
 		__builtin_memcpy(c->src, eth->h_source, ETH_ALEN);
+		c->src_ifindex = ifindex;
 		c->src_ok = 1;
 	}
 
 	if (port->nrules && rules_match(port, &cur, eth)) {
-		act = bpf_redirect_map(&xsks, key, XDP_PASS);
+		/* the spill row is no queue's: no socket can be there */
+		act = has_row ? bpf_redirect_map(&xsks, key, XDP_PASS) : XDP_PASS;
 		if (act == XDP_REDIRECT) {
 			count(qs, TF_FP_XSK, len);
 			return XDP_REDIRECT;
@@ -304,7 +300,7 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 		}
 		c->dst_ok = 1;
 	}
-	if (!c->dst_found || c->dst_ifindex == tf_ifindex)
+	if (!c->dst_found || c->dst_ifindex == ifindex)
 		goto pass;
 	dst_flags = c->dst_flags;
 	dst_slot = c->dst_slot;

@@ -98,7 +98,9 @@ struct tf_fastpath_qstats {
 /*
  * Per-queue counters of a port, summed over CPUs: the queues with any
  * non-zero counter, ascending; free with free(). *total (may be NULL) gets
- * the sum over all queues (queue = TF_MAX_QUEUES).
+ * the sum over all queues (queue = TF_MAX_QUEUES). Frames of a queue past
+ * the rows the port was given (a backend that attached more queues than the
+ * tap was made with) are counted together, as queue TF_FP_QUEUE_OTHER.
  */
 int tf_fastpath_stats(const char *name, struct tf_fastpath_qstats **qs, size_t *n,
 		      struct tf_fastpath_qstats *total);

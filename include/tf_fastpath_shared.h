@@ -6,7 +6,7 @@
  * after vmlinux.h and after <linux/types.h> alike.
  *
  *   backend write() ─> tun_get_user ─> [tf_fp_tap]  ── fdb hit ──> tx_ports ─> tun_xdp_xmit (other tap)
- *                                          │   └─ AF_XDP rule ──> xsks[slot*256+queue] ─> socket
+ *                                          │   └─ AF_XDP rule ──> xsks[row+queue] ─> socket
  *                                          └─ XDP_PASS ─> host stack / bridge (slow path)
  *   uplink NIC/veth rx ──────────────> [tf_fp_uplink] ── fdb hit on a tap ──> tx_ports ─> tap
  *
@@ -14,18 +14,25 @@
  * maps, pinned in its own directory under TF_FP_PIN_ROOT (0700 directories,
  * 0600 pins), serving the taps and uplinks of that namespace only (the one
  * in meta.netns): ifindexes mean nothing across namespaces. A port
- * (accelerated tap or uplink) owns a slot in
- * [0, TF_FP_MAX_PORTS); per-queue state is indexed by TF_FP_QKEY(slot, queue).
+ * (accelerated tap or uplink) owns a slot in [0, TF_FP_MAX_PORTS) (its
+ * DEVMAP key) and a run of rows in [0, TF_FP_MAX_ROWS): one per rx queue it
+ * has (nrows) and one more, the spill row, for frames of any later queue.
+ * Per-queue state is indexed by row + queue, so memory follows the queues
+ * that exist, not TF_MAX_QUEUES per port (layout 3; layout 2 keyed it by
+ * slot * 256 + queue).
  *
- *   ports     HASH      __u32 ifindex -> struct tf_fp_port (slot, kind, rules):
- *             user space's index of the ports
- *   slots     ARRAY     slot -> struct tf_fp_slot (ifindex, rules): what the
- *             programs read per frame, by the slot they were loaded for
+ * One copy of each program serves every port of the namespace (pinned
+ * beside the maps as tf_fp_tap and tf_fp_uplink): it finds its port by the
+ * frame's ingress ifindex in "ports", so adding a port is map updates and
+ * an attach, not a program load.
+ *
+ *   ports     HASH      __u32 ifindex -> struct tf_fp_port (slot, rows,
+ *             kind, rules): user space's index and what the programs read
  *   fdb       HASH      struct tf_fp_fdb_key (MAC) -> struct tf_fp_fdb
  *   tx_ports  DEVMAP    slot -> ifindex (redirect targets; the kernel
  *             removes an entry when its device goes away)
- *   xsks      XSKMAP    TF_FP_QKEY(slot, rx queue) -> AF_XDP socket fd
- *   stats     PERCPU_ARRAY TF_FP_QKEY(slot, rx queue) -> struct tf_fp_qstats
+ *   xsks      XSKMAP    row + rx queue -> AF_XDP socket fd
+ *   stats     PERCPU_ARRAY row + rx queue -> struct tf_fp_qstats
  *   gen       ARRAY (mmapable) [0] -> __u64, bumped (atomically) by whoever
  *             changes the fdb or the ports: the programs keep a per-CPU copy
  *             of their last fdb answers and trust it only while gen stands
@@ -33,7 +40,7 @@
  *
  * To hand a tap queue's traffic to an AF_XDP socket: look the tap's ifindex
  * up in the namespace's "ports" pin for its slot, then bpf_map_update_elem()
- * the socket fd into its "xsks" pin at TF_FP_QKEY(slot, queue). Frames matching one of
+ * the socket fd into its "xsks" pin at port.row + queue (queue < port.nrows). Frames matching one of
  * the port's rules (struct tf_fp_rule) that arrive on that queue go to the
  * socket; with no socket in the slot they take the normal path (fdb or
  * XDP_PASS), counted as xsk_miss.
@@ -53,16 +60,18 @@
 #define TF_FP_MAP_TX_PORTS	"tx_ports"
 #define TF_FP_MAP_XSKS		"xsks"
 #define TF_FP_MAP_STATS		"stats"
-#define TF_FP_MAP_SLOTS		"slots"
+#define TF_FP_PROG_TAP		"tf_fp_tap"	/* the programs, pinned by these names */
+#define TF_FP_PROG_UPLINK	"tf_fp_uplink"
 #define TF_FP_MAP_GEN		"gen"
 #define TF_FP_MAP_META		"meta"
 
-#define TF_FP_MAX_PORTS		64	/* accelerated taps + uplinks */
-#define TF_FP_QKEY(slot, queue)	((slot) * TF_MAX_QUEUES + (queue))
-#define TF_FP_QKEYS		(TF_FP_MAX_PORTS * TF_MAX_QUEUES)
+#define TF_FP_MAX_PORTS		1024	/* accelerated taps + uplinks, per namespace */
+#define TF_FP_MAX_ROWS		8192	/* per-queue rows (queues + 1 per port) */
+#define TF_FP_QUEUE_OTHER	0xffffffffu	/* stats: the spill row (queue >= nrows) */
 #define TF_FP_MAX_RULES		8	/* AF_XDP rules per port */
 #define TF_FP_FDB_SIZE		4096
-#define TF_FP_VERSION		2	/* 2: slots, gen, DEVMAP by slot, fdb slot */
+/* 2: slots, gen, DEVMAP by slot, fdb slot; 3: one program, rows, no slots map */
+#define TF_FP_VERSION		3
 
 enum tf_fp_port_kind {
 	TF_FP_PORT_TAP = 1,	/* an accelerated tap: tf_fp_tap on it */
@@ -85,19 +94,14 @@ struct tf_fp_rule {
 };
 
 struct tf_fp_port {
-	__u32 slot;		/* [0, TF_FP_MAX_PORTS) */
+	__u32 slot;		/* [0, TF_FP_MAX_PORTS): its key in tx_ports */
 	__u32 kind;		/* enum tf_fp_port_kind */
 	__u32 nrules;		/* used rows of rules[], packed from 0 */
 	__u32 flags;		/* reserved, 0 */
+	__u32 row;		/* queue q's row in xsks and stats: row + q */
+	__u32 nrows;		/* queues with a row; row + nrows is the spill row */
 	struct tf_fp_rule rules[TF_FP_MAX_RULES];
 	char name[16];		/* for listings; the kernel never reads it */
-};
-
-/* A port as the programs see it; ifindex 0: a free slot. */
-struct tf_fp_slot {
-	__u32 ifindex;
-	__u32 nrules;		/* used rows of rules[], packed from 0 */
-	struct tf_fp_rule rules[TF_FP_MAX_RULES];
 };
 
 struct tf_fp_fdb_key {

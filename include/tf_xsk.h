@@ -3,7 +3,7 @@
  * AF_XDP sockets on a tap's queues, for user-space dataplanes. Included by
  * tapflow.h.
  *
- *   backend write() ─> tun_get_user ─> XDP (fast path rule) ─> XSKMAP[slot*256+q]
+ *   backend write() ─> tun_get_user ─> XDP (fast path rule) ─> XSKMAP[row+q]
  *        ─> (copy) ─> socket q's RX ring ─> caller
  *   caller ─> socket q's TX ring ─> sendto() kick ─> xsk_generic_xmit
  *        ─> tun_net_xmit ─> queue q's ring ─> backend read()

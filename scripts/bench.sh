@@ -12,7 +12,7 @@
 #     with empty programs on the same hooks (the floor), with tapflow's
 #     tracing and with an equivalent bpftrace script, on rx, tx, tap ->
 #     bridge -> tap, the fast path into a traced tap, and untraced traffic;
-# then runs scripts/bench-fastpath.sh, bench-xsk.sh, bench-export.sh and bench-capture.sh when
+# then runs scripts/bench-fastpath.sh, bench-fpscale.sh, bench-xsk.sh, bench-export.sh and bench-capture.sh when
 # present (300 s each; a failure is a line in the output). Prints markdown
 # on stdout and writes the same to docs/bench.md and into the README
 # (between its <!-- bench:begin --> and <!-- bench:end --> markers).
@@ -131,7 +131,7 @@ cat "$TMP/trace.md"
 
 # ---- 3. the other benchmarks ---------------------------------------------
 if [ "$SUB" = 1 ]; then
-	for s in fastpath xsk export fleet capture; do
+	for s in fastpath fpscale xsk export fleet capture; do
 		f=$TOP/scripts/bench-$s.sh
 		[ -x "$f" ] || continue
 		say "running bench-$s.sh"

@@ -86,7 +86,9 @@ static void json_q(struct tf_json *j, const char *key, const struct tf_fastpath_
 		   bool with_queue)
 {
 	tf_json_obj_begin(j, key);
-	if (with_queue)
+	if (with_queue && q->queue == TF_FP_QUEUE_OTHER)
+		tf_json_str(j, "queue", "other");	/* queues past the port's rows */
+	else if (with_queue)
 		tf_json_u64(j, "queue", q->queue);
 	for (int a = 0; a < TF_FP_ACT__MAX; a++) {
 		char key[40];
@@ -138,9 +140,12 @@ static int fastpath_stats(void *p)
 			printf(" %16s", tf_fastpath_action_name(a));
 		printf(" %10s %8s\n", "xsk_miss", "learned");
 		for (size_t i = 0; i < n; i++) {
-			char label[8];
+			char label[12];
 
-			snprintf(label, sizeof(label), "%u", qs[i].queue);
+			if (qs[i].queue == TF_FP_QUEUE_OTHER)
+				snprintf(label, sizeof(label), "other");
+			else
+				snprintf(label, sizeof(label), "%u", qs[i].queue);
 			text_q(label, &qs[i]);
 		}
 		text_q("total", &total);
@@ -281,7 +286,7 @@ static const struct cli_cmd rule_add_cmd = {
 	.name = "add",
 	.summary = "send matching frames to the queue's AF_XDP socket",
 	.doc = "Send the frames of tap NAME that match (exactly one of the options) to the\n"
-	       "AF_XDP socket of the queue they arrive on (XSKMAP slot slot*256+queue).\n"
+	       "AF_XDP socket of the queue they arrive on (XSKMAP key: the port's row + queue).\n"
 	       "Without a socket there, they take the normal fast path.",
 	.opts = rule_opts,
 	CLI_TAP_ARG(struct rule_cfg),

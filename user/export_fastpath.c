@@ -21,6 +21,11 @@ static size_t port_queue_label(char *dst, const struct tf_fp_port_stats *p, uint
 	memcpy(tl, "port=\"", 6);
 	n = 6 + tfx_esc_label(tl + 6, p->name, sizeof(p->name));
 	tl[n++] = '"';
+	if (q == TF_FP_QUEUE_OTHER) {	/* frames of queues past the port's rows */
+		memcpy(dst, tl, n);
+		memcpy(dst + n, ",queue=\"other\"", 15);
+		return n + 15;
+	}
 	return tfx_queue_label(dst, tl, n, q);
 }
 

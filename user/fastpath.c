@@ -7,10 +7,10 @@
  * AF_XDP rules in fastpath_rule.c, counters in fastpath_stats.c.
  *
  *   /sys/fs/bpf/tapflow/fastpath/<netns inode>/   (0700, flock()ed by every writer)
- *     ports slots fdb tx_ports xsks stats gen meta   (0600 pins)
+ *     ports fdb tx_ports xsks stats gen meta         (0600 pins)
+ *     tf_fp_tap tf_fp_uplink                         (the programs, one copy each)
  *        ▲                         ▲
- *        │ tf_fp_tap on each tap   │ tf_fp_uplink on each uplink
- *        └─ (no pin: netlink holds the program while it is attached)
+ *        │ attached to each tap    │ attached to each uplink
  *
  * The maps go with the last port. A device deleted behind our back (netns
  * removed, `ip link del`) loses its DEVMAP entry in the kernel; that is how
@@ -46,8 +46,10 @@
 static const char *const pins[] = {
 	TF_FP_MAP_PORTS, TF_FP_MAP_FDB, TF_FP_MAP_TX_PORTS,
 	TF_FP_MAP_XSKS, TF_FP_MAP_STATS, TF_FP_MAP_META,
-	TF_FP_MAP_SLOTS, TF_FP_MAP_GEN,
+	TF_FP_MAP_GEN,
 };
+/* Pinned by the first port of their kind (fastpath_port.c): may be absent. */
+static const char *const prog_pins[] = { TF_FP_PROG_TAP, TF_FP_PROG_UPLINK };
 
 int fp_stats_value_size(void)
 {
@@ -72,7 +74,7 @@ static const struct tf_pin_layout fp_layout = {
 static void fp_init(struct fp *s)
 {
 	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta,
-		       &s->slots, &s->gen };
+		       &s->gen };
 
 	memset(s, 0, sizeof(*s));
 	s->pin.fd = -1;
@@ -83,7 +85,7 @@ static void fp_init(struct fp *s)
 void fp_close(struct fp *s)
 {
 	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta,
-		       &s->slots, &s->gen };
+		       &s->gen };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
@@ -154,24 +156,69 @@ static int check_layout(const struct fp *s)
 }
 
 /*
- * Open the maps of the state s->pin has locked. With create, the maps are
+ * A state with some of its map pins missing was being removed (fp_release
+ * unlinks them one by one) or made (libbpf pins them one by one) when its
+ * command was killed. It holds no port (the last one had gone, or none had
+ * come yet), and what is left cannot be mixed with new maps: a pinned
+ * program uses the maps it was loaded with. The exclusive holder removes
+ * it. 1 if it was such a remnant (now gone), 0 if not.
+ */
+static int drop_remnant(struct fp *s)
+{
+	size_t missing = 0, progs = 0;
+	char path[128];
+	__u32 k;
+	int fd;
+
+	for (size_t i = 0; i < ARRAY_SIZE(pins); i++)
+		missing += access(fp_pin(s, pins[i], path, sizeof(path)), F_OK) != 0;
+	for (size_t i = 0; i < ARRAY_SIZE(prog_pins); i++)
+		progs += access(fp_pin(s, prog_pins[i], path, sizeof(path)), F_OK) == 0;
+	if (!missing || (missing == ARRAY_SIZE(pins) && !progs))
+		return 0;	/* whole, or nothing yet */
+	fd = bpf_obj_get(fp_pin(s, TF_FP_MAP_PORTS, path, sizeof(path)));
+	if (fd >= 0) {
+		bool any = !bpf_map_get_next_key(fd, NULL, &k);
+
+		close(fd);
+		if (any)
+			return 0;	/* ports are recorded: not a remnant; opening says what is missing */
+	}
+	pr_debug("fastpath: %s is half made or half removed (%zu of its pins missing): removing it",
+		 s->pin.dir, missing);
+	for (size_t i = 0; i < ARRAY_SIZE(pins); i++)
+		unlink(fp_pin(s, pins[i], path, sizeof(path)));
+	for (size_t i = 0; i < ARRAY_SIZE(prog_pins); i++)
+		unlink(fp_pin(s, prog_pins[i], path, sizeof(path)));
+	return 1;
+}
+
+/*
+ * Open the maps of the state s->pin has locked (exclusively with
+ * TF_PIN_WRITE or TF_PIN_CREATE in flags). With TF_PIN_CREATE, the maps are
  * made (and pinned) by loading the object with no program; without, a
  * missing state is -ENOENT.
  */
-static int open_maps(struct fp *s, bool create)
+static int open_maps(struct fp *s, unsigned int flags)
 {
 	int *fds[] = { &s->ports, &s->fdb, &s->tx_ports, &s->xsks, &s->stats, &s->meta,
-		       &s->slots, &s->gen };
+		       &s->gen };
+	bool create = flags & TF_PIN_CREATE;
 	char path[128];
 	int err;
 
 	err = check_layout(s);
 	if (err)
 		goto fail;
+	if ((flags & (TF_PIN_WRITE | TF_PIN_CREATE)) && drop_remnant(s) && !create) {
+		tf_pin_release(&s->pin);
+		err = tf_err(-ENOENT, "the fast path is not on in this network namespace");
+		goto fail;
+	}
 	if (create) {
 		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->pin.dir);
 		struct fastpath *skel = fastpath__open_opts(&oo);
-		struct bpf_map *maps[8];
+		struct bpf_map *maps[7];
 
 		if (!skel) {
 			err = tf_err(-errno, "cannot open the fast path object: %s", strerror(errno));
@@ -197,8 +244,7 @@ static int open_maps(struct fp *s, bool create)
 		maps[3] = skel->maps.xsks;
 		maps[4] = skel->maps.stats;
 		maps[5] = skel->maps.meta;
-		maps[6] = skel->maps.slots;
-		maps[7] = skel->maps.gen;
+		maps[6] = skel->maps.gen;
 		for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 			*fds[i] = fcntl(bpf_map__fd(maps[i]), F_DUPFD_CLOEXEC, 3);
 		fastpath__destroy(skel);
@@ -234,7 +280,7 @@ static int fp_open_flags(struct fp *s, unsigned int flags)
 		return tf_err(-ENOENT, "the fast path is not on in this network namespace");
 	if (err)
 		return err;
-	return open_maps(s, flags & TF_PIN_CREATE);
+	return open_maps(s, flags);
 }
 
 /* Open to change the state (exclusive lock). */
@@ -293,52 +339,34 @@ void fp_bump_gen(struct fp *s)
 	munmap(g, pg);
 }
 
-/* What the programs see of a slot: its device and rules (NULL: free). */
-static int set_slot(struct fp *s, __u32 slot, const struct tf_fp_slot *v)
-{
-	struct tf_fp_slot zero = { 0 };
-
-	return bpf_map_update_elem(s->slots, &slot, v ? v : &zero, BPF_ANY) ? -errno : 0;
-}
-
 /*
- * Record a port in both maps that hold it: ports (user space's index) and
- * its slot (what the programs read). old: the record it replaces (NULL: a
- * new port). On failure neither map changed; returns 0 or -errno.
+ * Write a port's record: what user space lists and what the programs read
+ * per frame, in one update. old: the record it replaces (NULL: a new
+ * port). Returns 0 or -errno.
  */
 int fp_put_port(struct fp *s, int ifindex, const struct tf_fp_port *port,
-		    const struct tf_fp_port *old)
+		const struct tf_fp_port *old)
 {
-	struct tf_fp_slot v = { .ifindex = ifindex, .nrules = port->nrules };
 	__u32 k = ifindex;
-	int err;
 
-	if (bpf_map_update_elem(s->ports, &k, port, old ? BPF_EXIST : BPF_NOEXIST))
-		return -errno;
-	memcpy(v.rules, port->rules, sizeof(v.rules));
-	err = set_slot(s, port->slot, &v);
-	if (err && old)
-		bpf_map_update_elem(s->ports, &k, old, BPF_EXIST);
-	else if (err)
-		bpf_map_delete_elem(s->ports, &k);
-	return err;
+	return bpf_map_update_elem(s->ports, &k, port, old ? BPF_EXIST : BPF_NOEXIST) ? -errno : 0;
 }
 
-static void fp_zero_slot(struct fp *s, __u32 slot)
+/* A port's rows (its queues and its spill row) zeroed, their sockets gone. */
+static void fp_zero_rows(struct fp *s, const struct tf_fp_port *port)
 {
 	int vsz = fp_stats_value_size();
 	void *zero;
 
 	if (vsz < 0 || !(zero = calloc(1, vsz)))
 		return;
-	for (__u32 q = 0; q < TF_MAX_QUEUES; q++) {
-		__u32 k = TF_FP_QKEY(slot, q);
+	for (__u32 q = 0; q <= port->nrows && port->row + q < TF_FP_MAX_ROWS; q++) {
+		__u32 k = port->row + q;
 
 		bpf_map_update_elem(s->stats, &k, zero, BPF_ANY);
 		bpf_map_delete_elem(s->xsks, &k);
 	}
 	free(zero);
-	set_slot(s, slot, NULL);
 }
 
 /* Forget a port: its fdb entries, sockets, counters, DEVMAP entry, record. */
@@ -357,9 +385,10 @@ void fp_forget(struct fp *s, int ifindex, const struct tf_fp_port *port)
 			prev = NULL;	/* restart: the deleted key cannot lead the walk */
 		}
 	}
-	fp_zero_slot(s, port->slot);
-	bpf_map_delete_elem(s->tx_ports, &port->slot);
+	/* the record first: no frame counts into rows being zeroed for reuse */
 	bpf_map_delete_elem(s->ports, &key);
+	fp_zero_rows(s, port);
+	bpf_map_delete_elem(s->tx_ports, &port->slot);
 	fp_bump_gen(s);
 }
 
@@ -373,6 +402,9 @@ void fp_release(struct fp *s)
 
 		for (size_t i = 0; i < ARRAY_SIZE(pins); i++)
 			unlink(fp_pin(s, pins[i], path, sizeof(path)));
+		/* the programs stay alive on any device still holding them */
+		for (size_t i = 0; i < ARRAY_SIZE(prog_pins); i++)
+			unlink(fp_pin(s, prog_pins[i], path, sizeof(path)));
 		if (tf_pin_release(&s->pin))
 			pr_debug("fastpath: last port gone, %s removed", s->pin.dir);
 	}
@@ -398,6 +430,28 @@ void fp_gc(struct fp *s)
 	}
 }
 
+/*
+ * A dead namespace's state of another layout: no tapflow can read it, and
+ * nothing can use it any more (its devices, and so their programs, went with
+ * the namespace), so every pin in it goes, whatever it was. Closes s.
+ */
+static void drop_other_layout(struct fp *s)
+{
+	struct dirent *e;
+	DIR *d = opendir(s->pin.dir);
+
+	pr_debug("fastpath: %s is of another layout and its namespace is gone: removing it",
+		 s->pin.dir);
+	if (d) {
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.')
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	tf_pin_release(&s->pin);
+	fp_close(s);
+}
+
 static void reclaim_one(struct tf_pin *p, void *arg)
 {
 	struct fp s;
@@ -406,7 +460,9 @@ static void reclaim_one(struct tf_pin *p, void *arg)
 	fp_init(&s);
 	s.pin = *p;
 	p->fd = -1;	/* s holds the lock now */
-	if (!open_maps(&s, false))
+	if (check_layout(&s) == -EPROTO)
+		drop_other_layout(&s);
+	else if (!open_maps(&s, TF_PIN_WRITE))
 		fp_release(&s);
 	else
 		fp_close(&s);
@@ -458,37 +514,73 @@ int fp_same_netns(struct fp *s)
 	return 1;
 }
 
-static int alloc_slot(struct fp *s, __u32 *slot)
+static int cmp_u32(const void *a, const void *b)
 {
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A free slot and the first free run of need rows, from one walk of the
+ * ports. Rows are handed out first fit; a run freed by a port that left is
+ * taken by the next port that fits in it.
+ */
+static int alloc_slot(struct fp *s, __u32 need, __u32 *slot, __u32 *row)
+{
+	__u32 runs[TF_FP_MAX_PORTS][2];	/* [row, end) per port, sorted (8 KiB) */
 	bool used[TF_FP_MAX_PORTS] = { false };
-	__u32 k, next, *prev = NULL;
+	__u32 k, next, *prev = NULL, n = 0, at = 0, i;
 	struct tf_fp_port p;
 
 	while (!bpf_map_get_next_key(s->ports, prev, &next)) {
 		k = next;
 		prev = &k;
-		if (!bpf_map_lookup_elem(s->ports, &k, &p) && p.slot < TF_FP_MAX_PORTS)
+		if (bpf_map_lookup_elem(s->ports, &k, &p) || n >= TF_FP_MAX_PORTS)
+			continue;
+		if (p.slot < TF_FP_MAX_PORTS)
 			used[p.slot] = true;
+		runs[n][0] = p.row;
+		runs[n][1] = p.row + p.nrows + 1;
+		n++;
 	}
-	for (__u32 i = 0; i < TF_FP_MAX_PORTS; i++)
-		if (!used[i]) {
-			*slot = i;
-			return 0;
-		}
-	return tf_err(-ENOSPC, "all %d fast path ports are in use", TF_FP_MAX_PORTS);
+	for (i = 0; i < TF_FP_MAX_PORTS && used[i]; i++)
+		;
+	if (i == TF_FP_MAX_PORTS)
+		return tf_err(-ENOSPC, "all %d fast path ports of this network namespace are in use "
+			      "(TF_FP_MAX_PORTS); turn one off first (tapflow fastpath off / uplink del)",
+			      TF_FP_MAX_PORTS);
+	*slot = i;
+	qsort(runs, n, sizeof(runs[0]), cmp_u32);
+	for (i = 0; i < n && runs[i][0] < at + need; i++)
+		at = runs[i][1] > at ? runs[i][1] : at;
+	/* the loop stops at the first gap that fits, or past the last run */
+	if (at + need > TF_FP_MAX_ROWS)
+		return tf_err(-ENOSPC, "the fast path's %d per-queue rows are all in use "
+			      "(TF_FP_MAX_ROWS: one per rx queue of each port, plus one); this port needs %u",
+			      TF_FP_MAX_ROWS, need);
+	*row = at;
+	return 0;
 }
 
-/* Record a port and make it a redirect target. */
-int fp_add_port(struct fp *s, int ifindex, const char *name, enum tf_fp_port_kind kind)
+/* Record a port with rows for nqueues rx queues and make it a redirect target. */
+int fp_add_port(struct fp *s, int ifindex, const char *name, enum tf_fp_port_kind kind,
+		unsigned int nqueues)
 {
 	struct tf_fp_port port = { .kind = kind };
 	__u32 v = ifindex;
-	int err = alloc_slot(s, &port.slot);
+	int err;
 
+	if (nqueues < 1)
+		nqueues = 1;
+	if (nqueues > TF_MAX_QUEUES)
+		nqueues = TF_MAX_QUEUES;
+	port.nrows = nqueues;
+	err = alloc_slot(s, nqueues + 1, &port.slot, &port.row);
 	if (err)
 		return err;
 	snprintf(port.name, sizeof(port.name), "%s", name);
-	fp_zero_slot(s, port.slot);
+	fp_zero_rows(s, &port);
 	if (bpf_map_update_elem(s->tx_ports, &port.slot, &v, BPF_ANY))
 		return tf_err(-errno, "cannot add %s to the DEVMAP: %s", name, strerror(errno));
 	err = fp_put_port(s, ifindex, &port, NULL);

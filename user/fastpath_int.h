@@ -19,7 +19,7 @@ struct fastpath;
 /* The pinned state of one network namespace, locked. */
 struct fp {
 	struct tf_pin pin;	/* TF_FP_PIN_ROOT/<netns inode>, locked */
-	int ports, fdb, tx_ports, xsks, stats, meta, slots, gen;
+	int ports, fdb, tx_ports, xsks, stats, meta, gen;
 };
 
 /* Open to change the state (exclusive lock), creating its maps with create. */
@@ -38,9 +38,10 @@ int fp_reuse_tx_ports(const struct fp *s, struct fastpath *skel, bool before_loa
 /* 1 and *port when ifindex is a port of s, 0 if not. */
 int fp_port(struct fp *s, int ifindex, struct tf_fp_port *port);
 int fp_nports(struct fp *s);
-/* Record a port (a new slot) and make it a redirect target. */
-int fp_add_port(struct fp *s, int ifindex, const char *name, enum tf_fp_port_kind kind);
-/* Write a port's record and its slot, or neither (old: the record replaced). */
+/* Record a port (a new slot, rows for nqueues rx queues) and make it a redirect target. */
+int fp_add_port(struct fp *s, int ifindex, const char *name, enum tf_fp_port_kind kind,
+		unsigned int nqueues);
+/* Write a port's record (old: the record replaced, NULL: a new port). */
 int fp_put_port(struct fp *s, int ifindex, const struct tf_fp_port *port,
 		const struct tf_fp_port *old);
 /* Forget a port: its fdb entries, sockets, counters, DEVMAP entry, record. */

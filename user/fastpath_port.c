@@ -4,10 +4,20 @@
  * attached through libxdp, and what the fast path does when a tap is
  * deleted or shown (its struct tf_module).
  *
- * The programs themselves are never pinned: each `on` loads a fresh copy
- * for that port (its ifindex and slot are constants in .rodata) that reuses
- * the pinned maps, and the device's XDP slot keeps it alive, so `off`
- * (detach) or the device going away frees it.
+ * One copy of each program serves every port of a namespace (it finds its
+ * port by the frame's ingress ifindex): the first port of its kind loads it
+ * through libxdp, which picks the multi-program dispatcher or, on a kernel
+ * without freplace, legacy mode, and pins it beside the maps; every later
+ * port attaches that copy. So adding a port is map updates and an attach,
+ * not a load and a verification:
+ *
+ *   pinned copy is BPF_PROG_TYPE_XDP (legacy) ─▶ bpf_xdp_attach(ifindex, fd)
+ *   pinned copy is BPF_PROG_TYPE_EXT          ─▶ libxdp links it into the
+ *                                                device's own dispatcher
+ *                                                (one dispatcher load per device)
+ *
+ * The pin goes with the namespace's last port; a device still holding the
+ * program keeps it alive until it is detached or the device goes away.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +28,7 @@
 #include <netinet/in.h>
 #include <linux/capability.h>
 #include <linux/ethtool.h>
+#include <linux/if_link.h>
 #include <linux/sockios.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -37,8 +48,8 @@
 #include "fastpath_int.h"
 #include "module.h"
 
-#define PROG_TAP	"tf_fp_tap"
-#define PROG_UPLINK	"tf_fp_uplink"
+#define PROG_TAP	TF_FP_PROG_TAP
+#define PROG_UPLINK	TF_FP_PROG_UPLINK
 
 static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
@@ -72,8 +83,11 @@ static int drvinfo(const char *name, char *driver, size_t dlen, char *bus, size_
 	return err;
 }
 
-/* An accelerated tap must be a tap, and tapflow's. */
-static int resolve_tap(const char *name, int *ifindex)
+/*
+ * An accelerated tap must be a tap, and tapflow's. *nqueues: the queues it
+ * was made with, or more if more are attached: each gets a row.
+ */
+static int resolve_tap(const char *name, int *ifindex, unsigned int *nqueues)
 {
 	struct tf_tap_info info;
 	int err = tf_ifindex(name, ifindex);
@@ -88,7 +102,26 @@ static int resolve_tap(const char *name, int *ifindex)
 	if (!info.by_tapflow)
 		return tf_err(-EINVAL, "'%s' was not created by tapflow (tapflow create %s --fastpath)",
 			      name, name);
+	*nqueues = info.conf.queues > info.queues_attached ? info.conf.queues : info.queues_attached;
 	return 0;
+}
+
+/* The rx queues of a device (its rx-N directories in sysfs), at least 1. */
+static unsigned int rx_queues(const char *dev)
+{
+	char path[64];
+	struct dirent *e;
+	unsigned int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", dev);
+	d = opendir(path);
+	if (!d)
+		return 1;
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "rx-", 3);
+	closedir(d);
+	return n ? n : 1;
 }
 
 /* Loading XDP programs and maps: CAP_BPF (with CAP_NET_ADMIN) or CAP_SYS_ADMIN. */
@@ -118,54 +151,124 @@ static int fp_open_claimed(struct fp *s, const char *what)
 	return err;
 }
 
-static int prog_attach(const struct fp *s, int ifindex, __u32 slot, const char *name,
+/* The error for a refused attach: what the user can fix keeps its kind, the rest is exit 3. */
+static int attach_error(int err, const char *prog_name, const char *name, enum xdp_attach_mode mode)
+{
+	/*
+	 * The kernel refusing the program or the mode (EOPNOTSUPP: the driver
+	 * has no native XDP, a verifier or load error) is exit 3; what the
+	 * user can fix (a device that is busy or gone, a missing privilege)
+	 * keeps its own kind.
+	 */
+	bool fixable = err >= 0 || err == -EINVAL || err == -ENODEV || err == -EEXIST ||
+		       err == -EBUSY || err == -EPERM;
+
+	return tf_err_as(err < 0 ? err : -EINVAL, fixable ? TF_ERRK_OTHER : TF_ERRK_BPF,
+			 "cannot attach %s to %s in %s mode: %s%s",
+			 prog_name, name, mode == XDP_MODE_NATIVE ? "native" : "skb",
+			 strerror(err < 0 ? -err : EINVAL),
+			 err == -EEXIST || err == -EBUSY ? " (another XDP program is there; see xdp-loader status)" : "");
+}
+
+/*
+ * The pinned copy of PROG_NAME: a libxdp program to attach (*xp), or, for a
+ * legacy copy, attached here straight into the device's XDP slot (*xp
+ * NULL, *legacy set). -ENOENT: no copy yet.
+ */
+static int attach_pinned(const struct fp *s, int ifindex, const char *name, const char *prog_name,
+			 enum xdp_attach_mode mode, bool *legacy, struct xdp_program **xp)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	char pin[128];
+	int fd, err;
+
+	*xp = NULL;
+	fd = bpf_obj_get(fp_pin(s, prog_name, pin, sizeof(pin)));
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : tf_err(-errno, "cannot open %s: %s", pin, strerror(errno));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		err = tf_err(-errno, "cannot read %s: %s", pin, strerror(errno));
+		goto out;
+	}
+	if (info.type == BPF_PROG_TYPE_XDP) {
+		/*
+		 * libxdp would build (load and verify) a dispatcher first only to
+		 * find again that this copy cannot go in one; attach it as libxdp's
+		 * legacy mode does, never over another program.
+		 */
+		__u32 fl = XDP_FLAGS_UPDATE_IF_NOEXIST |
+			   (mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+		err = bpf_xdp_attach(ifindex, fd, fl, NULL);
+		if (err)
+			err = attach_error(err, prog_name, name, mode);
+		else if (legacy)
+			*legacy = true;
+		goto out;
+	}
+	*xp = xdp_program__from_fd(fd);
+	err = libxdp_get_error(*xp);
+	if (err) {
+		*xp = NULL;
+		err = tf_err(err, "cannot prepare %s for libxdp: %s", pin, strerror(-err));
+	}
+out:
+	close(fd);
+	return err;
+}
+
+/*
+ * Attach the namespace's copy of PROG_NAME to ifindex, loading and pinning
+ * it if this is the first port of its kind (see the top of this file).
+ */
+static int prog_attach(const struct fp *s, int ifindex, const char *name,
 		       const char *prog_name, enum xdp_attach_mode mode, bool *legacy)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->pin.dir);
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .prog_name = prog_name);
 	struct xdp_multiprog *mp;
-	struct fastpath *skel;
+	struct fastpath *skel = NULL;
 	struct xdp_program *xp;
+	char pin[128];
 	int err;
 
 	libxdp_set_print(libxdp_print);
-	skel = fastpath__open_opts(&oo);
-	if (!skel)
-		return tf_err(-errno, "cannot open the fast path object: %s", strerror(errno));
-	bpf_program__set_autoload(!strcmp(prog_name, PROG_TAP) ? skel->progs.tf_fp_uplink
-							       : skel->progs.tf_fp_tap, false);
-	skel->rodata->tf_ifindex = ifindex;
-	skel->rodata->tf_slot = slot;
-	err = fp_reuse_tx_ports(s, skel, true);
-	if (err) {
-		fastpath__destroy(skel);
-		return tf_err(err, "cannot reuse %s/%s: %s", s->pin.dir, TF_FP_MAP_TX_PORTS, strerror(-err));
-	}
-	xo.obj = skel->obj;
-	xp = xdp_program__create(&xo);
-	err = libxdp_get_error(xp);
-	if (err) {
-		fastpath__destroy(skel);
-		return tf_err(err, "cannot prepare %s for libxdp: %s", prog_name, strerror(-err));
+	err = attach_pinned(s, ifindex, name, prog_name, mode, legacy, &xp);
+	if (err != -ENOENT && (err || !xp))
+		return err;
+	if (err == -ENOENT) {
+		skel = fastpath__open_opts(&oo);
+		if (!skel)
+			return tf_err(-errno, "cannot open the fast path object: %s", strerror(errno));
+		bpf_program__set_autoload(!strcmp(prog_name, PROG_TAP) ? skel->progs.tf_fp_uplink
+								       : skel->progs.tf_fp_tap, false);
+		err = fp_reuse_tx_ports(s, skel, true);
+		if (err) {
+			fastpath__destroy(skel);
+			return tf_err(err, "cannot reuse %s/%s: %s", s->pin.dir, TF_FP_MAP_TX_PORTS,
+				      strerror(-err));
+		}
+		xo.obj = skel->obj;
+		xp = xdp_program__create(&xo);
+		err = libxdp_get_error(xp);
+		if (err) {
+			fastpath__destroy(skel);
+			return tf_err(err, "cannot prepare %s for libxdp: %s", prog_name, strerror(-err));
+		}
 	}
 	err = xdp_program__attach(xp, ifindex, mode, 0);
 	if (err) {
-		/*
-		 * The kernel refusing the program or the mode (EOPNOTSUPP: the
-		 * driver has no native XDP, a verifier or load error) is exit 3;
-		 * what the user can fix (a device that is busy or gone, a
-		 * missing privilege) keeps its own kind.
-		 */
-		bool fixable = err >= 0 || err == -EINVAL || err == -ENODEV || err == -EEXIST ||
-			       err == -EBUSY || err == -EPERM;
-
-		err = tf_err_as(err < 0 ? err : -EINVAL, fixable ? TF_ERRK_OTHER : TF_ERRK_BPF,
-				"cannot attach %s to %s in %s mode: %s%s",
-				prog_name, name, mode == XDP_MODE_NATIVE ? "native" : "skb",
-				strerror(err < 0 ? -err : EINVAL),
-				err == -EEXIST || err == -EBUSY ? " (another XDP program is there; see xdp-loader status)" : "");
+		err = attach_error(err, prog_name, name, mode);
 		goto out;
 	}
+	/*
+	 * The copy libxdp loaded (XDP in legacy mode, EXT in a dispatcher)
+	 * serves the next ports. Not pinning it only costs them a load.
+	 */
+	if (skel && bpf_obj_pin(xdp_program__fd(xp), fp_pin(s, prog_name, pin, sizeof(pin))))
+		pr_debug("fastpath: cannot pin %s: %s; the next port loads its own copy",
+			 pin, strerror(errno));
 	mp = xdp_multiprog__get_from_ifindex(ifindex);
 	if (!libxdp_get_error(mp) && mp) {
 		if (legacy)
@@ -174,7 +277,8 @@ static int prog_attach(const struct fp *s, int ifindex, __u32 slot, const char *
 	}
 out:
 	xdp_program__close(xp);
-	fastpath__destroy(skel);
+	if (skel)
+		fastpath__destroy(skel);
 	return err;
 }
 
@@ -213,15 +317,14 @@ static bool prog_attached(int ifindex, const char *prog_name)
 }
 
 /*
- * A port is recorded before its program is attached (the program is built
- * for the port's slot), so a kill between the two, or `ip link set DEV xdp
+ * A port is recorded before its program is attached (the program finds
+ * its port by ifindex), so a kill between the two, or `ip link set DEV xdp
  * off` behind tapflow's back, leaves a record without a program. An `on`
  * (or `uplink add`) that finds the record therefore checks the device, and
- * attaches the program again for the recorded slot when it is gone.
+ * attaches the program again when it is gone.
  * 0 when the program is (now) there, *reattached telling which.
  */
-static int ensure_attached(const struct fp *s, int ifindex, const struct tf_fp_port *port,
-			   const char *name, const char *prog_name, enum xdp_attach_mode mode,
+static int ensure_attached(const struct fp *s, int ifindex, const char *name, const char *prog_name, enum xdp_attach_mode mode,
 			   bool *legacy, bool *reattached)
 {
 	int err;
@@ -229,7 +332,7 @@ static int ensure_attached(const struct fp *s, int ifindex, const struct tf_fp_p
 	*reattached = false;
 	if (prog_attached(ifindex, prog_name))
 		return 0;
-	err = prog_attach(s, ifindex, port->slot, name, prog_name, mode, legacy);
+	err = prog_attach(s, ifindex, name, prog_name, mode, legacy);
 	if (err) {
 		char why[400];
 
@@ -290,12 +393,12 @@ static int drop_orphan(int ifindex, const char *name, const char *prog_name)
 
 /* A new port of KIND: an orphaned program of ours taken off first, then added. */
 static int port_new(struct fp *s, int ifindex, const char *name, enum tf_fp_port_kind kind,
-		    struct tf_fp_port *port)
+		    unsigned int nqueues, struct tf_fp_port *port)
 {
 	int err = drop_orphan(ifindex, name, kind == TF_FP_PORT_TAP ? PROG_TAP : PROG_UPLINK);
 
 	if (!err)
-		err = fp_add_port(s, ifindex, name, kind);
+		err = fp_add_port(s, ifindex, name, kind, nqueues);
 	if (!err)
 		fp_port(s, ifindex, port);
 	return err;
@@ -304,12 +407,13 @@ static int port_new(struct fp *s, int ifindex, const char *name, enum tf_fp_port
 int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 {
 	struct tf_fp_port port;
+	unsigned int nqueues = 1;
 	int ifindex, err;
 	struct fp s;
 
 	if (changed)
 		*changed = false;
-	err = resolve_tap(name, &ifindex);
+	err = resolve_tap(name, &ifindex, &nqueues);
 	if (err)
 		return err;
 	err = fp_open_claimed(&s, "the fast path");
@@ -321,16 +425,16 @@ int tf_fastpath_enable(const char *name, bool *changed, bool *legacy)
 		if (port.kind != TF_FP_PORT_TAP)
 			err = tf_err(-EEXIST, "'%s' is an uplink, not a tap", name);
 		else
-			err = ensure_attached(&s, ifindex, &port, name, PROG_TAP, XDP_MODE_NATIVE,
+			err = ensure_attached(&s, ifindex, name, PROG_TAP, XDP_MODE_NATIVE,
 					      legacy, &again);
 		if (changed)
 			*changed = again;
 		goto out;
 	}
-	err = port_new(&s, ifindex, name, TF_FP_PORT_TAP, &port);
+	err = port_new(&s, ifindex, name, TF_FP_PORT_TAP, nqueues, &port);
 	if (err)
 		goto out;
-	err = prog_attach(&s, ifindex, port.slot, name, PROG_TAP, XDP_MODE_NATIVE, legacy);
+	err = prog_attach(&s, ifindex, name, PROG_TAP, XDP_MODE_NATIVE, legacy);
 	if (err) {
 		fp_forget(&s, ifindex, &port);
 		goto out;
@@ -406,25 +510,25 @@ int tf_uplink_add(const char *dev, bool allow_skb, enum tf_xdp_mode *mode)
 		if (port.kind != TF_FP_PORT_UPLINK)
 			err = tf_err(-EEXIST, "'%s' is an accelerated tap, not an uplink", dev);
 		else
-			err = ensure_attached(&s, ifindex, &port, dev, PROG_UPLINK, XDP_MODE_NATIVE,
+			err = ensure_attached(&s, ifindex, dev, PROG_UPLINK, XDP_MODE_NATIVE,
 					      NULL, &again);
 		if (err && allow_skb && port.kind == TF_FP_PORT_UPLINK)
-			err = ensure_attached(&s, ifindex, &port, dev, PROG_UPLINK, XDP_MODE_SKB,
+			err = ensure_attached(&s, ifindex, dev, PROG_UPLINK, XDP_MODE_SKB,
 					      NULL, &again);
 		if (!err && mode)
 			*mode = attached_mode(ifindex) == XDP_MODE_SKB ? TF_XDP_SKB : TF_XDP_NATIVE;
 		goto out;
 	}
-	err = port_new(&s, ifindex, dev, TF_FP_PORT_UPLINK, &port);
+	err = port_new(&s, ifindex, dev, TF_FP_PORT_UPLINK, rx_queues(dev), &port);
 	if (err)
 		goto out;
 	if (mode)
 		*mode = TF_XDP_NATIVE;
-	err = prog_attach(&s, ifindex, port.slot, dev, PROG_UPLINK, XDP_MODE_NATIVE, NULL);
+	err = prog_attach(&s, ifindex, dev, PROG_UPLINK, XDP_MODE_NATIVE, NULL);
 	if (err && allow_skb && err != -EEXIST && err != -EBUSY) {
 		pr_warn("%s: native XDP refused (%s); using skb (generic) mode, which is slower",
 			dev, tf_errmsg());
-		err = prog_attach(&s, ifindex, port.slot, dev, PROG_UPLINK, XDP_MODE_SKB, NULL);
+		err = prog_attach(&s, ifindex, dev, PROG_UPLINK, XDP_MODE_SKB, NULL);
 		if (!err && mode)
 			*mode = TF_XDP_SKB;
 	}

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * AF_XDP rules of a fast path port: which frames the tap's program hands to
- * the AF_XDP socket of the queue they arrive on, kept in the port's record
- * and its slot (fp_put_port writes both or neither).
+ * the AF_XDP socket of the queue they arrive on, kept in the port's record,
+ * which the program reads per frame (fp_put_port: one map update).
  */
 #include <errno.h>
 #include <fcntl.h>

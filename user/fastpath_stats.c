@@ -52,7 +52,7 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 	int ncpu = libbpf_num_possible_cpus(), vsz = fp_stats_value_size();
 	struct tf_fastpath_qstats *qs = NULL;
 	char *all = NULL, *buf;
-	uint32_t *keys = NULL;
+	uint32_t *keys = NULL, nrows;
 	bool batched;
 	int err = 0;
 
@@ -62,18 +62,22 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 		memset(total, 0, sizeof(*total));
 	if (vsz < 0)
 		return tf_err(-EINVAL, "cannot count the possible CPUs");
-	/* the port's 256 rows in one batch lookup (a scrape reads every port) */
-	all = malloc((size_t)vsz * TF_MAX_QUEUES);
-	keys = calloc(TF_MAX_QUEUES, sizeof(*keys));
-	qs = calloc(TF_MAX_QUEUES, sizeof(*qs));
+	/* the port's rows (its queues, then the spill row) in one batch lookup (a scrape reads every port) */
+	nrows = port->nrows + 1;
+	if (port->row + nrows > TF_FP_MAX_ROWS)
+		return tf_err(-EINVAL, "port %s: rows %u..%u are past the map's %d", port->name,
+			      port->row, port->row + nrows - 1, TF_FP_MAX_ROWS);
+	all = malloc((size_t)vsz * nrows);
+	keys = calloc(nrows, sizeof(*keys));
+	qs = calloc(nrows, sizeof(*qs));
 	if (!all || !keys || !qs) {
 		err = tf_err(-ENOMEM, "out of memory");
 		goto out;
 	}
-	batched = tf_map_read_range(s->stats, TF_FP_QKEY(port->slot, 0), TF_MAX_QUEUES, keys, all);
-	for (__u32 q = 0; q < TF_MAX_QUEUES; q++) {
+	batched = tf_map_read_range(s->stats, port->row, nrows, keys, all);
+	for (__u32 q = 0; q < nrows; q++) {
 		struct tf_fastpath_qstats *d = &qs[*n];
-		__u32 k = TF_FP_QKEY(port->slot, q);
+		__u32 k = port->row + q;
 		struct tf_fp_qstats sum;
 		bool any = false;
 
@@ -81,7 +85,7 @@ static int read_port_stats(struct fp *s, const struct tf_fp_port *port,
 		if (!batched && bpf_map_lookup_elem(s->stats, &k, buf))
 			continue;
 		memset(d, 0, sizeof(*d));
-		d->queue = q;
+		d->queue = q < port->nrows ? q : TF_FP_QUEUE_OTHER;
 		memset(&sum, 0, sizeof(sum));
 		tf_percpu_sum(buf, ncpu, sizeof(sum), &sum);
 		memcpy(d->packets, sum.packets, sizeof(d->packets));

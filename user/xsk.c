@@ -39,8 +39,9 @@ static bool pow2(unsigned int v)
 	return v && !(v & (v - 1));
 }
 
-/* The fast path's XSKMAP and the key of queue 0 of ifindex's port. */
-static int fastpath_map(const char *name, int ifindex, int *map_fd, uint32_t *base)
+/* The fast path's XSKMAP, the key of queue 0 of ifindex's port and how many queues have a key. */
+static int fastpath_map(const char *name, int ifindex, int *map_fd, uint32_t *base,
+			uint32_t *nrows)
 {
 	struct tf_fp_port port;
 	__u32 key = ifindex;
@@ -65,7 +66,8 @@ static int fastpath_map(const char *name, int ifindex, int *map_fd, uint32_t *ba
 	if (fd < 0)
 		return tf_err(-errno, "%s: %s", xsks, strerror(errno));
 	*map_fd = fd;
-	*base = TF_FP_QKEY(port.slot, 0);
+	*base = port.row;
+	*nrows = port.nrows;
 	return 0;
 }
 
@@ -182,10 +184,18 @@ int tf_xsk_open(const char *name, const struct tf_xsk_opts *o, struct tf_xsk **o
 		x->xskmap_fd = o->xskmap_fd;
 		x->key_base = o->xskmap_base;
 	} else {
-		err = fastpath_map(name, x->ifindex, &x->xskmap_fd, &x->key_base);
+		uint32_t nrows;
+
+		err = fastpath_map(name, x->ifindex, &x->xskmap_fd, &x->key_base, &nrows);
 		if (err)
 			goto fail;
 		x->own_map_fd = true;
+		if (nq > nrows) {
+			err = tf_err(-EINVAL, "%s: %u queues, but its fast path port has keys for %u "
+				     "(the queues it had when the fast path went on; fastpath off and on again)",
+				     name, nq, nrows);
+			goto fail;
+		}
 	}
 	x->q = calloc(nq, sizeof(*x->q));
 	if (!x->q) {

@@ -6,13 +6,14 @@
  * private network namespace, so nothing here touches the host's fast path.
  *
  *   test frame ─▶ bpf_prog_test_run(tf_fp_tap | tf_fp_uplink, ingress = lo)
- *                   └─▶ verdict + stats[slot*256 + 0] + fdb, compared
+ *                   └─▶ verdict + stats[row + 0] + fdb, compared
  *
  * The ingress "port" is the namespace's loopback device (a test run needs a
- * real ifindex and rx queue), which the object is loaded for (tf_ifindex,
- * tf_slot); redirect targets are two throw-away taps in slots 1 and 2 (a
+ * real ifindex and rx queue), recorded in "ports" by that ifindex with one
+ * queue row at ROW_IN (the program finds its port by the frame's ingress
+ * ifindex); redirect targets are two throw-away taps in slots 1 and 2 (a
  * DEVMAP entry needs a live device). Like user space, every change to the
- * fdb or a slot made here bumps gen, or the programs' caches would not see it. An AF_XDP socket bound to lo queue 0
+ * fdb or a port made here bumps gen, or the programs' caches would not see it. An AF_XDP socket bound to lo queue 0
  * stands in for a user-space dataplane. Needs root; SKIPs otherwise.
  */
 #include <errno.h>
@@ -37,7 +38,9 @@
 
 #define LO		1
 #define ARRAY_SIZE_T(a)	((int)(sizeof(a) / sizeof((a)[0])))
-#define SLOT_IN		3	/* any slot: keys must follow it */
+#define SLOT_IN		3	/* any slot: the fdb must follow it */
+#define ROW_IN		40	/* any row, not the slot: stats and xsks keys must follow it */
+#define ROW_OF(slot)	((slot) == SLOT_IN ? ROW_IN : (slot) * 2)
 
 static const uint8_t MAC_A[6] = { 0x02, 0, 0, 0, 0x0a, 0x01 };	/* behind lo (learned) */
 static const uint8_t MAC_B[6] = { 0x02, 0, 0, 0, 0x0b, 0x01 };	/* tap B */
@@ -123,16 +126,14 @@ static uint32_t slot_of(int ifindex)
 
 static int put_port(int ifindex, uint32_t slot, uint32_t kind, const struct tf_fp_rule *rules, int n)
 {
-	struct tf_fp_port p = { .slot = slot, .kind = kind, .nrules = n };
-	struct tf_fp_slot sv = { .ifindex = ifindex, .nrules = n };
+	struct tf_fp_port p = { .slot = slot, .kind = kind, .nrules = n, .row = ROW_OF(slot),
+				.nrows = 1 };
 	__u32 k = ifindex;
 	int err;
 
 	for (int i = 0; i < n; i++)
-		p.rules[i] = sv.rules[i] = rules[i];
+		p.rules[i] = rules[i];
 	err = bpf_map_update_elem(bpf_map__fd(E.skel->maps.ports), &k, &p, BPF_ANY);
-	if (!err)
-		err = bpf_map_update_elem(bpf_map__fd(E.skel->maps.slots), &slot, &sv, BPF_ANY);
 	bump_gen();
 	return err;
 }
@@ -188,8 +189,6 @@ static void env_setup(void)
 	}
 	bpf_object__for_each_map(m, E.skel->obj)
 		bpf_map__set_pin_path(m, NULL);	/* private maps, never the pinned ones */
-	E.skel->rodata->tf_ifindex = LO;
-	E.skel->rodata->tf_slot = SLOT_IN;
 	if (fastpath__load(E.skel)) {
 		env_err = "cannot load the fastpath object";
 		return;
@@ -210,14 +209,18 @@ static void env_setup(void)
 
 /* ---- running a frame ----------------------------------------------------------------- */
 
+/* Where run() says the frame came from, and the stats row it compares. */
+static int run_ifindex = LO;
+static __u32 run_key = ROW_IN;
+
 static int run(struct bpf_program *prog, const struct tf_frame *f, struct tf_fp_qstats *delta)
 {
 	int ncpu = libbpf_num_possible_cpus(), stride = (sizeof(struct tf_fp_qstats) + 7) & ~7;
-	struct xdp_md ctx = { .ingress_ifindex = LO, .rx_queue_index = 0 };
+	struct xdp_md ctx = { .ingress_ifindex = run_ifindex, .rx_queue_index = 0 };
 	uint8_t frame[F_MAX], out[F_MAX];
 	char before[stride * ncpu], after[stride * ncpu];
 	int fd = bpf_map__fd(E.skel->maps.stats);
-	__u32 key = TF_FP_QKEY(SLOT_IN, 0);
+	__u32 key = run_key;
 	LIBBPF_OPTS(bpf_test_run_opts, o,
 		.data_in = frame, .data_out = out, .data_size_out = sizeof(out),
 		.ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
@@ -402,22 +405,88 @@ static void test_uplink(void)
 static void test_not_a_port(void)
 {
 	struct tf_frame f = UDP4(MAC_B, MAC_A, 9);
-	struct tf_fp_slot other = { .ifindex = E.tapb };
 	struct tf_fp_qstats d;
-	__u32 k = LO, slot = SLOT_IN;
+	__u32 k = LO;
 
 	env_setup();
 	if (env_err)
 		TEST_SKIP(env_err);
-	/* the slot now serves another device: this copy is a leftover */
-	bpf_map_update_elem(bpf_map__fd(E.skel->maps.slots), &slot, &other, BPF_ANY);
-	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "slot of another device: passes");
+	/* the device is now an uplink: the tap program left on it is a leftover */
+	put_port(LO, SLOT_IN, TF_FP_PORT_UPLINK, NULL, 0);
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "port of the other kind: passes");
 	ASSERT_EQ(d.packets[TF_FP_PASS], 0, "and is not counted");
 	bpf_map_delete_elem(bpf_map__fd(E.skel->maps.ports), &k);
-	memset(&other, 0, sizeof(other));
-	bpf_map_update_elem(bpf_map__fd(E.skel->maps.slots), &slot, &other, BPF_ANY);
-	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "free slot: passes");
+	bump_gen();
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "not a port: passes");
 	ASSERT_EQ(d.packets[TF_FP_PASS], 0, "and is not counted");
+}
+
+/*
+ * One copy serves every port: the same program, fed frames of one source
+ * MAC from lo and then from tap B (the same CPU, so the same per-CPU
+ * cache), learns the MAC on each port in turn, counts each frame in the
+ * row of the port it came in on, and keeps the slot of that port.
+ */
+static void test_one_copy_two_ports(void)
+{
+	struct tf_frame f = UDP4(MAC_X, MAC_N, 9);
+	struct tf_fp_qstats d;
+	struct tf_fp_fdb v;
+
+	env_setup();
+	if (env_err)
+		TEST_SKIP(env_err);
+	ASSERT_OK(put_port(LO, SLOT_IN, TF_FP_PORT_TAP, NULL, 0), "port lo");
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "from lo");
+	ASSERT_EQ(d.learned, 1, "learned on lo");
+	ASSERT_OK(get_fdb(MAC_N, &v), "N");
+	ASSERT_EQ(v.ifindex, LO, "N on lo");
+	run_ifindex = E.tapb;
+	run_key = ROW_OF(1);
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "from B");
+	ASSERT_EQ(d.packets[TF_FP_PASS], 1, "counted in B's row");
+	ASSERT_EQ(d.learned, 1, "learned again on B, past the cached answer of lo");
+	ASSERT_OK(get_fdb(MAC_N, &v), "N");
+	ASSERT_EQ(v.ifindex, E.tapb, "N moved to B");
+	ASSERT_EQ(v.slot, 1, "in B's slot");
+	run_ifindex = LO;
+	run_key = ROW_IN;
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "from lo again");
+	ASSERT_EQ(d.learned, 1, "and back on lo");
+}
+
+/*
+ * A queue past the port's rows (here: a port given none) counts in the
+ * spill row right after them, and never reaches a socket, even one that
+ * sits at that key: the spill row is no queue's.
+ */
+static void test_spill_row(void)
+{
+	static const struct tf_fp_rule all = { .kind = TF_FP_RULE_ALL };
+	struct tf_fp_port p = { .slot = SLOT_IN, .kind = TF_FP_PORT_TAP, .nrules = 1,
+				.row = ROW_IN + 4, .nrows = 0, .rules = { all } };
+	struct tf_frame f = UDP4(BCAST, MAC_A, 9);
+	struct tf_fp_qstats d;
+	__u32 k = LO, key = ROW_IN + 4;
+	int fd;
+
+	env_setup();
+	if (env_err)
+		TEST_SKIP(env_err);
+	if (!E.xsk && xsk_on_lo())
+		TEST_SKIP("cannot bind an AF_XDP socket to lo queue 0");
+	fd = xsk_socket__fd(E.xsk);
+	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(E.skel->maps.xsks), &key, &fd, BPF_ANY), "xskmap");
+	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(E.skel->maps.ports), &k, &p, BPF_ANY), "port, no rows");
+	bump_gen();
+	run_key = key;
+	ASSERT_EQ(run(E.skel->progs.tf_fp_tap, &f, &d), XDP_PASS, "queue 0 past the rows: passes");
+	ASSERT_EQ(d.packets[TF_FP_PASS], 1, "counted in the spill row");
+	ASSERT_EQ(d.packets[TF_FP_XSK], 0, "not to the socket at the spill key");
+	ASSERT_EQ(d.xsk_miss, 1, "a rule matched with no socket: xsk_miss");
+	run_key = ROW_IN;
+	bpf_map_delete_elem(bpf_map__fd(E.skel->maps.xsks), &key);
+	put_port(LO, SLOT_IN, TF_FP_PORT_TAP, NULL, 0);
 }
 
 static void test_xsk_rules(void)
@@ -452,7 +521,7 @@ static void test_xsk_rules(void)
 		{ "whole tap: broadcast", false, UDP4(BCAST, MAC_A, 1), XDP_REDIRECT, TF_FP_XSK, 0 },
 		{ "whole tap: to B", false, UDP4(MAC_B, MAC_A, 1), XDP_REDIRECT, TF_FP_XSK, 0 },
 	};
-	__u32 key = TF_FP_QKEY(SLOT_IN, 0);
+	__u32 key = ROW_IN;
 	int fd;
 
 	env_setup();
@@ -560,7 +629,7 @@ static void test_parser(void)
 		  { .dst = MAC_B, .src = MAC_A, .family = 6, .ext = "HD", VX, .len = F_ETH + F_IP6 + 12 },
 		  XDP_REDIRECT, TF_FP_REDIRECT_TAP, 0 },
 	};
-	__u32 key = TF_FP_QKEY(SLOT_IN, 0);
+	__u32 key = ROW_IN;
 	int fd;
 
 	env_setup();
@@ -589,4 +658,4 @@ static void test_parser(void)
 
 TF_MAIN("fastpath_prog", TF_TEST(test_tap_forwarding), TF_TEST(test_learning),
 	TF_TEST(test_uplink), TF_TEST(test_xsk_rules), TF_TEST(test_cache), TF_TEST(test_not_a_port),
-	TF_TEST(test_parser))
+	TF_TEST(test_parser), TF_TEST(test_one_copy_two_ports), TF_TEST(test_spill_row))
