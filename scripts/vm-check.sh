@@ -62,7 +62,7 @@ note() { echo "vm-check: $*" >&2; }
 # each suite's time as `-- NAME: S s`.
 suites=${TF_VM_SUITES:-'^test_(tap|trace|trace_runs|trace_vhost|xdp_multi)$'}
 side=${TF_VM_PARALLEL-}
-printf -v cmd 'cd /tapflow && tests/run.sh --lane vm --filter %q --parallel %q' "$suites" "$side"
+printf -v cmd 'cd /tapflow && TF_TEST_TIMES=1 tests/run.sh --lane vm --filter %q --parallel %q' "$suites" "$side"
 keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in

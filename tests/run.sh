@@ -40,6 +40,7 @@ done
 [ -n "$lane" ] && vm=0
 # Inside the VM every backend the kernel offers is proven, one run each.
 [ "$lane" = vm ] && : "${TF_TRACE_BACKENDS:=fentry kprobe tracepoint}"
+[ -n "${TF_TRACE_BACKENDS:-}" ] && export TF_TRACE_BACKENDS
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
@@ -61,10 +62,13 @@ relay() {
 }
 
 echo "== unit tests"
+t0=${EPOCHREALTIME/./}
 for t in "$TOP"/build/tests/unit/*; do
 	[ -x "$t" ] || continue
 	"$t" 2>&1 | relay
 done
+t=$(( (${EPOCHREALTIME/./} - t0) / 100000 ))
+echo "-- unit tests: $((t / 10)).$((t % 10)) s"
 
 if [ -z "$lane" ] && [ "${TF_FUZZ_SECONDS:-4}" != 0 ]; then
 	echo "== fuzzing (${TF_FUZZ_SECONDS:-4} s each; make fuzz runs longer)"
