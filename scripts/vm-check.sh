@@ -23,6 +23,8 @@
 #                                         (default ^test_(tap|trace|trace_runs|trace_vhost|xdp_multi)$)
 #              TF_VM_PARALLEL=REGEX       of those, the ones run beside the
 #                                         others (default none; see below)
+#              TF_VM_UNITS=REGEX          unit test binaries to run (default
+#                                         the ones that touch the kernel; see below)
 #
 # stdout carries only the guest command's own output (CRs stripped), so a
 # caller can count its PASS/FAIL/SKIP lines; the whole serial console goes
@@ -60,9 +62,17 @@ note() { echo "vm-check: $*" >&2; }
 # emulated, not what real CPUs do, and one such hang makes the lane time out
 # at VM_TIMEOUT, so the suites run one after another. tests/run.sh prints
 # each suite's time as `-- NAME: S s`.
+#
+# Of the unit tests, the lane runs those that ask the kernel something: BPF
+# programs through BPF_PROG_TEST_RUN (cbpf, fastpath_prog, steer_prog), pins
+# and locks on bpffs (pin), a tun fd found through /proc (vmid). The others
+# (cli, parse, tap_opts, export) are pure user space: the same binary gives
+# the same result on any kernel, and under emulation they cost ~N s.
 suites=${TF_VM_SUITES:-'^test_(tap|trace|trace_runs|trace_vhost|xdp_multi)$'}
+units=${TF_VM_UNITS:-'^test_(cbpf|fastpath_prog|steer_prog|pin|vmid)$'}
 side=${TF_VM_PARALLEL-}
-printf -v cmd 'cd /tapflow && TF_TEST_TIMES=1 tests/run.sh --lane vm --filter %q --parallel %q' "$suites" "$side"
+printf -v cmd 'cd /tapflow && TF_TEST_TIMES=1 tests/run.sh --lane vm --unit-filter %q --filter %q --parallel %q' \
+	"$units" "$suites" "$side"
 keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -180,8 +190,13 @@ mkdir -p "$root/tapflow"
 		\( -name '*.bpf.o' -o ! -name '*.o' \) -print0
 ) | (cd "$TOP" && cpio -0pdm --quiet "$root/tapflow")
 
+# The guest unpacks the initramfs under emulation, and most of its size is
+# the test binaries' debug info: their copies lose it (BPF objects keep
+# everything: libbpf needs their BTF).
 while IFS= read -r -d '' f; do
-	is_elf "$f" && copy_libs "$f"
+	is_elf "$f" || continue
+	copy_libs "$f"
+	case "$f" in *.o) ;; *) strip --strip-debug "$f" 2>/dev/null || true ;; esac
 done < <(find "$root/tapflow" -type f -print0)
 
 # libxdp loads its dispatcher and AF_XDP default program from BPF object

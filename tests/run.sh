@@ -14,6 +14,7 @@
 #
 # Options: --unit-only, --no-vm, --lane NAME (prefix for result names, used
 # inside the VM), --filter REGEX (integration scripts whose name matches),
+# --unit-filter REGEX (unit test binaries whose name matches),
 # --parallel REGEX (scripts whose name matches run, in order, in a second
 # stream beside the others: for suites that share no state with them, where
 # a second CPU would otherwise idle). After each script run, a line
@@ -24,6 +25,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 unit_only=0
 lane=""
 filter=""
+unit_filter=""
 parallel=""
 vm=${TF_VM:-1}
 while [ $# -gt 0 ]; do
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--no-vm) vm=0 ;;
 	--lane) lane="$2"; shift ;;
 	--filter) filter="$2"; shift ;;
+	--unit-filter) unit_filter="$2"; shift ;;
 	--parallel) parallel="$2"; shift ;;
 	*) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
@@ -65,7 +68,15 @@ echo "== unit tests"
 t0=${EPOCHREALTIME/./}
 for t in "$TOP"/build/tests/unit/*; do
 	[ -x "$t" ] || continue
+	if [ -n "$unit_filter" ] && ! [[ "${t##*/}" =~ $unit_filter ]]; then
+		continue
+	fi
+	t1=${EPOCHREALTIME/./}
 	"$t" 2>&1 | relay
+	if [ "${TF_TEST_TIMES:-0}" = 1 ]; then
+		t1=$(( (${EPOCHREALTIME/./} - t1) / 10000 ))
+		printf -- '--   %s: %d.%02d s\n' "${t##*/}" $((t1 / 100)) $((t1 % 100))
+	fi
 done
 t=$(( (${EPOCHREALTIME/./} - t0) / 100000 ))
 echo "-- unit tests: $((t / 10)).$((t % 10)) s"

@@ -33,7 +33,12 @@ trace_on() {
 # with builtins: in the VM lane every jq costs ~300 ms, and this is the
 # suite's most frequent check. (The JSON is checked field by field in the
 # tests that use it.)
-qstat() {
+qstat() { qrow "$(tf stats "$1")" "$2" "$3"; }
+
+# qrow TABLE QUEUE FIELD: the same from a table `tapflow stats` printed
+# before: a test that checks several counters after its traffic reads them
+# all from one snapshot.
+qrow() {
 	local col w
 	case $3 in
 	tx_packets) col=1 ;; tx_xdp_packets) col=2 ;; tx_bytes) col=3 ;; tx_drops) col=4 ;;
@@ -42,7 +47,7 @@ qstat() {
 	esac
 	while read -r -a w; do
 		[[ ${w[0]:-} == "$2" ]] && { echo "${w[$col]}"; return 0; }
-	done <<< "$(tf stats "$1")"
+	done <<< "$1"
 }
 
 # attached NAME N: wait (5 s at most) until N queues of NAME are attached
@@ -74,39 +79,47 @@ host_side() {
 }
 
 test_rx_exact_per_queue() {
-	local t=$(uniq_name tr) q out
+	local t=$(uniq_name tr) q out tab
 	mk_tap "$t" 4 || return 1
 	trace_on "$t" || return $?
 	out=$(nsrun "$TFLOAD" --dev "$t" --queues 4 --count 5000 --size 100) || { fail "tf-load: $out"; return 1; }
+	tab=$(tf stats "$t") || { fail "tapflow stats"; return 1; }
 	for q in 0 1 2 3; do
-		expect_eq "$(qstat "$t" $q rx_packets)" 5000 "queue $q rx_packets" || return 1
-		expect_eq "$(qstat "$t" $q rx_bytes)" 500000 "queue $q rx_bytes" || return 1
-		expect_eq "$(qstat "$t" $q tx_packets)" 0 "queue $q tx_packets" || return 1
+		expect_eq "$(qrow "$tab" $q rx_packets)" 5000 "queue $q rx_packets" || return 1
+		expect_eq "$(qrow "$tab" $q rx_bytes)" 500000 "queue $q rx_bytes" || return 1
+		expect_eq "$(qrow "$tab" $q tx_packets)" 0 "queue $q tx_packets" || return 1
 	done
 	expect_eq "$(tf stats "$t" --json | jq -r .backend)" \
 		"$( [ "$BACKEND" = auto ] && tf trace status --json | jq -r .backend || echo "$BACKEND")" "backend" || return 1
 }
 
 test_tx_exact_on_known_queues() {
-	local t=$(uniq_name tr) q
+	local t=$(uniq_name tr) q tab
 	mk_tap "$t" 2 || return 1
 	trace_on "$t" || return $?
 	host_side "$t" || { fail "host side"; return 1; }
 	# Each fd writes one frame of its flow: tun learns flow -> queue, so
 	# the host's replies of that flow land on the queue that wrote it.
-	nsrun "$QSCRIPT" "$t" 2 w 0 1 w 1 1 s 400 r 0 1000 800 r 1 1000 800 > "$NSDIR/qs.json" &
-	attached "$t" 2 || return 1
-	sleep 0.2	# its two writes, inside its 400 ms pause
+	# It says when its two writes are done (files, not fixed pauses), and
+	# reads once the sends are over: up to what each queue should have
+	# (anything more stays in the ring and shows in tx_packets below).
+	nsrun "$QSCRIPT" "$t" 2 w 0 1 w 1 1 t "$NSDIR/wrote" g "$NSDIR/sent" \
+		r 0 123 800 r 1 77 800 > "$NSDIR/qs.json" &
+	local i
+	for ((i = 0; i < 500; i++)); do [ -e "$NSDIR/wrote" ] && break; sleep 0.01; done
+	[ -e "$NSDIR/wrote" ] || { fail "tf-qscript did not write in 5 s"; return 1; }
 	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 123 >/dev/null || { fail "send q0"; return 1; }
 	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20001 77 >/dev/null || { fail "send q1"; return 1; }
+	: > "$NSDIR/sent"
 	wait
 	expect_eq "$(jq '.fds[0].read' "$NSDIR/qs.json")" 123 "backend read on queue 0" || return 1
 	expect_eq "$(jq '.fds[1].read' "$NSDIR/qs.json")" 77 "backend read on queue 1" || return 1
-	expect_eq "$(qstat "$t" 0 tx_packets)" 123 "queue 0 tx_packets" || return 1
-	expect_eq "$(qstat "$t" 1 tx_packets)" 77 "queue 1 tx_packets" || return 1
+	tab=$(tf stats "$t") || { fail "tapflow stats"; return 1; }
+	expect_eq "$(qrow "$tab" 0 tx_packets)" 123 "queue 0 tx_packets" || return 1
+	expect_eq "$(qrow "$tab" 1 tx_packets)" 77 "queue 1 tx_packets" || return 1
 	# 18-byte payload + UDP + IPv4 + Ethernet = 60 bytes a frame
-	expect_eq "$(qstat "$t" 0 tx_bytes)" $((123 * 60)) "queue 0 tx_bytes" || return 1
-	expect_eq "$(qstat "$t" 0 rx_packets)" 1 "queue 0 rx_packets" || return 1
+	expect_eq "$(qrow "$tab" 0 tx_bytes)" $((123 * 60)) "queue 0 tx_bytes" || return 1
+	expect_eq "$(qrow "$tab" 0 rx_packets)" 1 "queue 0 rx_packets" || return 1
 	expect_eq "$(tf stats "$t" --json | jq '[.queues[].ring_wait_ns.count] | add')" 200 \
 		"ring-wait samples (one per packet read)" || return 1
 }
@@ -159,10 +172,15 @@ test_in_flight_until_read() {
 	mk_tap "$t" 1 || return 1
 	trace_on "$t" || return $?
 	host_side "$t" || return 1
-	nsrun "$QSCRIPT" "$t" 1 h 2500 r 0 1000 500 > "$NSDIR/qs.json" &
-	sleep 0.3
+	# The backend holds its queue until the test has looked (a file says
+	# go), then reads; it says when it is attached.
+	nsrun "$QSCRIPT" "$t" 1 t "$NSDIR/attached" g "$NSDIR/go" r 0 30 500 > "$NSDIR/qs.json" &
+	local i
+	for ((i = 0; i < 500; i++)); do [ -e "$NSDIR/attached" ] && break; sleep 0.01; done
+	[ -e "$NSDIR/attached" ] || { fail "tf-qscript did not attach in 5 s"; return 1; }
 	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 30 >/dev/null || { fail "send"; return 1; }
 	got=$(tf stats "$t" --json | jq -r '.queues[0] | "\(.tx_packets) \(.ring_wait_in_flight)"')
+	: > "$NSDIR/go"
 	expect_eq "$got" "30 30" "tx_packets and records in flight while the backend holds" || return 1
 	wait
 	expect_eq "$(jq '.fds[0].read' "$NSDIR/qs.json")" 30 "backend read" || return 1
@@ -185,7 +203,9 @@ test_fastpath_frames() {
 	# B's guest MAC: the fast path learns it from a frame B's backend writes
 	nsrun "$TFLOAD" --dev "$b" --count 1 --src-mac "$macb" --dst-mac ff:ff:ff:ff:ff:ff >/dev/null ||
 		{ fail "tf-load on $b"; return 1; }
-	nsrun "$TFLOAD" --dev "$b" --queues 2 --read --idle-ms 700 > "$NSDIR/b.json" 2>&1 &
+	# (idle counts from its start: under the VM lane's emulated CPU on a
+	# loaded host, A's sender may take most of a second to start)
+	nsrun "$TFLOAD" --dev "$b" --queues 2 --read --idle-ms 2000 > "$NSDIR/b.json" 2>&1 &
 	local reader=$!
 	attached "$b" 2 || return 1
 	nsrun "$TFLOAD" --dev "$a" --count "$K" --rate 40000 --dst-mac "$macb" > "$NSDIR/a.json" 2>&1 ||
@@ -217,7 +237,7 @@ test_fastpath_frames() {
 # A slot freed by `trace stop` (tracing stays loaded for another tap) and
 # taken by the next tap starts from zero: nothing of the old tap's counts.
 test_reused_slot_starts_at_zero() {
-	local t1 t2 t3 q out
+	local t1 t2 t3 q out tab
 	t1=$(uniq_name ra) t2=$(uniq_name rb) t3=$(uniq_name rc)
 	mk_tap "$t1" 2 && mk_tap "$t2" 1 && mk_tap "$t3" 2 || return 1
 	trace_on "$t1" "$t2" || return $?
@@ -228,13 +248,14 @@ test_reused_slot_starts_at_zero() {
 	expect_eq "$(tf stats "$t3" --json | jq '[.queues[] | .rx_packets + .tx_packets] | add // 0')" 0 \
 		"new tap's counts before traffic" || return 1
 	out=$(nsrun "$TFLOAD" --dev "$t3" --queues 2 --count 7) || { fail "tf-load: $out"; return 1; }
+	tab=$(tf stats "$t3") || { fail "tapflow stats"; return 1; }
 	for q in 0 1; do
-		expect_eq "$(qstat "$t3" $q rx_packets)" 7 "new tap's queue $q" || return 1
+		expect_eq "$(qrow "$tab" $q rx_packets)" 7 "new tap's queue $q" || return 1
 	done
 }
 
 test_queue_renumbering() {
-	local t=$(uniq_name tr) out
+	local t=$(uniq_name tr) out tab
 	mk_tap "$t" 4 || return 1
 	trace_on "$t" || return $?
 	# Detaching fd 1 moves the last queue (fd 3) into slot 1; attaching fd 1
@@ -242,10 +263,11 @@ test_queue_renumbering() {
 	# really used.
 	out=$(nsrun "$QSCRIPT" "$t" 4 w 0 10 w 1 10 w 2 10 w 3 10 d 1 w 3 5 a 1 w 1 7) ||
 		{ fail "tf-qscript: $out"; return 1; }
-	expect_eq "$(qstat "$t" 0 rx_packets)" 10 "queue 0" || return 1
-	expect_eq "$(qstat "$t" 1 rx_packets)" 15 "queue 1 (fd 1, then fd 3 moved in)" || return 1
-	expect_eq "$(qstat "$t" 2 rx_packets)" 10 "queue 2" || return 1
-	expect_eq "$(qstat "$t" 3 rx_packets)" 17 "queue 3 (fd 3, then fd 1 re-attached)" || return 1
+	tab=$(tf stats "$t") || { fail "tapflow stats"; return 1; }
+	expect_eq "$(qrow "$tab" 0 rx_packets)" 10 "queue 0" || return 1
+	expect_eq "$(qrow "$tab" 1 rx_packets)" 15 "queue 1 (fd 1, then fd 3 moved in)" || return 1
+	expect_eq "$(qrow "$tab" 2 rx_packets)" 10 "queue 2" || return 1
+	expect_eq "$(qrow "$tab" 3 rx_packets)" 17 "queue 3 (fd 3, then fd 1 re-attached)" || return 1
 }
 
 test_deleted_tap_reported_gone() {
