@@ -14,7 +14,10 @@
 #
 # Options: --unit-only, --no-vm, --lane NAME (prefix for result names, used
 # inside the VM), --filter REGEX (integration scripts whose name matches),
-# --unit-filter REGEX (unit test binaries whose name matches),
+# --unit-filter REGEX (unit test binaries whose name matches), --units-beside
+# REGEX (the unit tests run in a second stream while the integration scripts
+# whose name matches run, the first one that does not match waiting for
+# them: the VM lane, where a second vCPU would idle),
 # --parallel REGEX (scripts whose name matches run, in order, in a second
 # stream beside the others: for suites that share no state with them, where
 # a second CPU would otherwise idle). After each script run, a line
@@ -26,6 +29,7 @@ unit_only=0
 lane=""
 filter=""
 unit_filter=""
+units_beside=""
 parallel=""
 vm=${TF_VM:-1}
 while [ $# -gt 0 ]; do
@@ -35,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--lane) lane="$2"; shift ;;
 	--filter) filter="$2"; shift ;;
 	--unit-filter) unit_filter="$2"; shift ;;
+	--units-beside) units_beside="$2"; shift ;;
 	--parallel) parallel="$2"; shift ;;
 	*) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
@@ -64,7 +69,8 @@ relay() {
 	done
 }
 
-echo "== unit tests"
+run_units() {
+local t t0 t1
 t0=${EPOCHREALTIME/./}
 for t in "$TOP"/build/tests/unit/*; do
 	[ -x "$t" ] || continue
@@ -80,6 +86,17 @@ for t in "$TOP"/build/tests/unit/*; do
 done
 t=$(( (${EPOCHREALTIME/./} - t0) / 100000 ))
 echo "-- unit tests: $((t / 10)).$((t % 10)) s"
+}
+
+units_pid=""
+if [ -n "$units_beside" ] && [ "$unit_only" = 0 ]; then
+	echo "== unit tests (beside the integration scripts matching $units_beside)"
+	run_units &
+	units_pid=$!
+else
+	echo "== unit tests"
+	run_units
+fi
 
 if [ -z "$lane" ] && [ "${TF_FUZZ_SECONDS:-4}" != 0 ]; then
 	echo "== fuzzing (${TF_FUZZ_SECONDS:-4} s each; make fuzz runs longer)"
@@ -134,7 +151,14 @@ run_stream() {
 		fi
 		side=main
 		[ -n "$parallel" ] && [[ "$name" =~ $parallel ]] && side=side
-		[ "$side" = "$1" ] && run_script "$s"
+		[ "$side" = "$1" ] || continue
+		# The first script that may not run beside the unit tests waits
+		# for them (the main stream runs in this shell: units_pid is ours).
+		if [ -n "$units_pid" ] && ! [[ "$name" =~ $units_beside ]]; then
+			wait "$units_pid"
+			units_pid=""
+		fi
+		run_script "$s"
 	done
 }
 
@@ -148,6 +172,7 @@ if [ "$unit_only" = 0 ]; then
 	fi
 	run_stream main
 	[ -n "$side_pid" ] && wait "$side_pid"
+	[ -n "$units_pid" ] && wait "$units_pid"
 
 	if [ "$(id -u)" = 0 ]; then
 		# grep, not comm: the VM's busybox has no comm
