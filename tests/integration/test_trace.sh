@@ -129,8 +129,11 @@ test_ring_full_drops_match_device() {
 	mk_tap "$t" 1 --txqueuelen 16 || return 1
 	trace_on "$t" || return $?
 	host_side "$t" || return 1
-	# A backend that attaches but never reads: the ring (16 slots) fills.
-	nsrun "$QSCRIPT" "$t" 1 h 3000 >/dev/null &
+	# A backend that attaches but never reads: the ring (16 slots) fills. It
+	# holds its queue until the test is over (a file, not a fixed hold: a
+	# queue that detached mid-send would turn ring_full drops into others).
+	nsrun "$QSCRIPT" "$t" 1 g "$NSDIR/done" >/dev/null &
+	on_exit ": > $NSDIR/done"
 	attached "$t" 1 || return 1
 	before=$(nsrun ip -s -j link show "$t" | jq '.[0].stats64.tx.dropped')
 	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 100 >/dev/null || { fail "send"; return 1; }
@@ -203,15 +206,18 @@ test_fastpath_frames() {
 	# B's guest MAC: the fast path learns it from a frame B's backend writes
 	nsrun "$TFLOAD" --dev "$b" --count 1 --src-mac "$macb" --dst-mac ff:ff:ff:ff:ff:ff >/dev/null ||
 		{ fail "tf-load on $b"; return 1; }
-	# (idle counts from its start: under the VM lane's emulated CPU on a
-	# loaded host, A's sender may take most of a second to start)
-	nsrun "$TFLOAD" --dev "$b" --queues 2 --read --idle-ms 2000 > "$NSDIR/b.json" 2>&1 &
+	# B's backend holds both queues while A sends (its rings, 4096 slots
+	# each, hold all K), then drains them: no idle timer races A's start,
+	# however slow the VM lane's emulated CPU is on a loaded host.
+	nsrun "$QSCRIPT" "$b" 2 g "$NSDIR/sent" r 0 "$K" 700 r 1 "$K" 700 > "$NSDIR/b.json" 2>&1 &
 	local reader=$!
+	on_exit ": > $NSDIR/sent"
 	attached "$b" 2 || return 1
 	nsrun "$TFLOAD" --dev "$a" --count "$K" --rate 40000 --dst-mac "$macb" > "$NSDIR/a.json" 2>&1 ||
 		{ fail "tf-load on $a: $(tail -1 "$NSDIR/a.json")"; return 1; }
+	: > "$NSDIR/sent"
 	wait "$reader"
-	got=$(jq .rx_frames "$NSDIR/b.json")
+	got=$(jq '[.fds[].read] | add' "$NSDIR/b.json")
 	expect_eq "$got" "$K" "frames B's backend read" || return 1
 	expect_eq "$(tf fastpath stats "$a" --json | jq .total.redirect_tap_packets)" "$K" "redirected by the fast path" ||
 		return 1
