@@ -87,7 +87,7 @@ while [ $# -gt 0 ]; do
 	--cmd) [ $# -ge 2 ] || { echo "vm-check: --cmd needs an argument" >&2; exit 2; }; cmd=$2; shift 2 ;;
 	--cmd=*) cmd=${1#--cmd=}; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "vm-check: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
