@@ -70,22 +70,22 @@ relay() {
 }
 
 run_units() {
-local t t0 t1
-t0=${EPOCHREALTIME/./}
-for t in "$TOP"/build/tests/unit/*; do
-	[ -x "$t" ] || continue
-	if [ -n "$unit_filter" ] && ! [[ "${t##*/}" =~ $unit_filter ]]; then
-		continue
-	fi
-	t1=${EPOCHREALTIME/./}
-	"$t" 2>&1 | relay
-	if [ "${TF_TEST_TIMES:-0}" = 1 ]; then
-		t1=$(( (${EPOCHREALTIME/./} - t1) / 10000 ))
-		printf -- '--   %s: %d.%02d s\n' "${t##*/}" $((t1 / 100)) $((t1 % 100))
-	fi
-done
-t=$(( (${EPOCHREALTIME/./} - t0) / 100000 ))
-echo "-- unit tests: $((t / 10)).$((t % 10)) s"
+	local t t0 t1
+	t0=${EPOCHREALTIME/./}
+	for t in "$TOP"/build/tests/unit/*; do
+		[ -x "$t" ] || continue
+		if [ -n "$unit_filter" ] && ! [[ "${t##*/}" =~ $unit_filter ]]; then
+			continue
+		fi
+		t1=${EPOCHREALTIME/./}
+		"$t" 2>&1 | relay
+		if [ "${TF_TEST_TIMES:-0}" = 1 ]; then
+			t1=$(( (${EPOCHREALTIME/./} - t1) / 10000 ))
+			printf -- '--   %s: %d.%02d s\n' "${t##*/}" $((t1 / 100)) $((t1 % 100))
+		fi
+	done
+	t=$(( (${EPOCHREALTIME/./} - t0) / 100000 ))
+	echo "-- unit tests: $((t / 10)).$((t % 10)) s"
 }
 
 units_pid=""
@@ -154,7 +154,7 @@ run_stream() {
 		[ "$side" = "$1" ] || continue
 		# The first script that may not run beside the unit tests waits
 		# for them (the main stream runs in this shell: units_pid is ours).
-		if [ -n "$units_pid" ] && ! [[ "$name" =~ $units_beside ]]; then
+		if [ "$1" = main ] && [ -n "$units_pid" ] && ! [[ "$name" =~ $units_beside ]]; then
 			wait "$units_pid"
 			units_pid=""
 		fi
