@@ -188,12 +188,14 @@ mkdir -p "$root/tapflow"
 # Object files, archives and skeletons are build inputs, not test inputs;
 # build/vm is this script's own scratch space; build/shared and build/deb
 # hold the shared-library build and the Debian package (their binaries link
-# libtapflow.so, which the guest does not need: its tests use the static CLI).
+# libtapflow.so, which the guest does not need: its tests use the static CLI);
+# build/fuzz holds the libFuzzer harnesses, which only the host lane runs
+# (23 MB after a make check: the guest would unpack them at every boot).
 (
 	cd "$TOP"
 	find tests -type f -print0
 	[ -d build ] && find build \( -path build/vm -o -path build/user -o -path build/shared \
-		-o -path build/deb -o -path build/install -o -path build/pic \) -prune -o \
+		-o -path build/deb -o -path build/install -o -path build/pic -o -path build/fuzz \) -prune -o \
 		-type f ! -name '*.a' ! -name '*.skel.h' ! -name '*.tmp' \
 		\( -name '*.bpf.o' -o ! -name '*.o' \) -print0
 ) | (cd "$TOP" && cpio -0pdm --quiet "$root/tapflow")
