@@ -23,6 +23,10 @@
 #                                         (default ^test_(tap|trace|trace_runs|trace_vhost|xdp_multi)$)
 #              TF_VM_PARALLEL=REGEX       of those, the ones run beside the
 #                                         others (default none; see below)
+#              TF_VM_UNITS=REGEX          unit test binaries to run (default
+#                                         the ones that touch the kernel; see below)
+#              TF_VM_UNITS_BESIDE=REGEX   suites the unit tests run beside
+#                                         (default ^test_tap$; empty: none)
 #
 # stdout carries only the guest command's own output (CRs stripped), so a
 # caller can count its PASS/FAIL/SKIP lines; the whole serial console goes
@@ -60,16 +64,30 @@ note() { echo "vm-check: $*" >&2; }
 # emulated, not what real CPUs do, and one such hang makes the lane time out
 # at VM_TIMEOUT, so the suites run one after another. tests/run.sh prints
 # each suite's time as `-- NAME: S s`.
+#
+# Of the unit tests, the lane runs those that ask the kernel something: BPF
+# programs through BPF_PROG_TEST_RUN (cbpf, fastpath_prog, steer_prog), pins
+# and locks on bpffs (pin), a tun fd found through /proc (vmid). The others
+# (cli, parse, tap_opts, export) are pure user space: the same binary gives
+# the same result on any kernel (they stay on the host lane; ~2.5 s here).
+# The unit tests run on the second vCPU beside the tap suite
+# (--units-beside), the one suite that attaches no tracing program: neither
+# side patches kernel code the other vCPU is running (what hung the guest
+# with tracing in parallel, above), and they share no state (each makes its
+# taps and pins in namespaces and directories of its own). That hides their
+# ~25 s (BPF_PROG_TEST_RUN of ~110000 frames, mostly) behind the tap suite.
 suites=${TF_VM_SUITES:-'^test_(tap|trace|trace_runs|trace_vhost|xdp_multi)$'}
+units=${TF_VM_UNITS:-'^test_(cbpf|fastpath_prog|steer_prog|pin|vmid)$'}
 side=${TF_VM_PARALLEL-}
-printf -v cmd 'cd /tapflow && tests/run.sh --lane vm --filter %q --parallel %q' "$suites" "$side"
+printf -v cmd 'cd /tapflow && TF_TEST_TIMES=1 tests/run.sh --lane vm --unit-filter %q --units-beside %q --filter %q --parallel %q' \
+	"$units" "${TF_VM_UNITS_BESIDE-^test_tap\$}" "$suites" "$side"
 keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--cmd) [ $# -ge 2 ] || { echo "vm-check: --cmd needs an argument" >&2; exit 2; }; cmd=$2; shift 2 ;;
 	--cmd=*) cmd=${1#--cmd=}; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "vm-check: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -170,18 +188,25 @@ mkdir -p "$root/tapflow"
 # Object files, archives and skeletons are build inputs, not test inputs;
 # build/vm is this script's own scratch space; build/shared and build/deb
 # hold the shared-library build and the Debian package (their binaries link
-# libtapflow.so, which the guest does not need: its tests use the static CLI).
+# libtapflow.so, which the guest does not need: its tests use the static CLI);
+# build/fuzz holds the libFuzzer harnesses, which only the host lane runs
+# (23 MB after a make check: the guest would unpack them at every boot).
 (
 	cd "$TOP"
 	find tests -type f -print0
 	[ -d build ] && find build \( -path build/vm -o -path build/user -o -path build/shared \
-		-o -path build/deb -o -path build/install -o -path build/pic \) -prune -o \
+		-o -path build/deb -o -path build/install -o -path build/pic -o -path build/fuzz \) -prune -o \
 		-type f ! -name '*.a' ! -name '*.skel.h' ! -name '*.tmp' \
 		\( -name '*.bpf.o' -o ! -name '*.o' \) -print0
 ) | (cd "$TOP" && cpio -0pdm --quiet "$root/tapflow")
 
+# The guest unpacks the initramfs under emulation, and most of its size is
+# the test binaries' debug info: their copies lose it (BPF objects keep
+# everything: libbpf needs their BTF).
 while IFS= read -r -d '' f; do
-	is_elf "$f" && copy_libs "$f"
+	is_elf "$f" || continue
+	copy_libs "$f"
+	case "$f" in *.o) ;; *) strip --strip-debug "$f" 2>/dev/null || true ;; esac
 done < <(find "$root/tapflow" -type f -print0)
 
 # libxdp loads its dispatcher and AF_XDP default program from BPF object

@@ -150,17 +150,28 @@ _tf_tests_in_order() {
 	shopt -u extdebug
 }
 
+# TF_TEST_ORDER: a suite may list its tests in the order they must run (the
+# ones it defines with eval, e.g. one per rung, have no line of their own).
 run_tests() {
-	local fn rc reason
+	local fn rc reason t0 t order
 	# One scratch directory per suite run: each test's NSDIR and the file
 	# its subshell leaves its reason in are made in it; removed at the end.
 	_TF_SUITE_DIR=$(mktemp -d /tmp/tapflow-test.XXXXXX) || return 1
 	reason=$_TF_SUITE_DIR/.reason
-	for fn in $(_tf_tests_in_order); do
+	if [ -n "${TF_TEST_ORDER+x}" ]; then
+		order="${TF_TEST_ORDER[*]}"
+	else
+		order=$(_tf_tests_in_order)
+	fi
+	for fn in $order; do
 		if [ -n "${TF_TEST_FILTER:-}" ] && ! [[ "$fn" =~ $TF_TEST_FILTER ]]; then
 			continue
 		fi
 		: > "$reason"
+		# A suite may act between tests (suite_before_test NAME, in
+		# this shell: e.g. end state it shares across its tests).
+		declare -F suite_before_test >/dev/null && suite_before_test "$fn"
+		t0=${EPOCHREALTIME/./}
 		(
 			# However the test ends (return, skip's exit), its reason
 			# is left for the line below, then its namespace goes.
@@ -176,6 +187,12 @@ run_tests() {
 		77) echo "SKIP $SUITE/${fn#test_}: $r" ;;
 		*) echo "FAIL $SUITE/${fn#test_}: ${r:-exited $rc}" ;;
 		esac
+		# TF_TEST_TIMES=1 (the VM lane sets it): each test's wall time,
+		# namespace setup and teardown included, to see where time goes.
+		if [ "${TF_TEST_TIMES:-0}" = 1 ]; then
+			t=$(( (${EPOCHREALTIME/./} - t0) / 10000 ))
+			printf -- '--   %s: %d.%02d s\n' "${fn#test_}" $((t / 100)) $((t % 100))
+		fi
 	done
 	rm -rf "$_TF_SUITE_DIR"
 }

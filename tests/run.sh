@@ -14,6 +14,10 @@
 #
 # Options: --unit-only, --no-vm, --lane NAME (prefix for result names, used
 # inside the VM), --filter REGEX (integration scripts whose name matches),
+# --unit-filter REGEX (unit test binaries whose name matches), --units-beside
+# REGEX (the unit tests run in a second stream while the integration scripts
+# whose name matches run, the first one that does not match waiting for
+# them: the VM lane, where a second vCPU would idle),
 # --parallel REGEX (scripts whose name matches run, in order, in a second
 # stream beside the others: for suites that share no state with them, where
 # a second CPU would otherwise idle). After each script run, a line
@@ -24,6 +28,8 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 unit_only=0
 lane=""
 filter=""
+unit_filter=""
+units_beside=""
 parallel=""
 vm=${TF_VM:-1}
 while [ $# -gt 0 ]; do
@@ -32,6 +38,8 @@ while [ $# -gt 0 ]; do
 	--no-vm) vm=0 ;;
 	--lane) lane="$2"; shift ;;
 	--filter) filter="$2"; shift ;;
+	--unit-filter) unit_filter="$2"; shift ;;
+	--units-beside) units_beside="$2"; shift ;;
 	--parallel) parallel="$2"; shift ;;
 	*) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
@@ -40,6 +48,7 @@ done
 [ -n "$lane" ] && vm=0
 # Inside the VM every backend the kernel offers is proven, one run each.
 [ "$lane" = vm ] && : "${TF_TRACE_BACKENDS:=fentry kprobe tracepoint}"
+[ -n "${TF_TRACE_BACKENDS:-}" ] && export TF_TRACE_BACKENDS
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
@@ -60,11 +69,34 @@ relay() {
 	done
 }
 
-echo "== unit tests"
-for t in "$TOP"/build/tests/unit/*; do
-	[ -x "$t" ] || continue
-	"$t" 2>&1 | relay
-done
+run_units() {
+	local t t0 t1
+	t0=${EPOCHREALTIME/./}
+	for t in "$TOP"/build/tests/unit/*; do
+		[ -x "$t" ] || continue
+		if [ -n "$unit_filter" ] && ! [[ "${t##*/}" =~ $unit_filter ]]; then
+			continue
+		fi
+		t1=${EPOCHREALTIME/./}
+		"$t" 2>&1 | relay
+		if [ "${TF_TEST_TIMES:-0}" = 1 ]; then
+			t1=$(( (${EPOCHREALTIME/./} - t1) / 10000 ))
+			printf -- '--   %s: %d.%02d s\n' "${t##*/}" $((t1 / 100)) $((t1 % 100))
+		fi
+	done
+	t=$(( (${EPOCHREALTIME/./} - t0) / 100000 ))
+	echo "-- unit tests: $((t / 10)).$((t % 10)) s"
+}
+
+units_pid=""
+if [ -n "$units_beside" ] && [ "$unit_only" = 0 ]; then
+	echo "== unit tests (beside the integration scripts matching $units_beside)"
+	run_units &
+	units_pid=$!
+else
+	echo "== unit tests"
+	run_units
+fi
 
 if [ -z "$lane" ] && [ "${TF_FUZZ_SECONDS:-4}" != 0 ]; then
 	echo "== fuzzing (${TF_FUZZ_SECONDS:-4} s each; make fuzz runs longer)"
@@ -119,7 +151,14 @@ run_stream() {
 		fi
 		side=main
 		[ -n "$parallel" ] && [[ "$name" =~ $parallel ]] && side=side
-		[ "$side" = "$1" ] && run_script "$s"
+		[ "$side" = "$1" ] || continue
+		# The first script that may not run beside the unit tests waits
+		# for them (the main stream runs in this shell: units_pid is ours).
+		if [ "$1" = main ] && [ -n "$units_pid" ] && ! [[ "$name" =~ $units_beside ]]; then
+			wait "$units_pid"
+			units_pid=""
+		fi
+		run_script "$s"
 	done
 }
 
@@ -133,6 +172,7 @@ if [ "$unit_only" = 0 ]; then
 	fi
 	run_stream main
 	[ -n "$side_pid" ] && wait "$side_pid"
+	[ -n "$units_pid" ] && wait "$units_pid"
 
 	if [ "$(id -u)" = 0 ]; then
 		# grep, not comm: the VM's busybox has no comm

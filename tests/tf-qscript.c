@@ -13,6 +13,10 @@
  *	a FD          attach it again (IFF_ATTACH_QUEUE): it becomes the last
  *	s MS          sleep
  *	h MS          hold: sleep, then go on (same as s; reads clearer)
+ *	t PATH        tell: create the file PATH (the queues are attached by
+ *	              then: a test can start sending once it exists)
+ *	g PATH        go on once the file PATH exists (a test made it: e.g.
+ *	              all its packets are queued), instead of a fixed hold
  *
  *	tf-qscript DEV N STEP...   e.g. tf-qscript tap0 4 w 0 100 d 1 w 3 50
  *
@@ -100,6 +104,27 @@ int main(int argc, char **argv)
 			if (i + 1 >= argc)
 				goto usage;
 			msleep(atol(argv[i + 1]));
+			i += 2;
+		} else if (op == 't' && i + 1 < argc) {
+			int f = open(argv[i + 1], O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+			if (f < 0) {
+				fprintf(stderr, "tf-qscript: create %s: %s\n", argv[i + 1], strerror(errno));
+				return 1;
+			}
+			close(f);
+			i += 2;
+		} else if (op == 'g' && i + 1 < argc) {
+			long waited = 0;
+
+			/* a minute at most: a test that never says go has failed */
+			while (access(argv[i + 1], F_OK) != 0) {
+				if (waited++ >= 60000) {
+					fprintf(stderr, "tf-qscript: no %s after 60 s\n", argv[i + 1]);
+					return 1;
+				}
+				msleep(1);
+			}
 			i += 2;
 		} else if (op == 'w' && q >= 0 && i + 2 < argc) {
 			long k = atol(argv[i + 2]);

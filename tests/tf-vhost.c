@@ -95,6 +95,7 @@ static struct {
 	unsigned int ring;
 	size_t rx_buf;
 	uint64_t write;		/* frames per queue */
+	unsigned int tx_burst;	/* 0: keep the TX ring full; else bursts of this many */
 	unsigned int sizes[MAX_SIZES], nsizes;
 	uint64_t read;		/* frames in all, vhost and read() together */
 	uint64_t idle_ns;
@@ -144,6 +145,10 @@ static const char usage[] =
 "                         (60..65000, default 64)\n"
 "      --src-mac MAC      default 02:00:00:00:01:QQ, QQ = queue number\n"
 "      --dst-mac MAC      default 02:00:00:00:00:01\n"
+"      --tx-burst B       offer B frames at once (1, 2, 4 .. 64), the next B only\n"
+"                         once vhost has used all of them: each burst is then\n"
+"                         one batch, one tun_sendmsg (default: keep the ring\n"
+"                         full, so batches are as vhost happens to find them)\n"
 "Receive (host -> guest):\n"
 "  -r, --read K           stop receiving after K frames over all queues\n"
 "  -i, --idle-ms M        stop receiving once nothing came for M ms\n"
@@ -263,6 +268,7 @@ enum {
 	OPT_RING = 256, OPT_SNDBUF, OPT_SRC_MAC, OPT_DST_MAC, OPT_RX_BUF, OPT_RX_DELAY,
 	OPT_RX_BUFFERS, OPT_DETACH, OPT_SEND, OPT_SEND_FLOWS, OPT_SEND_FIRST, OPT_GUEST_IP, OPT_HOST_IP,
 	OPT_HOLD,
+	OPT_TX_BURST,
 };
 
 static const struct option long_opts[] = {
@@ -286,6 +292,7 @@ static const struct option long_opts[] = {
 	{ "guest-ip",	required_argument, NULL, OPT_GUEST_IP },
 	{ "host-ip",	required_argument, NULL, OPT_HOST_IP },
 	{ "hold-ms",	required_argument, NULL, OPT_HOLD },
+	{ "tx-burst",	required_argument, NULL, OPT_TX_BURST },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -336,6 +343,12 @@ static void parse_args(int argc, char **argv)
 		case OPT_GUEST_IP: parse_ip("--guest-ip", optarg, &cfg.guest_ip); break;
 		case OPT_HOST_IP: parse_ip("--host-ip", optarg, &cfg.host_ip); break;
 		case OPT_HOLD: cfg.hold_ms = parse_u64("--hold-ms", optarg, 0, UINT32_MAX); break;
+		/* 64: VHOST_NET_BATCH, the most vhost sends in one tun_sendmsg */
+		case OPT_TX_BURST:
+			cfg.tx_burst = parse_u64("--tx-burst", optarg, 1, 64);
+			if (cfg.tx_burst & (cfg.tx_burst - 1))
+				bad_option("--tx-burst: %u is not a power of 2", cfg.tx_burst);
+			break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case ':': bad_option("%s needs a value", argv[optind - 1]);
 		default:
@@ -555,13 +568,23 @@ static void build_frame(uint8_t *buf, unsigned int size, unsigned int queue)
 	memcpy(udp + UDP_HLEN, "tf-vhost", 8);
 }
 
-/* Offer as many TX frames as there are free descriptors; true if any. */
+/*
+ * Offer as many TX frames as there are free descriptors, or with --tx-burst
+ * B frames once the device holds none; true if any. A burst is published
+ * with one avail->idx store, so vhost finds all of it or nothing: with B at
+ * most VHOST_NET_BATCH and a power of 2 (so that vhost's 256-packet weight,
+ * after which it ends its turn and flushes, falls between bursts) it builds
+ * the burst's xdp_buffs and sends them in one tun_sendmsg.
+ */
 static bool tx_fill(struct queue *q)
 {
 	struct vq *v = &q->tx;
+	unsigned int burst = 0;
 	bool any = false;
 
-	while (v->nfree && q->tx_next < cfg.write) {
+	if (cfg.tx_burst && v->inflight)
+		return false;
+	while (v->nfree && q->tx_next < cfg.write && (!cfg.tx_burst || burst++ < cfg.tx_burst)) {
 		unsigned int size = cfg.sizes[q->tx_next % cfg.nsizes];
 		uint16_t d = v->free[--v->nfree];
 		uint8_t *buf = v->bufs + (size_t)d * v->buf_size;

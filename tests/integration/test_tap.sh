@@ -12,8 +12,16 @@
 TFQUEUES=${TFQUEUES:-$TOP/build/tests/tf-queues}
 MAC=02:5a:11:22:33:44
 
-# Names of the namespace's links, one a line, sorted.
-links() { ip -n "$NS" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort; }
+# Names of the namespace's links, one a line, in ifindex order (one ip and
+# builtins: in the VM lane each program started costs tens of ms, and the
+# bad-input tests call this twice each).
+links() {
+	local _ n
+	while read -r _ n _; do
+		n=${n%:}
+		echo "${n%@*}"
+	done < <(ip -n "$NS" -o link show)
+}
 
 # Wait until FILE has at least N lines (a tf-queues phase), up to 10 s.
 wait_lines() {
@@ -151,7 +159,7 @@ test_create_recognises_older_unowned_tap() {
 # Issue #12 item 7: two creates of one name with the same parameters both
 # succeed, however their steps interleave.
 test_create_parallel_same_name() {
-	local tap r a b
+	local tap r a b out
 	for r in 1 2 3 4 5 6 7 8; do
 		tap=$(uniq_name tr)
 		tf create "$tap" --queues 4 >"$NSDIR/a" 2>&1 & a=$!
@@ -159,7 +167,10 @@ test_create_parallel_same_name() {
 		wait $a || { fail "round $r: first racer: $(cat "$NSDIR/a")"; return 1; }
 		wait $b || { fail "round $r: second racer: $(cat "$NSDIR/b")"; return 1; }
 		expect_eq "$(cat "$NSDIR/a" "$NSDIR/b" | grep -c "^created $tap")" 1 "round $r: creators" || return 1
-		expect_eq "$(tf show "$tap" --json | jq .queues.configured)" 4 "round $r: queues" || return 1
+		# (a builtin match, not jq: in the VM lane each jq costs ~250 ms)
+		out=$(tf show "$tap" --json) || { fail "round $r: show"; return 1; }
+		[[ $out =~ \"queues\":\{\"configured\":([0-9]+) ]] || { fail "round $r: no queues in $out"; return 1; }
+		expect_eq "${BASH_REMATCH[1]}" 4 "round $r: queues" || return 1
 	done
 }
 
@@ -407,21 +418,26 @@ test_delete_missing() {
 # ---- list and show ----------------------------------------------------------
 
 test_list_json() {
-	local a b f j
+	local a b f j r
 	a=$(uniq_name ta); b=$(uniq_name tb); f=$(uniq_name tf)
 	expect_ok "create a" tf create "$a" --queues 2 || return 1
 	expect_ok "create b" tf create "$b" --queues 8 || return 1
 	nsx ip tuntap add dev "$f" mode tap || return 1
 	nsx ip link add tfve0 type veth peer name tfve1 || return 1
 	j=$(tf list --json) || { fail "list failed"; return 1; }
-	echo "$j" | jq -e . >/dev/null || { fail "list --json is not JSON: $j"; return 1; }
-	expect_eq "$(echo "$j" | jq length)" 3 "tun/tap devices listed (no veth, no lo)" || return 1
-	expect_eq "$(echo "$j" | jq -r ".[] | select(.name == \"$b\") | [.mode, .multi_queue, .queues.configured, .tapflow] | @csv")" \
-		'"tap",true,8,true' "tapflow tap row" || return 1
-	expect_eq "$(echo "$j" | jq -r ".[] | select(.name == \"$f\") | [.multi_queue, .queues.configured, .tapflow] | @csv")" \
-		'false,,false' "foreign tap row" || return 1
-	expect_eq "$(echo "$j" | jq -r ".[] | select(.name == \"$a\") | .ifindex")" \
-		"$(nsx cat /sys/class/net/$a/ifindex)" "ifindex" || return 1
+	# One jq for every field (each costs ~250 ms in the VM lane); it fails
+	# on anything that is not JSON.
+	mapfile -t r < <(jq -r --arg a "$a" --arg b "$b" --arg f "$f" '
+		length,
+		(.[] | select(.name == $b) | [.mode, .multi_queue, .queues.configured, .tapflow] | @csv),
+		(.[] | select(.name == $f) | [.multi_queue, .queues.configured, .tapflow] | @csv),
+		(.[] | select(.name == $a) | .ifindex)' <<< "$j" 2>/dev/null; echo "rc=$?")
+	expect_eq "${r[-1]}" rc=0 "jq on list --json (not JSON?): $j" || return 1
+	expect_eq "${r[0]}" 3 "tun/tap devices listed (no veth, no lo)" || return 1
+	expect_eq "${r[1]}" '"tap",true,8,true' "tapflow tap row" || return 1
+	expect_eq "${r[2]}" 'false,,false' "foreign tap row" || return 1
+	expect_eq "${r[3]}" "$(nsx cat /sys/class/net/$a/ifindex)" "ifindex" || return 1
+	expect_eq "${#r[@]}" 5 "rows of $a, $b, $f: once each" || return 1
 	tf list | grep -qE "^$b +[0-9]+ tap +yes 8 +0/0 +yes" || { fail "list text: $(tf list)"; return 1; }
 }
 
@@ -430,26 +446,32 @@ test_list_empty() {
 }
 
 test_show_json() {
-	local tap j
+	local tap j r
 	tap=$(uniq_name tp)
 	expect_ok "create" tf create "$tap" --queues 4 --owner nobody --group nogroup --mtu 1400 \
 		--mac $MAC --txqueuelen 700 || return 1
 	j=$(tf show "$tap" --json) || { fail "show failed"; return 1; }
-	expect_eq "$(echo "$j" | jq -c .flags)" \
+	# One jq, one line per field (each jq costs ~250 ms in the VM lane).
+	# Nothing is attached here, but other modules keep host-wide state (bpffs
+	# pins) that a concurrent session may own: .attached must be an object,
+	# not {}.
+	mapfile -t r < <(jq -r '(.flags | tojson), (.owner | tojson), .group.name,
+		([.mtu, .mac, .txqueuelen, .tapflow, .up] | @csv), (.queues | tojson),
+		(.stats | keys | join(",")), (.attached | type), .ifindex' <<< "$j" 2>/dev/null; echo "rc=$?")
+	expect_eq "${#r[@]}" 9 "fields of show --json (and jq's rc): ${r[*]}" || return 1
+	expect_eq "${r[8]}" rc=0 "jq on show --json" || return 1
+	expect_eq "${r[0]}" \
 		'{"tap":true,"tun":false,"multi_queue":true,"vnet_hdr":false,"persist":true,"no_pi":true}' \
 		"flags" || return 1
-	expect_eq "$(echo "$j" | jq -c .owner)" "{\"id\":$(id -u nobody),\"name\":\"nobody\"}" "owner" || return 1
-	expect_eq "$(echo "$j" | jq -r .group.name)" nogroup "group" || return 1
-	expect_eq "$(echo "$j" | jq -r '[.mtu, .mac, .txqueuelen, .tapflow, .up] | @csv')" \
-		"1400,\"$MAC\",700,true,true" "mtu, mac, txqueuelen, tapflow, up" || return 1
-	expect_eq "$(echo "$j" | jq -c .queues)" '{"configured":4,"attached":0,"disabled":0}' "queues" || return 1
-	expect_eq "$(echo "$j" | jq -r '.stats | keys | join(",")')" \
+	expect_eq "${r[1]}" "{\"id\":$(id -u nobody),\"name\":\"nobody\"}" "owner" || return 1
+	expect_eq "${r[2]}" nogroup "group" || return 1
+	expect_eq "${r[3]}" "1400,\"$MAC\",700,true,true" "mtu, mac, txqueuelen, tapflow, up" || return 1
+	expect_eq "${r[4]}" '{"configured":4,"attached":0,"disabled":0}' "queues" || return 1
+	expect_eq "${r[5]}" \
 		"rx_bytes,rx_dropped,rx_errors,rx_packets,scope,tx_bytes,tx_dropped,tx_errors,tx_packets" \
 		"stats keys" || return 1
-	# Nothing is attached here, but other modules keep host-wide state (bpffs
-	# pins) that a concurrent session may own: require the shape, not {}.
-	expect_eq "$(echo "$j" | jq -r '.attached | type')" object "attached" || return 1
-	expect_eq "$(echo "$j" | jq -r .ifindex)" "$(nsx cat /sys/class/net/$tap/ifindex)" "ifindex" || return 1
+	expect_eq "${r[6]}" object "attached" || return 1
+	expect_eq "${r[7]}" "$(nsx cat /sys/class/net/$tap/ifindex)" "ifindex" || return 1
 }
 
 test_show_counters_follow_kernel() {
@@ -458,9 +480,14 @@ test_show_counters_follow_kernel() {
 	expect_ok "create" tf create "$tap" --queues 2 || return 1
 	# What the kernel counts, through tapflow, equals what sysfs says.
 	j=$(tf show "$tap" --json) || return 1
-	for c in rx_packets tx_packets rx_bytes tx_bytes rx_dropped tx_dropped; do
-		expect_eq "$(echo "$j" | jq .stats.$c)" "$(nsx cat /sys/class/net/$tap/statistics/$c)" \
-			"$c" || return 1
+	# one jq and one cat for the six (each program costs in the VM lane)
+	local cs=(rx_packets tx_packets rx_bytes tx_bytes rx_dropped tx_dropped) got want i
+	read -r -a got <<< "$(jq -r '[.stats | .rx_packets, .tx_packets, .rx_bytes, .tx_bytes,
+		.rx_dropped, .tx_dropped] | map(tostring) | join(" ")' <<< "$j")"
+	read -r -a want <<< "$(nsx cat "${cs[@]/#//sys/class/net/$tap/statistics/}" | tr '\n' ' ')"
+	expect_eq "${#want[@]}" 6 "counters in sysfs" || return 1
+	for i in 0 1 2 3 4 5; do
+		expect_eq "${got[i]:-}" "${want[i]}" "${cs[i]}" || return 1
 	done
 }
 

@@ -10,7 +10,9 @@
 # the runs per packet, per program, on each rung:
 #
 #   fentry/kprobe: 0 for the veth and the bridge (tapflow hooks only tun's
-#     functions); one early exit per hook for the untraced tap.
+#     functions); one early exit per hook for the untraced tap, whether its
+#     backend uses read()/write() or vhost-net (tf-vhost: one tun_do_read
+#     per packet it takes, one tun_sendmsg per batch of up to 64 it writes).
 #   tracepoint: the global hooks the rung cannot avoid (net_dev_start_xmit
 #     and net_dev_xmit on every transmit, skb_copy_datagram_iovec on a
 #     tap's read); rx runs nothing for other devices where tcx links exist,
@@ -26,9 +28,13 @@ source "$(dirname "$0")/../lib.sh"
 BPFSTATS=$TOP/build/tests/tf-bpfstats
 QSCRIPT=$TOP/build/tests/tf-qscript
 UDPSEND=$TOP/build/tests/tf-udpsend
+VHOST=$TOP/build/tests/tf-vhost
 PIN=/sys/fs/bpf/tapflow/trace
 
 if [ -n "${TAPFLOW_VM:-}" ]; then N=2000; else N=20000; fi
+# guest -> host through vhost-net, in bursts of 64 (one tun_sendmsg each)
+VB=64
+M=$((N / VB * VB))
 # host -> tap packets: all K wait in the ring (RING slots) before the read
 K=$N
 RING=$((N < 4000 ? 4096 : 32768))
@@ -43,7 +49,7 @@ traced_tap() {
 		fail "trace start: $out"
 		return 1
 	fi
-	on_exit "tf trace stop --all"
+	on_exit "tf trace stop $T"
 }
 
 mac_of() {	# (nsenter keeps the host's /sys: ask ip)
@@ -57,9 +63,11 @@ mac_of() {	# (nsenter keeps the host's /sys: ask ip)
 
 # count PKTS EXPECT CMD...: run CMD under tf-bpfstats and check every
 # program of the rung. EXPECT: "prog=k" or "prog=k+c" (c runs once, not per
-# packet) for each program expected to run; every other one must not run.
+# packet) for each program expected to run, k a whole number or a fraction
+# p/q (once per q packets: PKTS must be a multiple of q); every other one
+# must not run.
 count() {
-	local pkts=$1 expect=$2 json name runs k c want lo hi line
+	local pkts=$1 expect=$2 json name runs k c want lo hi line per
 	shift 2
 	json=$(nsrun "$BPFSTATS" "$PIN" -- "$@" 2>"$NSDIR/cmd.err") ||
 		{ fail "traffic: $(tail -2 "$NSDIR/cmd.err" | tr '\n' ' ')"; return 1; }
@@ -71,7 +79,11 @@ count() {
 			k=${want#*=}
 			[[ $k == *+* ]] && { c=${k#*+}; k=${k%+*}; }
 		done
-		lo=$((k * pkts + c))
+		per=1
+		[[ $k == */* ]] && { per=${k#*/}; k=${k%/*}; }
+		[ $((pkts % per)) = 0 ] || { fail "$pkts packets are not a multiple of $per"; return 1; }
+		lo=$((k * pkts / per + c))
+		[ "$per" = 1 ] || k=$k/$per
 		if [ -n "${TAPFLOW_VM:-}" ] || [ "$name" = tc_rx ]; then
 			hi=$lo
 		else
@@ -156,11 +168,14 @@ runs_taptx() {
 	# exactly K: one tun_do_read each, no read that finds the ring empty
 	# (in the VM lane sending K takes over a second: a read that began
 	# before the last packet came would be one more tun_do_read).
-	local HOLD=$([ -n "${TAPFLOW_VM:-}" ] && echo 4000 || echo 700)
+	# It says when its queue is attached (the tap has a carrier: before, the
+	# host drops what it sends there) and starts reading when the sender is
+	# done; waits are polls, not fixed holds.
 	cat > "$NSDIR/tx.sh" <<-SH
-		"$QSCRIPT" "$u" 1 h $HOLD r 0 $K 2000 > "$NSDIR/qs.json" &
-		sleep 0.3
+		"$QSCRIPT" "$u" 1 t "$NSDIR/attached" g "$NSDIR/sent" r 0 $K 2000 > "$NSDIR/qs.json" &
+		until [ -e "$NSDIR/attached" ]; do sleep 0.01; kill -0 \$! 2>/dev/null || exit 1; done
 		"$UDPSEND" 198.18.0.1 9 198.18.0.2 20000 $K >/dev/null || exit 1
+		: > "$NSDIR/sent"
 		wait
 	SH
 	case $1 in
@@ -170,6 +185,50 @@ runs_taptx() {
 	esac
 	count "$K" "$e" bash "$NSDIR/tx.sh" || return 1
 	expect_eq "$(jq '.fds[0].read' "$NSDIR/qs.json")" "$K" "frames the untraced tap's backend read"
+}
+
+need_vhost() {
+	[ -c /dev/vhost-net ] ||
+		skip "no /dev/vhost-net: this kernel has no vhost-net (CONFIG_VHOST_NET; the VM lane loads vhost_net)"
+}
+
+# the untraced tap with a vhost-net backend (tf-vhost), guest -> host: M
+# frames in bursts of VB, each burst one batch of xdp_buffs through
+# tun_sendmsg (tun_xdp_one, never tun_get_user), then into the stack
+runs_vhostrx() {
+	local u=$(uniq_name ut) out
+	need_vhost
+	traced_tap "$1" || return $?
+	tf create "$u" --queues 1 >/dev/null || { fail "create $u"; return 1; }
+	case $1 in
+	fentry) e="fentry_tun_sendmsg=1/$VB fentry___tun_detach=0+1" ;;
+	kprobe) e="kprobe_tun_sendmsg=1/$VB kprobe___tun_detach=0+1" ;;
+	tracepoint) is_tcx && e="" || e="tp_netif_receive_skb_entry=1" ;;
+	esac
+	count "$M" "$e" "$VHOST" --dev "$u" --write "$M" --tx-burst "$VB" || return 1
+	out=$(grep '^{"dev"' "$NSDIR/cmd.err" | jq -r .tx_frames)
+	expect_eq "$out" "$M" "frames the untraced tap's vhost took"
+}
+
+# the same tap the other way: the host sends K packets, vhost takes them
+# out of the ring (in batches of up to 64) and hands each to tun_recvmsg,
+# one tun_do_read a packet (it peeks first: no read finds the ring empty)
+runs_vhosttx() {
+	local u=$(uniq_name ut) out
+	need_vhost
+	traced_tap "$1" || return $?
+	out=$(tf create "$u" --queues 1 --txqueuelen "$RING" 2>&1) || { fail "create $u: $out"; return 1; }
+	nsrun ip addr add 198.18.0.1/24 dev "$u" &&
+		nsrun ip neigh replace 198.18.0.2 lladdr 02:00:00:00:01:00 dev "$u" nud permanent ||
+		{ fail "host side"; return 1; }
+	case $1 in
+	fentry) e="fentry_tun_net_xmit=1 fexit_tun_net_xmit=1 fexit_tun_do_read=1 fentry___tun_detach=0+1" ;;
+	kprobe) e="kprobe_tun_net_xmit=1 kretprobe_tun_net_xmit=1 kprobe_tun_do_read=1 kretprobe_tun_do_read=1 kprobe___tun_detach=0+1" ;;
+	tracepoint) e="tp_net_dev_start_xmit=1 tp_net_dev_xmit=1 tp_skb_copy_datagram_iovec=1" ;;
+	esac
+	count "$K" "$e" "$VHOST" --dev "$u" --send "$K" --read "$K" --idle-ms 3000 || return 1
+	out=$(grep '^{"dev"' "$NSDIR/cmd.err" | jq -r .rx_frames)
+	expect_eq "$out" "$K" "frames the untraced tap's vhost delivered"
 }
 
 # The cost as tapflow shows it: `trace status --bpf-stats` counts each
@@ -269,10 +328,46 @@ test_tracepoint_loads_tun_directly() {
 	return 0
 }
 
+TF_TEST_ORDER=(test_cost_in_status_and_export test_stopped_tap_counts_nowhere test_tracepoint_loads_tun_directly)
 for rung in fentry kprobe tracepoint; do
-	for path in veth bridge taprx taptx; do
+	for path in veth bridge taprx taptx vhostrx vhosttx; do
 		eval "test_${path}_$rung() { runs_$path $rung; }"
+		TF_TEST_ORDER+=("test_${path}_$rung")
 	done
 done
 
+# One tracing session per rung, kept up by a tap of the suite's own in a
+# namespace of its own (as in test_trace_vhost.sh): loading and attaching a
+# rung's programs costs 2-4 s under the VM lane's emulated CPU, adding a tap
+# to a running session almost nothing. The anchor carries no traffic, so it
+# adds no program run to what a test counts; each test still starts and
+# stops tracing its own tap. The tests run rung by rung (TF_TEST_ORDER).
+ANCHOR_NS="" ANCHOR_RUNG=""
+anchor_end() {
+	[ -n "$ANCHOR_NS" ] || return 0
+	nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" trace stop "$ANCHOR" >/dev/null 2>&1
+	ip -n "$ANCHOR_NS" link del "$ANCHOR" 2>/dev/null
+	ip netns del "$ANCHOR_NS" 2>/dev/null
+	ANCHOR_NS=""
+}
+anchor_on() {	# a rung this kernel refuses gets none: its tests say so themselves
+	[ "$ANCHOR_RUNG" = "$1" ] && return 0
+	anchor_end
+	ANCHOR_RUNG=$1
+	[ "$1" != none ] && [ "$(id -u)" = 0 ] && [ -z "$(ls /sys/fs/bpf/tapflow/trace 2>/dev/null)" ] || return 0
+	ANCHOR_NS=$(uniq_name tfn) ANCHOR=$(uniq_name ka)
+	ip netns add "$ANCHOR_NS" &&
+		nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" create "$ANCHOR" >/dev/null &&
+		nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" trace start --backend "$1" \
+			"$ANCHOR" >/dev/null 2>&1 || anchor_end
+}
+suite_before_test() {
+	case $1 in
+	*_fentry) anchor_on fentry ;;
+	*_kprobe) anchor_on kprobe ;;
+	*_tracepoint) anchor_on tracepoint ;;
+	*) anchor_on none ;;
+	esac
+}
+trap anchor_end EXIT
 run_tests
