@@ -32,6 +32,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "tf_fastpath_shared.h"
+#include "tf_capture_shared.h"
 #include "parse.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -134,6 +135,42 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fp_cache);
 } cache SEC(".maps");
+
+/*
+ * `tapflow capture` of this port (user/capture_fp.c): while cap_on[0] holds
+ * a snaplen, frames this copy redirects away are copied to the capture
+ * through cap_pe, marked; 0, nothing but the lookup. Not pinned: this
+ * copy's own, found through the program's maps. The perf array's entries
+ * belong to the capture's file descriptor and go with it, even on kill -9.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cap_on SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} cap_pe SEC(".maps");
+
+static __always_inline void cap_away(struct xdp_md *ctx, __u32 queue, __u64 len, __u8 where)
+{
+	struct tf_cap_rec rec = { .wirelen = len, .queue = queue, .dir = TF_CAP_RX,
+				  .event = TF_CAP_EV_RECEIVED, .flags = TF_CAP_F_AWAY,
+				  .away = where };
+	__u32 zero = 0, *snap = bpf_map_lookup_elem(&cap_on, &zero);
+	__u64 n;
+
+	if (!snap || !*snap)
+		return;
+	n = len < *snap ? len : *snap;
+	rec.caplen = n;
+	rec.ts = bpf_ktime_get_ns();
+	bpf_perf_event_output(ctx, &cap_pe, BPF_F_CURRENT_CPU | (n << 32), &rec, sizeof(rec));
+}
 
 static __always_inline bool mac_is_multicast(const __u8 *mac)
 {
@@ -277,6 +314,8 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 		act = has_row ? bpf_redirect_map(&xsks, key, XDP_PASS) : XDP_PASS;
 		if (act == XDP_REDIRECT) {
 			count(qs, TF_FP_XSK, len);
+			if (from_tap)
+				cap_away(ctx, queue, len, TF_CAP_AWAY_XSK);
 			return XDP_REDIRECT;
 		}
 		if (qs)
@@ -310,6 +349,9 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 	if (act == XDP_REDIRECT) {
 		count(qs, (dst_flags & TF_FP_FDB_UPLINK) ? TF_FP_REDIRECT_UPLINK
 							: TF_FP_REDIRECT_TAP, len);
+		if (from_tap)
+			cap_away(ctx, queue, len, (dst_flags & TF_FP_FDB_UPLINK) ? TF_CAP_AWAY_UPLINK
+									 : TF_CAP_AWAY_TAP);
 		return XDP_REDIRECT;
 	}
 pass:

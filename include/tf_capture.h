@@ -31,6 +31,9 @@ struct bpf_object;
 int tf_cbpf_translate(const struct tf_cbpf_insn *prog, unsigned int n, struct bpf_insn *region);
 /* Compile a pcap-filter expression for Ethernet; n gets the count. */
 int tf_cbpf_compile(const char *expr, struct tf_cbpf_insn **prog, unsigned int *n);
+/* Run prog on a frame in user space (libpcap's bpf_filter): 1 if it matches. */
+int tf_cbpf_match(const struct tf_cbpf_insn *prog, const void *pkt, unsigned int wirelen,
+		  unsigned int caplen);
 /* Write region over every placeholder of every program of obj (not loaded). */
 int tf_cbpf_patch(struct bpf_object *obj, const struct bpf_insn *region);
 
@@ -76,6 +79,7 @@ struct tf_capture_opts {
 	uint32_t qmask[8];		/* queues 0..255 */
 	uint64_t count;			/* stop after this many; 0: no limit */
 	double duration;		/* seconds; 0: no limit */
+	int backend;			/* TF_BACKEND_* (tf_trace.h); 0: the first that runs */
 	FILE *pcapng;			/* write pcapng here, else text to stdout */
 	volatile int *stop;		/* set by a signal handler */
 };

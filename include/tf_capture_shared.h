@@ -5,6 +5,8 @@
  * <linux/types.h> alike.
  *
  *   events   RINGBUF: struct tf_cap_rec followed by caplen bytes of frame
+ *   cap_pe   (bpf/fastpath.bpf.c, per tap) PERF_EVENT_ARRAY: the same
+ *            record, for frames the fast path redirected away
  *   scratch  PERCPU_ARRAY[1] -> struct tf_cap_scratch: the filter's copy
  *
  * The filter region: user/cbpf.c translates libpcap's classic BPF into eBPF
@@ -48,7 +50,15 @@ enum tf_cap_event {
 
 #define TF_CAP_F_CUT		0x1	/* data not linear: cut at the linear part */
 #define TF_CAP_F_NODATA		0x2	/* bytes gone before they could be copied */
-#define TF_CAP_F_FASTPATH	0x4	/* an XDP frame the fast path redirected */
+#define TF_CAP_F_FASTPATH	0x4	/* an XDP frame the fast path redirected into the ring */
+#define TF_CAP_F_AWAY		0x8	/* written by the backend, redirected away by the fast
+					 * path (bpf/fastpath.bpf.c); away says where */
+
+enum tf_cap_away {
+	TF_CAP_AWAY_TAP = 1,		/* into another tap (DEVMAP, tun_xdp_xmit) */
+	TF_CAP_AWAY_UPLINK,		/* out of an uplink */
+	TF_CAP_AWAY_XSK,		/* to an AF_XDP socket */
+};
 
 struct tf_cap_rec {
 	__u64 ts;		/* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
@@ -61,7 +71,8 @@ struct tf_cap_rec {
 	__u8 event;		/* enum tf_cap_event */
 	__u8 cause;		/* enum tf_drop_cause (tf_trace_shared.h), EV_DROPPED */
 	__u8 flags;		/* TF_CAP_F_* */
-	__u16 pad;
+	__u8 away;		/* enum tf_cap_away, with TF_CAP_F_AWAY */
+	__u8 pad;
 };
 
 struct tf_cap_scratch {

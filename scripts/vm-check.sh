@@ -20,7 +20,7 @@
 #              VM_MODULES="dummy ..."     extra modules to load in the guest
 #              VM_APPEND="..."            extra kernel command line
 #              TF_VM_SUITES=REGEX         integration suites to run
-#                                         (default ^test_(tap|trace|trace_runs|trace_vhost|xdp_multi)$)
+#                                         (default ^test_(tap|trace|trace_runs|trace_vhost|xdp_multi|capture)$)
 #              TF_VM_PARALLEL=REGEX       of those, the ones run beside the
 #                                         others (default none; see below)
 #              TF_VM_UNITS=REGEX          unit test binaries to run (default
@@ -76,7 +76,7 @@ note() { echo "vm-check: $*" >&2; }
 # with tracing in parallel, above), and they share no state (each makes its
 # taps and pins in namespaces and directories of its own). That hides their
 # ~25 s (BPF_PROG_TEST_RUN of ~110000 frames, mostly) behind the tap suite.
-suites=${TF_VM_SUITES:-'^test_(tap|trace|trace_runs|trace_vhost|xdp_multi)$'}
+suites=${TF_VM_SUITES:-'^test_(tap|trace|trace_runs|trace_vhost|xdp_multi|capture)$'}
 units=${TF_VM_UNITS:-'^test_(cbpf|fastpath_prog|steer_prog|pin|vmid)$'}
 side=${TF_VM_PARALLEL-}
 printf -v cmd 'cd /tapflow && TF_TEST_TIMES=1 tests/run.sh --lane vm --unit-filter %q --units-beside %q --filter %q --parallel %q' \
@@ -330,8 +330,10 @@ note "kernel $KERNEL ($kver), initramfs $(du -h "$initrd" | cut -f1), timeout ${
 # whole console in the log and prints only what lies between the init's
 # BEGIN and END markers.
 qemu_err=$work/qemu.stderr
-# A qemu that dies before its first byte must not leave the last run's log.
+# A qemu that dies before its first byte must not leave the last run's log
+# (nor files of the last run's).
 : >"$CONSOLE_LOG"
+rm -rf "$VMDIR/out" "$VMDIR/files.b64"
 start=$(date +%s.%N)
 set +e
 timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
@@ -339,11 +341,15 @@ timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
 	-kernel "$KERNEL" -initrd "$initrd" \
 	-append "console=ttyS0 quiet panic=-1 norandmaps ${VM_APPEND:-}" \
 	</dev/null 2>"$qemu_err" |
-	awk -v logf="$CONSOLE_LOG" '
+	awk -v logf="$CONSOLE_LOG" -v filesf="$VMDIR/files.b64" '
 		# CRs from the serial line, and SeaBIOS clear-screen escapes.
 		{ gsub(/\r|\033(\[[0-9;?]*[A-Za-z]|c)/, ""); print > logf; fflush(logf) }
 		/^TAPFLOW-VM-END$/ { inside = 0 }
 		inside { print; fflush() }
+		# Files the guest left for the host, base64: to files.b64 only.
+		/^TAPFLOW-VM-FILES-END$/ { files = 0 }
+		files { print > filesf }
+		/^TAPFLOW-VM-FILES-BEGIN$/ { files = 1 }
 		# Failed guest setup (a module that did not load) comes before
 		# BEGIN but is what explains the failures after it.
 		/^vm-init: error:/ { print; fflush() }
@@ -374,5 +380,18 @@ if [ -z "$sentinel" ]; then
 fi
 rc=${sentinel#TAPFLOW-VM-EXIT }
 note "guest command exited $rc, boot to sentinel ${elapsed}s (console: ${CONSOLE_LOG#"$TOP"/})"
+
+# Files the guest's tests left (tests/lib.sh, expect_count): unpacked into
+# build/vm/out, and their checks run here with the host's tools, each one
+# result line as the guest's are (the guest has no tshark).
+if [ -s "$VMDIR/files.b64" ]; then
+	mkdir -p "$VMDIR/out"
+	if base64 -d -i <"$VMDIR/files.b64" | gzip -dc | tar -C "$VMDIR/out" -xf -; then
+		"$TOP/tests/vm/host-checks.sh" "$VMDIR/out" || rc=1
+	else
+		echo "FAIL vm/files: the files the guest left could not be unpacked (see $VMDIR/files.b64)"
+		rc=1
+	fi
+fi
 [ "$rc" = 0 ] || note "the guest's dmesg tail is at the end of ${CONSOLE_LOG#"$TOP"/}"
 exit "$rc"

@@ -46,6 +46,24 @@ expect_eq() {
 	[ "$1" = "$2" ] && return 0
 	fail "$3: $1 != $2"
 }
+# expect_count FILE DISPLAY-FILTER N WHAT: tshark finds N packets of FILE
+# that match. In the VM lane's guest, which has no tshark, the check is
+# left for the host ($TF_VM_OUT, tests/vm/init): FILE is carried out with
+# it and the host prints the check's own result line
+# (tests/vm/host-checks.sh); elsewhere without tshark the test is skipped.
+expect_count() {
+	local f=$1 filter=$2 n=$3 what=$4 got dest
+	if command -v tshark >/dev/null; then
+		got=$(tshark -r "$f" -Y "$filter" -T fields -e frame.number 2>/dev/null | grep -c .)
+		expect_eq "$got" "$n" "$what"
+		return
+	fi
+	[ -n "${TF_VM_OUT:-}" ] || skip "tshark not installed (scripts/setup.sh installs it)"
+	dest=$SUITE-$_TF_TEST-${f##*/}
+	[ -e "$TF_VM_OUT/$dest" ] || cp "$f" "$TF_VM_OUT/$dest" || { fail "cannot keep $f for the host"; return 1; }
+	printf '%s\t%s\t%s\t%s\n' "$dest" "$filter" "$n" "$SUITE/$_TF_TEST/${what//[$'\t\n']/ }" \
+		>> "$TF_VM_OUT/checks"
+}
 # expect_ok WHAT CMD... : CMD must succeed
 expect_ok() {
 	local what=$1; shift
@@ -176,6 +194,7 @@ run_tests() {
 			# However the test ends (return, skip's exit), its reason
 			# is left for the line below, then its namespace goes.
 			trap 'echo "$_TF_REASON" > "$reason"; _tf_teardown' EXIT
+			_TF_TEST=${fn#test_}
 			_tf_ns_new "$fn" || { _TF_REASON="could not create a network namespace"; exit 1; }
 			"$fn"
 		)

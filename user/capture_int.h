@@ -10,6 +10,7 @@
 #include "tf_capture_shared.h"
 
 struct capture;
+struct perf_buffer;
 
 struct cap_run {
 	const struct tf_capture_opts *o;
@@ -21,7 +22,17 @@ struct cap_run {
 	uint64_t last_missed;
 	bool done;
 	int err;
+	const struct tf_cbpf_insn *cprog;	/* the filter, for records filtered here */
+	/* the fast path's copies of frames it redirects away (capture_fp.c) */
+	int fp_on, fp_pe;
+	struct perf_buffer *fp_pb;
+	uint64_t fp_missed;
 };
+
+/* Ask the tap's fast path, if it has one, for the frames it redirects away. */
+int cap_fp_open(struct cap_run *r, int ifindex);
+void cap_fp_poll(struct cap_run *r);
+void cap_fp_close(struct cap_run *r);
 
 int cap_out_open(struct cap_run *r);
 void cap_write(struct cap_run *r, const struct tf_cap_rec *rec, const unsigned char *data);

@@ -50,6 +50,11 @@ static void facts(const struct tf_cap_rec *rec, char *buf, size_t len)
 	if (rec->flags & TF_CAP_F_FASTPATH && n < len)
 		n += snprintf(buf + n, len - n, "%sfast path: XDP frame redirected into the ring",
 			      n ? "; " : "");
+	if (rec->flags & TF_CAP_F_AWAY && n < len)
+		n += snprintf(buf + n, len - n, "%sfast path, redirected away %s", n ? "; " : "",
+			      rec->away == TF_CAP_AWAY_UPLINK ? "to an uplink"
+			      : rec->away == TF_CAP_AWAY_XSK ? "to an AF_XDP socket"
+			      : "to another tap");
 	if (rec->flags & TF_CAP_F_CUT && n < len)
 		n += snprintf(buf + n, len - n, "%snot linear: cut at the linear part", n ? "; " : "");
 	if (rec->flags & TF_CAP_F_NODATA && n < len)

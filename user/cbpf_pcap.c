@@ -44,3 +44,16 @@ out:
 	pcap_close(p);
 	return err;
 }
+
+/*
+ * Run a compiled filter on a frame in user space: only for the records the
+ * fast path sends (user/capture_fp.c), whose program has no filter region.
+ */
+int tf_cbpf_match(const struct tf_cbpf_insn *prog, const void *pkt, unsigned int wirelen,
+		  unsigned int caplen);
+
+int tf_cbpf_match(const struct tf_cbpf_insn *prog, const void *pkt, unsigned int wirelen,
+		  unsigned int caplen)
+{
+	return bpf_filter((const struct bpf_insn *)prog, pkt, wirelen, caplen) != 0;
+}

@@ -50,6 +50,10 @@ enum cli_type {
 	CLI_SECONDS,	/* double within [dmin, dmax] */
 	CLI_LIST,	/* struct cli_list: repeatable; each value split at .split */
 	CLI_IFNAMES,	/* struct cli_list of interface names, each once */
+	CLI_OPTLIST,	/* struct cli_list, as CLI_LIST, but the value may be left out:
+			 * `--name` alone (cli_given() says it was there), `--name=V`,
+			 * or `--name V` when every piece of V passes .check (else V is
+			 * left to the positionals) */
 	CLI__NTYPES
 };
 
@@ -64,6 +68,7 @@ enum cli_type {
 #define CLI_SIZE_CLI_SECONDS	sizeof(double)
 #define CLI_SIZE_CLI_LIST	sizeof(struct cli_list)
 #define CLI_SIZE_CLI_IFNAMES	sizeof(struct cli_list)
+#define CLI_SIZE_CLI_OPTLIST	sizeof(struct cli_list)
 
 /* Which devices the completion offers for an interface-name value. */
 enum cli_devs {

@@ -3,9 +3,10 @@
  * tapflow capture: the packets of a tap's queues, with direction, queue,
  * drop cause and ring wait, as pcapng (-w) or text. Parsing only;
  * user/capture.c does the work. Words after the tap are the pcap filter;
- * `--drops ring_full,filter` reads as tcpdump users would write it: the
- * option is a flag, and a first filter word that is a list of drop causes
- * (no pcap-filter primitive is named like one) is taken as the causes.
+ * `--drops` takes an optional value (CLI_OPTLIST): alone, any cause;
+ * `--drops ring_full,filter` or `--drops=...`, those (no pcap-filter
+ * primitive is named like a cause, so the next word is a value only when
+ * each of its pieces is one). --drop-cause is the older spelling.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,18 +23,32 @@
 #include "log.h"
 
 static const char *const dirs[] = { "both", "tx", "rx", NULL };
+static const char *const backends[] = { "auto", "fentry", "kprobe", "tracepoint", NULL };
+
+/* One drop cause, as --drops and --drop-cause take them. */
+static int check_cause(const char *val)
+{
+	unsigned int mask;
+	const char *bad = NULL;
+
+	if (!tf_capture_drop_mask(val, &mask, &bad))
+		return 0;
+	return tf_err(-EINVAL, "--drops: '%s' is not a drop cause (ring_full, filter, detached, "
+		      "other)", val);
+}
 
 struct capture_cfg {
 	char name[TF_IFNAMSIZ];
 	struct cli_list filter;
 	struct cli_list queues;
 	int direction;		/* index into dirs[] */
-	bool drops;
-	struct cli_list causes;
+	struct cli_list drops;	/* --drops [CAUSE,...] */
+	struct cli_list causes;	/* --drop-cause CAUSE,...: the same, older */
 	unsigned int snaplen;
 	unsigned int count;
 	double duration;
 	const char *write;
+	int backend;		/* index into backends[]: TF_BACKEND_* */
 };
 
 static const struct cli_opt capture_opts[] = {
@@ -42,10 +57,12 @@ static const struct cli_opt capture_opts[] = {
 	CLI_OPT(struct capture_cfg, CLI_ENUM, direction, "direction", .short_name = 'd',
 		.choices = dirs, .metavar = "DIR",
 		.help = "tx (host -> backend), rx (backend -> host) or both (default)"),
-	CLI_OPT(struct capture_cfg, CLI_FLAG, drops, "drops",
-		.help = "only packets the tap dropped (--drops ring_full,filter,detached,other: those)"),
-	CLI_OPT(struct capture_cfg, CLI_LIST, causes, "drop-cause", .split = ',',
-		.metavar = "CAUSE[,CAUSE...]", .help = "only drops of these causes (implies --drops)"),
+	CLI_OPT(struct capture_cfg, CLI_OPTLIST, drops, "drops", .split = ',', .check = check_cause,
+		.metavar = "CAUSE,...",
+		.help = "only packets the tap dropped: any cause, or these (ring_full, filter, "
+			"detached, other)"),
+	CLI_OPT(struct capture_cfg, CLI_LIST, causes, "drop-cause", .split = ',', .check = check_cause,
+		.metavar = "CAUSE[,CAUSE...]", .help = "the same as --drops CAUSE,..."),
 	CLI_OPT(struct capture_cfg, CLI_UINT, snaplen, "snaplen", .short_name = 's', .min = 14,
 		.max = TF_CAP_MAX, .metavar = "N",
 		.help = "bytes kept per packet (default and most: 2048)"),
@@ -55,6 +72,9 @@ static const struct cli_opt capture_opts[] = {
 		.metavar = "S", .help = "stop after S seconds"),
 	CLI_OPT(struct capture_cfg, CLI_STR, write, "write", .short_name = 'w', .metavar = "FILE",
 		.help = "write pcapng to FILE (mode 0600), or to stdout with -w -"),
+	CLI_OPT(struct capture_cfg, CLI_ENUM, backend, "backend", .short_name = 'b',
+		.choices = backends, .metavar = "BACKEND",
+		.help = "capture with this rung instead of the first this kernel runs"),
 	CLI_END
 };
 
@@ -113,9 +133,6 @@ static int run_capture(void *p)
 	struct capture_cfg *c = p;
 	struct tf_capture_opts o = { .all_queues = true };
 	struct tf_capture_result res;
-	unsigned int mask;
-	const char *bad;
-	size_t first = 0;
 	char *filter;
 	FILE *f = NULL;
 	int r;
@@ -126,21 +143,21 @@ static int run_capture(void *p)
 	for (size_t i = 0; i < c->causes.n; i++)
 		if ((r = add_causes(&o, c->causes.v[i])))
 			return r;
-	o.drops_only |= c->drops;
-	if (c->drops && c->filter.n && !tf_capture_drop_mask(c->filter.v[0], &mask, &bad)) {
-		o.drop_mask |= mask;	/* `--drops ring_full`: the causes, not a filter */
-		first = 1;
-	}
+	for (size_t i = 0; i < c->drops.n; i++)
+		if ((r = add_causes(&o, c->drops.v[i])))
+			return r;
+	o.drops_only |= cli_given("drops");
 	o.dirs = c->direction == 1 ? TF_CAPTURE_TX : c->direction == 2 ? TF_CAPTURE_RX : TF_CAPTURE_BOTH;
 	if (o.drops_only && !(o.dirs & TF_CAPTURE_TX))
 		return cli_usage_error("--drops: only tx (host -> backend) packets are dropped by "
 				       "the tap; drop --direction rx");
-	filter = join(&c->filter, first);
+	filter = join(&c->filter, 0);
 	o.tap = c->name;
 	o.filter = filter;
 	o.snaplen = c->snaplen;
 	o.count = c->count;
 	o.duration = c->duration;
+	o.backend = c->backend;
 	o.stop = &cli_stop;
 	if (c->write && !strcmp(c->write, "-")) {
 		f = stdout;

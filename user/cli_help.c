@@ -61,9 +61,12 @@ static void options(const struct cli_opt *opts, FILE *f, bool with_help)
 		const struct cli_opt *o = &opts[i];
 		char left[64];
 
-		snprintf(left, sizeof(left), "%s%c%s--%s%s%s", o->short_name ? "-" : "",
+		bool opt = o->type == CLI_OPTLIST;
+
+		snprintf(left, sizeof(left), "%s%c%s--%s%s%s%s", o->short_name ? "-" : "",
 			 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
-			 cli_takes_value(o) ? " " : "", cli_takes_value(o) ? cli_metavar(o) : "");
+			 opt ? "[=" : cli_takes_value(o) ? " " : "",
+			 cli_takes_value(o) ? cli_metavar(o) : "", opt ? "]" : "");
 		fprintf(f, "  %-30s %s", left, o->help ? o->help : "");
 		if (o->type == CLI_ENUM && o->choices) {
 			fprintf(f, " (");

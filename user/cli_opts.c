@@ -28,7 +28,7 @@ static const size_t type_size[CLI__NTYPES] = {
 	[CLI_USER] = CLI_SIZE_CLI_USER,		[CLI_GROUP] = CLI_SIZE_CLI_GROUP,
 	[CLI_MAC] = CLI_SIZE_CLI_MAC,		[CLI_ENUM] = CLI_SIZE_CLI_ENUM,
 	[CLI_SECONDS] = CLI_SIZE_CLI_SECONDS,	[CLI_LIST] = CLI_SIZE_CLI_LIST,
-	[CLI_IFNAMES] = CLI_SIZE_CLI_IFNAMES,
+	[CLI_IFNAMES] = CLI_SIZE_CLI_IFNAMES,	[CLI_OPTLIST] = CLI_SIZE_CLI_OPTLIST,
 };
 
 /* The running command, for cli_fail(), cli_usage_error() and cli_given(). */
@@ -101,7 +101,30 @@ bool cli_given(const char *name)
 
 static bool is_list(const struct cli_opt *o)
 {
-	return o->type == CLI_LIST || o->type == CLI_IFNAMES;
+	return o->type == CLI_LIST || o->type == CLI_IFNAMES || o->type == CLI_OPTLIST;
+}
+
+/*
+ * May the next word be an optional value's value (`--drops ring_full`)?
+ * Only if it is no option and each of its pieces passes the row's check:
+ * otherwise it is a positional (`--drops udp port 53`).
+ */
+static bool optval_ok(const struct cli_opt *o, const char *next)
+{
+	if (!next || !*next || next[0] == '-' || !o->check)
+		return false;
+	for (const char *s = next;;) {
+		size_t n = o->split ? strcspn(s, (char[]){ o->split, 0 }) : strlen(s);
+		char *one = strndup(s, n);
+		int bad = !one || o->check(one);
+
+		free(one);
+		if (bad)
+			return false;
+		if (!s[n])
+			return true;
+		s += n + 1;
+	}
 }
 
 static int list_add(struct cli_list *l, const char *s, size_t len)
@@ -208,6 +231,10 @@ static int store_one(const struct cli_opt *o, bool positional, const char *val, 
 		}
 		return cli_usage_error("%s: '%s' is not one of %s", what, val, list);
 	}
+	case CLI_OPTLIST:
+		if (!*val)
+			return 0;	/* given without a value: cli_given() */
+		/* fallthrough */
 	case CLI_LIST: {
 		struct cli_list *l = (struct cli_list *)p;
 
@@ -336,7 +363,10 @@ static int parse_leaf(const struct cli_cmd *cmd, const char *path, int argc, cha
 				err = -1;	/* help printed */
 				break;
 			}
-			if (!cli_takes_value(&cmd->opts[k])) {
+			if (cmd->opts[k].type == CLI_OPTLIST) {
+				if (!val && i + 1 < argc && optval_ok(&cmd->opts[k], argv[i + 1]))
+					val = argv[++i];
+			} else if (!cli_takes_value(&cmd->opts[k])) {
 				if (val) {
 					err = cli_usage_error("--%s takes no value", cmd->opts[k].name);
 					break;
@@ -360,6 +390,13 @@ static int parse_leaf(const struct cli_cmd *cmd, const char *path, int argc, cha
 			} else if (k < 0) {
 				err = cli_usage_error("unknown option '-%c' (see tapflow %s --help)", *s,
 						      cur.path);
+			} else if (cmd->opts[k].type == CLI_OPTLIST) {
+				const char *val = s[1] ? s + 1 :
+						  i + 1 < argc && optval_ok(&cmd->opts[k], argv[i + 1]) ?
+						  argv[++i] : "";
+
+				err = set_opt(cmd, k, a, val, cfg);
+				break;
 			} else if (!cli_takes_value(&cmd->opts[k])) {
 				err = set_opt(cmd, k, a, "", cfg);
 			} else {

@@ -9,6 +9,7 @@ source "$(dirname "$0")/../lib.sh"
 
 QSCRIPT=$TOP/build/tests/tf-qscript
 UDPSEND=$TOP/build/tests/tf-udpsend
+VHOST=$TOP/build/tests/tf-vhost
 
 mk_tap() {	# mk_tap NAME QUEUES [more create options]
 	local name=$1 q=$2; shift 2
@@ -21,20 +22,23 @@ host_side() {
 }
 
 # cap_start ARGS...: run `tapflow capture ARGS` in the background (CAP_PID),
-# stderr in $NSDIR/cap.err, and wait until it listens: at most 1 s.
+# stderr in $NSDIR/cap.err, and wait until it listens: at most 1 s (20 s in
+# the VM lane, whose CPU is emulated: fentry's trampolines alone take
+# seconds to attach there).
 cap_start() {
+	local limit=1000000 t0=${EPOCHREALTIME/./}
+	[ -n "${TAPFLOW_VM:-}" ] && limit=20000000
 	: > "$NSDIR/cap.err"
 	# nsenter execs tapflow: $! is the capture itself, which signals reach
 	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" capture "$@" 2> "$NSDIR/cap.err" > "$NSDIR/cap.out" &
 	CAP_PID=$!
 	on_exit "kill -9 $CAP_PID"
-	local i
-	for ((i = 0; i < 100; i++)); do
+	while (( ${EPOCHREALTIME/./} - t0 < limit )); do
 		grep -q "listening on" "$NSDIR/cap.err" && return 0
 		kill -0 "$CAP_PID" 2>/dev/null || break
 		sleep 0.01
 	done
-	fail "capture not listening within 1 s: $(cat "$NSDIR/cap.err")"
+	fail "capture not listening within $((limit / 1000000)) s: $(cat "$NSDIR/cap.err")"
 	return 1
 }
 
@@ -206,6 +210,51 @@ test_fastpath_frames_marked() {
 	[ "$got" -gt 0 ] || { fail "no fast-path frame captured"; return 1; }
 }
 
+# Frames A's backend writes that the fast path switches to tap B never
+# reach A's host stack: A's fast-path program copies them to the capture
+# of A itself, marked, and only while a capture asks.
+test_fastpath_redirected_away_marked() {
+	need tshark
+	local a b K=500 macb=02:00:00:00:0b:02 f got
+	a=$(uniq_name ra) b=$(uniq_name rb)
+	mk_tap "$a" 1 --txqueuelen 4096 --fastpath || return 1
+	on_exit "tf delete $a"
+	mk_tap "$b" 1 --txqueuelen 4096 --fastpath || return 1
+	on_exit "tf delete $b"
+	nsrun "$TFLOAD" --dev "$b" --count 1 --src-mac "$macb" --dst-mac ff:ff:ff:ff:ff:ff >/dev/null ||
+		{ fail "tf-load on $b"; return 1; }
+	f=$NSDIR/away.pcapng
+	cap_start "$a" -w "$f" --backend "${TF_CAPTURE_BACKEND:-auto}" || return 1
+	nsrun "$TFLOAD" --dev "$b" --read --idle-ms 700 > "$NSDIR/b.json" 2>&1 &
+	local reader=$!
+	sleep 0.3
+	nsrun "$TFLOAD" --dev "$a" --count "$K" --size 100 --dst-mac "$macb" > "$NSDIR/a.json" 2>&1 ||
+		{ fail "tf-load on $a"; return 1; }
+	wait "$reader"
+	cap_stop || return 1
+	expect_eq "$(jq .rx_frames "$NSDIR/b.json")" "$K" "frames B's backend read" || return 1
+	if grep -q "fentry rung\|kprobe rung" "$NSDIR/cap.err"; then
+		# these rungs see the frames in tun_get_user, before the fast path
+		got=$(count "$f" "frame.packet_flags_direction == 1 && eth.dst == $macb && frame.len == 100")
+		expect_eq "$got" "$K" "frames A's backend wrote, seen in tun_get_user" || return 1
+		return 0
+	fi
+	got=$(count "$f" "frame.comment contains \"fast path, redirected away to another tap\" && frame.packet_flags_direction == 1 && frame.interface_queue == 0 && eth.dst == $macb && frame.len == 100")
+	expect_eq "$got" "$K" "redirected-away frames in A's capture, marked" || return 1
+	expect_eq "$(count "$f" frame)" "$K" "nothing else" || return 1
+	# and once the capture is gone the fast path is asked for nothing
+	local id on
+	# the program on A: alone, or (libxdp's dispatcher) every tf_fp_tap there is
+	id=$(nsrun bpftool -j net show dev "$a" | jq -r '.[0].xdp[0].id // empty')
+	[ "$(bpftool -j prog show id "$id" | jq -r .name)" = tf_fp_tap ] ||
+		id=$(bpftool -j prog show | jq -r '.[] | select(.name == "tf_fp_tap") | .id')
+	on=$(for i in $id; do bpftool -j prog show id "$i" | jq -r '.map_ids[]'; done | while read -r m; do
+		[ "$(bpftool -j map show id "$m" | jq -r .name)" = cap_on ] &&
+			bpftool -j map lookup id "$m" key 0 0 0 0 | jq -r .formatted.value
+	done | sort -u)
+	expect_eq "$on" 0 "cap_on after the capture" || return 1
+}
+
 test_sigint_and_stream_are_valid_pcapng() {
 	need tshark tcpdump capinfos
 	local t=$(uniq_name cs) n
@@ -249,6 +298,142 @@ test_nothing_left_after_exit_or_kill9() {
 	wait "$CAP_PID" 2>/dev/null
 	expect_unloaded "$ids" || return 1
 }
+
+# A packet whose data is not linear (here: UDP sent with sendfile(), its
+# payload in page fragments, its headers in the linear part) is captured
+# cut at the linear part, with its wire length, and says so.
+test_non_linear_cut_and_marked() {
+	need tshark python3
+	local t=$(uniq_name cn) f N=20
+	mk_tap "$t" 1 --txqueuelen 4096 || return 1
+	host_side "$t" || return 1
+	f=$NSDIR/nl.pcapng
+	cap_start "$t" -w "$f" --direction tx udp || return 1
+	nsrun "$TFLOAD" --dev "$t" --read --idle-ms 800 > "$NSDIR/load.json" &
+	local rd=$!
+	wait_attached "$t" || return 1
+	nsrun python3 - "$N" <<'PY' || { fail "sendfile"; return 1; }
+import os, socket, sys, tempfile
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.1", 9))
+s.connect(("198.18.0.2", 20003))
+with tempfile.TemporaryFile() as f:
+    f.write(b"x" * 1000)
+    f.flush()
+    for _ in range(int(sys.argv[1])):
+        assert os.sendfile(s.fileno(), f.fileno(), 0, 1000) == 1000
+PY
+	wait "$rd"
+	cap_stop || return 1
+	expect_eq "$(jq .rx_frames "$NSDIR/load.json")" "$N" "frames the backend read" || return 1
+	expect_count "$f" "udp.dstport == 20003 && frame.len == 1042 && frame.cap_len < 1042 && frame.comment contains \"not linear: cut at the linear part\"" \
+		"$N" "non-linear packets, cut and marked" || return 1
+	expect_count "$f" "udp.dstport == 20003" "$N" "nothing else" || return 1
+}
+
+# wait_attached TAP: a backend has attached a queue (tun's carrier is on);
+# a backend that starts slowly (the VM lane) must not miss what is sent.
+wait_attached() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		nsrun ip link show "$1" | grep -q LOWER_UP && return 0
+		sleep 0.05
+	done
+	fail "no backend attached to $1 within 10 s"
+	return 1
+}
+
+# One capture session per rung over every path through the tap that rung
+# can see, one after another on one tap: tx drops (a backend that holds
+# its queue and never reads), tx delivered with their ring wait, fast-path
+# frames redirected into the ring (tun_xdp_xmit), frames the backend wrote
+# (tun_get_user), and where the kernel has vhost-net, its batches both
+# ways (tun_sendmsg, tun_do_read handed the entry). A rung this kernel
+# refuses is a SKIP; in the VM lane all three run, and the files go to
+# the host's tshark (expect_count).
+rung_session() {
+	local b=$1 t s macT=02:00:00:00:0a:01 f before after drops missed fp=50 vhost=0
+	need "$QSCRIPT" "$UDPSEND" "$TFLOAD"
+	t=$(uniq_name r${b:0:1}) s=$(uniq_name s${b:0:1})
+	mk_tap "$t" 1 --txqueuelen 16 --fastpath || return 1
+	on_exit "tf delete $t"
+	mk_tap "$s" 1 --txqueuelen 4096 --fastpath || return 1
+	on_exit "tf delete $s"
+	host_side "$t" || return 1
+	f=$NSDIR/$b.pcapng
+	if ! cap_start "$t" --backend "$b" -w "$f"; then
+		grep -q "cannot run here" "$NSDIR/cap.err" && skip "$(tail -1 "$NSDIR/cap.err")"
+		return 1
+	fi
+	grep -q "$b rung" "$NSDIR/cap.err" || { fail "not the $b rung: $(cat "$NSDIR/cap.err")"; return 1; }
+	# tx drops: the ring (16 slots) fills behind a backend that holds it
+	# (held long, and ended once the drops are counted: the VM lane is slow)
+	# (nsenter execs it: $! is the backend itself, which the kill reaches)
+	nsenter --net="/run/netns/$NS" -- "$QSCRIPT" "$t" 1 h 20000 >/dev/null &
+	local hold=$!
+	wait_attached "$t" || return 1
+	before=$(nsrun ip -s -j link show "$t" | jq '.[0].stats64.tx.dropped')
+	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20001 60 >/dev/null || { fail "send 20001"; return 1; }
+	after=$(nsrun ip -s -j link show "$t" | jq '.[0].stats64.tx.dropped')
+	drops=$((after - before))
+	kill "$hold"
+	wait "$hold" 2>/dev/null
+	[ "$drops" -ge 30 ] || { fail "expected >= 30 ring-full drops, got $drops"; return 1; }
+	# room from here on: nothing else is to drop (tun resizes the rings)
+	nsrun ip link set "$t" txqueuelen 4096 || { fail "txqueuelen"; return 1; }
+	# tx delivered, and fast-path frames from S into T's ring; T's backend
+	# writes one frame first so the fast path learns its MAC
+	nsrun "$TFLOAD" --dev "$t" --count 1 --size 64 --src-mac "$macT" --dst-mac ff:ff:ff:ff:ff:ff \
+		> "$NSDIR/learn.out" 2>&1 || { fail "tf-load learn: $(cat "$NSDIR/learn.out")"; return 1; }
+	# (a reader that went idle before S's frames came would make them
+	# drops, "detached": the VM lane starts programs slowly)
+	nsrun "$TFLOAD" --dev "$t" --read --idle-ms "$([ -n "${TAPFLOW_VM:-}" ] && echo 4000 || echo 1000)" \
+		> "$NSDIR/rd.json" &
+	local rd=$!
+	wait_attached "$t" || return 1
+	nsrun "$UDPSEND" 198.18.0.1 9 198.18.0.2 20002 30 >/dev/null || { fail "send 20002"; return 1; }
+	nsrun "$TFLOAD" --dev "$s" --count $fp --rate 20000 --size 90 --dst-mac "$macT" >/dev/null ||
+		{ fail "tf-load on $s"; return 1; }
+	wait "$rd"
+	# what T's backend writes
+	nsrun "$TFLOAD" --dev "$t" --count 40 --size 100 >/dev/null || { fail "tf-load write"; return 1; }
+	# vhost-net, both ways: 25 sent from the host and read in batches, 20 written
+	if [ -c /dev/vhost-net ] && [ -x "$VHOST" ]; then
+		nsrun "$VHOST" --dev "$t" --send 25 --read 25 --idle-ms 1500 --write 20 --size 120 \
+			> "$NSDIR/vhost.out" 2>&1 || { fail "tf-vhost: $(cat "$NSDIR/vhost.out")"; return 1; }
+		vhost=1
+	fi
+	sleep 0.2
+	cap_stop || return 1
+	missed=$(sed -n 's/.* captured, \([0-9]*\) missed.*/\1/p' "$NSDIR/cap.err")
+	local tx='frame.interface_queue == 0 && frame.packet_flags_direction == 2 && !icmp'
+	expect_count "$f" "udp.dstport == 20001 && $tx && frame.comment contains \"dropped: ring_full\"" \
+		"$drops" "ring_full drops, as tx_dropped counts them" || return 1
+	expect_count "$f" "udp.dstport == 20002 && $tx && frame.comment contains \"ring wait\"" 30 \
+		"delivered with their ring wait" || return 1
+	if [ "$b" = tracepoint ]; then
+		# read back from the ring slots after the redirect: one the
+		# reader already took is counted as missed, never lost
+		expect_count "$f" "frame.len == 90 && $tx && frame.comment contains \"fast path: XDP frame redirected into the ring\"" \
+			$((fp - missed)) "fast-path frames captured + missed" || return 1
+	else
+		expect_eq "$missed" 0 "nothing missed" || return 1
+		expect_count "$f" "frame.len == 90 && $tx && frame.comment contains \"fast path: XDP frame redirected into the ring\" && frame.comment contains \"ring wait\"" \
+			$fp "fast-path frames delivered with their ring wait" || return 1
+	fi
+	expect_count "$f" "frame.len == 100 && udp.dstport == 9 && frame.packet_flags_direction == 1 && frame.interface_queue == 0" \
+		40 "frames the backend wrote" || return 1
+	if [ "$vhost" = 1 ]; then
+		expect_count "$f" "frame.len == 120 && frame.packet_flags_direction == 1" 20 \
+			"vhost's written frames" || return 1
+		expect_count "$f" "udp.dstport == 20000 && $tx && frame.comment contains \"ring wait\"" 25 \
+			"vhost's reads, delivered with their ring wait" || return 1
+	fi
+}
+
+test_rung_fentry() { rung_session fentry; }
+test_rung_kprobe() { rung_session kprobe; }
+test_rung_tracepoint() { rung_session tracepoint; }
 
 test_bad_input() {
 	local t=$(uniq_name cb)

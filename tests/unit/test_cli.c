@@ -94,6 +94,7 @@ static const struct cli_cmd t_root = {
 
 static char err_text[1024];
 static char out_text[8192];
+static const struct cli_cmd *run_root = &t_root;
 
 /* Run "tapflow grp ARGS..." with stderr and stdout captured. */
 static int run(const char *first, ...)
@@ -116,7 +117,7 @@ static int run(const char *first, ...)
 	save_out = dup(1);
 	dup2(fileno(e), 2);
 	dup2(fileno(o), 1);
-	rc = cli_dispatch(&t_root, argc, argv);
+	rc = cli_dispatch(run_root, argc, argv);
 	fflush(stderr);
 	fflush(stdout);
 	dup2(save_err, 2);
@@ -236,6 +237,87 @@ static const struct cli_cmd bad_root = {
 	.name = "tapflow", .subs = (const struct cli_cmd *const[]){ &bad_cmd, NULL },
 };
 
+/* CLI_OPTLIST: a value that may be left out (`--drops`, `--drops ring_full,filter`). */
+struct o_cfg {
+	struct cli_list causes;
+	struct cli_list words;
+	bool given;
+	char first[16];
+	size_t nwords;
+};
+
+static struct o_cfg o_seen;
+
+static int o_check(const char *v)
+{
+	return !strcmp(v, "a") || !strcmp(v, "b") ? 0 : tf_err(-EINVAL, "'%s' is not a or b", v);
+}
+
+static int o_run(void *p)
+{
+	struct o_cfg *c = p;
+
+	o_seen = *c;
+	o_seen.given = cli_given("drops");
+	snprintf(o_seen.first, sizeof(o_seen.first), "%s", c->words.n ? c->words.v[0] : "");
+	o_seen.nwords = c->words.n;
+	o_seen.causes.v = NULL;
+	o_seen.words.v = NULL;
+	return 0;
+}
+
+static const struct cli_opt o_opts[] = {
+	CLI_OPT(struct o_cfg, CLI_OPTLIST, causes, "drops", .split = ',', .check = o_check,
+		.metavar = "C,...", .help = "drops"),
+	CLI_END
+};
+
+static const struct cli_opt o_args[] = {
+	CLI_ARG(struct o_cfg, CLI_LIST, words, "WORD", .optional = true),
+	CLI_END
+};
+
+static const struct cli_cmd o_leaf = {
+	.name = "go", .opts = o_opts, .args = o_args, CLI_CFG(struct o_cfg, .given = false),
+	.run = o_run,
+};
+
+static const struct cli_cmd o_group = {
+	.name = "grp", .subs = (const struct cli_cmd *const[]){ &o_leaf, NULL },
+};
+
+static const struct cli_cmd o_root = {
+	.name = "tapflow", .subs = (const struct cli_cmd *const[]){ &o_group, NULL },
+};
+
+static void test_optional_value(void)
+{
+	run_root = &o_root;
+	memset(&o_seen, 0, sizeof(o_seen));
+	ASSERT_EQ(run("go", "--drops", NULL), 0, "alone");
+	ASSERT_EQ(o_seen.given, 1, "alone: given");
+	ASSERT_EQ(o_seen.causes.n, 0, "alone: no value");
+	ASSERT_EQ(run("go", "--drops", "a,b", "udp", NULL), 0, "with a value");
+	ASSERT_EQ(o_seen.causes.n, 2, "a,b: two values");
+	ASSERT_STREQ(o_seen.first, "udp", "the next word is a positional");
+	ASSERT_EQ(run("go", "--drops", "udp", "port", NULL), 0, "a word that is no value");
+	ASSERT_EQ(o_seen.causes.n, 0, "udp is not taken");
+	ASSERT_EQ(o_seen.nwords, 2, "udp port: positionals");
+	ASSERT_EQ(run("go", "--drops", "a,x", NULL), 0, "a word with a bad piece");
+	ASSERT_EQ(o_seen.causes.n, 0, "a,x is not taken");
+	ASSERT_EQ(o_seen.nwords, 1, "a,x: a positional");
+	ASSERT_EQ(run("go", "--drops=b", NULL), 0, "--drops=b");
+	ASSERT_EQ(o_seen.causes.n, 1, "=b: one value");
+	ASSERT_EQ(run("go", "--drops=x", NULL), TF_EXIT_USAGE, "--drops=x is bad input");
+	ASSERT_HAS(err_text, "'x' is not a or b", "bad value message");
+	ASSERT_EQ(run("go", "--drops", "--", "a", NULL), 0, "-- ends the options");
+	ASSERT_EQ(o_seen.causes.n, 0, "a after -- is no value");
+	ASSERT_EQ(o_seen.nwords, 1, "a after --: a positional");
+	ASSERT_EQ(run("go", "--help", NULL), 0, "help");
+	ASSERT_HAS(out_text, "--drops[=C,...]", "help shows the value as optional");
+	run_root = &t_root;
+}
+
 static void test_size_checked(void)
 {
 	char *argv[] = { "tapflow", "bad", "--queues", "3", NULL };
@@ -273,6 +355,7 @@ TF_MAIN("unit/cli",
 	TF_TEST(test_given_twice),
 	TF_TEST(test_bad_values),
 	TF_TEST(test_help),
+	TF_TEST(test_optional_value),
 	TF_TEST(test_size_checked),
 	TF_TEST(test_completion_script),
 )
