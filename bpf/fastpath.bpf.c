@@ -137,17 +137,19 @@ struct {
 } cache SEC(".maps");
 
 /*
- * `tapflow capture` of this port (user/capture_fp.c): while cap_on[0] holds
- * a snaplen, frames this copy redirects away are copied to the capture
- * through cap_pe, marked; 0, nothing but the lookup. Not pinned: this
- * copy's own, found through the program's maps. The perf array's entries
+ * `tapflow capture` of a port (user/capture_fp.c): while cap_on[its slot]
+ * holds a snaplen, frames redirected away from that port are copied to the
+ * capture through cap_pe, marked; 0, nothing but the lookup. The one
+ * program serves every port, so the request is per port, and cap_pe (one
+ * perf buffer per CPU) feeds one capture of a namespace at a time. Not
+ * pinned: found through the program's maps. The perf array's entries
  * belong to the capture's file descriptor and go with it, even on kill -9.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, TF_FP_MAX_PORTS);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct tf_fp_cap);
 } cap_on SEC(".maps");
 
 struct {
@@ -156,17 +158,18 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } cap_pe SEC(".maps");
 
-static __always_inline void cap_away(struct xdp_md *ctx, __u32 queue, __u64 len, __u8 where)
+static __always_inline void cap_away(struct xdp_md *ctx, __u32 slot, __u32 queue, __u64 len,
+				     __u8 where)
 {
 	struct tf_cap_rec rec = { .wirelen = len, .queue = queue, .dir = TF_CAP_RX,
 				  .event = TF_CAP_EV_RECEIVED, .flags = TF_CAP_F_AWAY,
 				  .away = where };
-	__u32 zero = 0, *snap = bpf_map_lookup_elem(&cap_on, &zero);
+	struct tf_fp_cap *on = bpf_map_lookup_elem(&cap_on, &slot);
 	__u64 n;
 
-	if (!snap || !*snap)
+	if (!on || !on->snaplen)
 		return;
-	n = len < *snap ? len : *snap;
+	n = len < on->snaplen ? len : on->snaplen;
 	rec.caplen = n;
 	rec.ts = bpf_ktime_get_ns();
 	bpf_perf_event_output(ctx, &cap_pe, BPF_F_CURRENT_CPU | (n << 32), &rec, sizeof(rec));
@@ -315,7 +318,7 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 		if (act == XDP_REDIRECT) {
 			count(qs, TF_FP_XSK, len);
 			if (from_tap)
-				cap_away(ctx, queue, len, TF_CAP_AWAY_XSK);
+				cap_away(ctx, port->slot, queue, len, TF_CAP_AWAY_XSK);
 			return XDP_REDIRECT;
 		}
 		if (qs)
@@ -350,7 +353,7 @@ static __always_inline int fast_path(struct xdp_md *ctx, const bool from_tap)
 		count(qs, (dst_flags & TF_FP_FDB_UPLINK) ? TF_FP_REDIRECT_UPLINK
 							: TF_FP_REDIRECT_TAP, len);
 		if (from_tap)
-			cap_away(ctx, queue, len, (dst_flags & TF_FP_FDB_UPLINK) ? TF_CAP_AWAY_UPLINK
+			cap_away(ctx, port->slot, queue, len, (dst_flags & TF_FP_FDB_UPLINK) ? TF_CAP_AWAY_UPLINK
 									 : TF_CAP_AWAY_TAP);
 		return XDP_REDIRECT;
 	}

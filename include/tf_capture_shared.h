@@ -60,6 +60,18 @@ enum tf_cap_away {
 	TF_CAP_AWAY_XSK,		/* to an AF_XDP socket */
 };
 
+/*
+ * bpf/fastpath.bpf.c's cap_on[port slot]: whether a capture of that port
+ * asks for the frames the fast path redirects away from it. One program
+ * serves every port of a namespace, so the request is per port; the pid
+ * says whose it is (a capture killed with -9 leaves its entry, which the
+ * next capture sees is nobody's).
+ */
+struct tf_fp_cap {
+	__u32 snaplen;		/* 0: not asked */
+	__u32 pid;		/* the capture's process */
+};
+
 struct tf_cap_rec {
 	__u64 ts;		/* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
 	__u64 wait_ns;		/* ring wait, EV_DELIVERED only */

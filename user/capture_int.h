@@ -25,6 +25,7 @@ struct cap_run {
 	const struct tf_cbpf_insn *cprog;	/* the filter, for records filtered here */
 	/* the fast path's copies of frames it redirects away (capture_fp.c) */
 	int fp_on, fp_pe;
+	__u32 fp_slot;			/* the tap's fast-path port slot (cap_on's key) */
 	struct perf_buffer *fp_pb;
 	uint64_t fp_missed;
 };
