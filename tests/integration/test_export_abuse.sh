@@ -22,6 +22,7 @@ setup_tmp() {
 }
 
 start_exporter() {
+	rm -f "$TMP/export.log"	# a previous exporter's "serving" must not answer for this one
 	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" export --listen 127.0.0.1:$PORT "$@" > "$TMP/export.log" 2>&1 &
 	EXPORTER=$!
 	local i

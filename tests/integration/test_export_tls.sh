@@ -63,6 +63,9 @@ web_config() {
 }
 
 start_exporter() {
+	# the previous exporter's log must not answer for this one: the
+	# background redirect truncates it only once the child runs
+	rm -f "$TMP/export.log"
 	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" export --listen 127.0.0.1:$PORT "$@" > "$TMP/export.log" 2>&1 &
 	EXPORTER=$!
 	local i
