@@ -63,11 +63,35 @@ void tfx_backends_free(struct tfx_backends *b)
 	free(b);
 }
 
-static struct tfx_bk *bk_get(struct tfx_backends *bs, const struct tf_tap_stats *t)
+static int bk_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < bs->n; i++)
-		if (bs->v[i].e.netns == t->netns && bs->v[i].ifindex == t->ifindex)
-			return &bs->v[i];
+	const struct tfx_bk *x = a, *y = b;
+
+	if (x->e.netns != y->e.netns)
+		return x->e.netns < y->e.netns ? -1 : 1;
+	return (x->ifindex > y->ifindex) - (x->ifindex < y->ifindex);
+}
+
+/*
+ * bs->v[0, nsorted) is sorted by (netns, ifindex): each tap is found by
+ * bisection, not a scan (a scan per tap made a scrape quadratic in the
+ * taps). Taps new in this read are appended after it, and the whole is
+ * sorted again once the read is done.
+ */
+static struct tfx_bk *bk_find(struct tfx_backends *bs, size_t nsorted, uint32_t netns,
+			      uint32_t ifindex)
+{
+	struct tfx_bk k = { .e.netns = netns, .ifindex = ifindex };
+
+	return nsorted ? bsearch(&k, bs->v, nsorted, sizeof(k), bk_cmp) : NULL;
+}
+
+static struct tfx_bk *bk_get(struct tfx_backends *bs, size_t nsorted, const struct tf_tap_stats *t)
+{
+	struct tfx_bk *k = bk_find(bs, nsorted, t->netns, t->ifindex);
+
+	if (k)
+		return k;
 	if (bs->n == bs->cap) {
 		size_t cap = bs->cap ? bs->cap * 2 : 16;
 		struct tfx_bk *v = realloc(bs->v, cap * sizeof(*v));
@@ -119,13 +143,18 @@ void tfx_backends_update(struct tfx_backends *bs, const struct tf_tap_stats *tap
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	unsigned int denied = 0;
 
+	size_t nsorted;
+	bool moved;
+
 	pthread_mutex_lock(&bs->lock);
+	nsorted = bs->n;
 	for (size_t i = 0; i < bs->n; i++)
 		bs->v[i].seen = false;
 	for (size_t i = 0; i < n; i++) {
 		struct tfx_bk *k;
 
-		if (taps[i].gone || !(k = bk_get(bs, &taps[i])))
+		/* (a tap is once in taps: the tail of new ones needs no search) */
+		if (taps[i].gone || !(k = bk_get(bs, nsorted, &taps[i])))
 			continue;
 		k->seen = true;
 		k->e.local = taps[i].local;
@@ -136,11 +165,14 @@ void tfx_backends_update(struct tfx_backends *bs, const struct tf_tap_stats *tap
 			k->attached = 0;
 	}
 	/* A tap no longer read (deleted, its namespace gone, tracing stopped) is forgotten. */
+	moved = bs->n != nsorted;
 	for (size_t i = 0; i < bs->n; )
 		if (!bs->v[i].seen)
-			bs->v[i] = bs->v[--bs->n];
+			bs->v[i] = bs->v[--bs->n], moved = true;
 		else
 			i++;
+	if (moved && bs->n > 1)
+		qsort(bs->v, bs->n, sizeof(*bs->v), bk_cmp);
 	if (!nq)
 		goto out;
 	q = calloc(nq, sizeof(*q));
@@ -148,18 +180,16 @@ void tfx_backends_update(struct tfx_backends *bs, const struct tf_tap_stats *tap
 	if (!q || !which)
 		goto out;
 	for (size_t i = 0; i < n && w < nq; i++) {
-		for (size_t j = 0; j < bs->n; j++) {
-			struct tfx_bk *k = &bs->v[j];
+		struct tfx_bk *k;
 
-			if (k->e.netns != taps[i].netns || k->ifindex != taps[i].ifindex ||
-			    taps[i].gone || !bk_due(k, &taps[i], now))
-				continue;
-			q[w].name = k->e.tap;
-			q[w].netns = k->e.netns;
-			which[w++] = j;
-			k->attached = taps[i].queues_attached;
-			k->tried_ns = now;
-		}
+		if (taps[i].gone || !(k = bk_find(bs, bs->n, taps[i].netns, taps[i].ifindex)) ||
+		    !bk_due(k, &taps[i], now))
+			continue;
+		q[w].name = k->e.tap;
+		q[w].netns = k->e.netns;
+		which[w++] = (size_t)(k - bs->v);
+		k->attached = taps[i].queues_attached;
+		k->tried_ns = now;
 	}
 	tf_tap_backend_find(q, w, &denied);
 	for (size_t i = 0; i < w; i++)

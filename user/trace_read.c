@@ -419,13 +419,30 @@ static void add_qhist(struct tf_qhist *to, const struct tf_qhist *h)
 }
 
 /* The tap of this netns at ifindex, if it is still there (by any name). */
+static int tap_ifindex_cmp(const void *a, const void *b)
+{
+	const struct tf_tap_info *x = a, *y = b;
+
+	return (x->ifindex > y->ifindex) - (x->ifindex < y->ifindex);
+}
+
+/*
+ * The tap at ifindex in local, sorted by ifindex (sort_local): found by
+ * bisection, since a scan per traced tap is quadratic in the taps (at 4096,
+ * most of a scrape's time went to it).
+ */
 static const struct tf_tap_info *local_tap(const struct tf_tap_info *local, size_t nlocal,
 					   uint32_t ifindex)
 {
-	for (size_t k = 0; k < nlocal; k++)
-		if (local[k].ifindex == (int)ifindex)
-			return &local[k];
-	return NULL;
+	struct tf_tap_info k = { .ifindex = (int)ifindex };
+
+	return nlocal ? bsearch(&k, local, nlocal, sizeof(*local), tap_ifindex_cmp) : NULL;
+}
+
+static void sort_local(struct tf_tap_info *local, size_t nlocal)
+{
+	if (nlocal > 1)
+		qsort(local, nlocal, sizeof(*local), tap_ifindex_cmp);
 }
 
 /*
@@ -568,6 +585,7 @@ int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 		local = NULL;
 		nlocal = 0;
 	}
+	sort_local(local, nlocal);
 	err = read_maps(r, &ntraced);
 	if (err)
 		goto out;
