@@ -46,6 +46,7 @@
 #include "core_fixes.bpf.h"
 #include "tun.bpf.h"
 #include "cbpf.bpf.h"
+#include "rungs.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -997,84 +998,17 @@ static __always_inline void rx_batch(const struct socket *sock, const struct msg
 	}
 }
 
-SEC("fentry/tun_net_xmit")
-int BPF_PROG(cap_fentry_tun_net_xmit, struct sk_buff *skb, struct net_device *dev)
-{
-	tx_start(skb, dev, true);
-	return 0;
-}
+/*
+ * The function-hook rungs: each hook's body once, as an fentry/fexit and a
+ * kprobe/kretprobe program (rungs.bpf.h).
+ */
+TF_ENTRY_HOOK(cap_, tun_net_xmit, tx_start(skb, dev, direct),
+	      struct sk_buff *skb, struct net_device *dev)
 
 SEC("fexit/tun_net_xmit")
 int BPF_PROG(cap_fexit_tun_net_xmit, struct sk_buff *skb, struct net_device *dev, int ret)
 {
 	tx_end((__u64)skb, ret);
-	return 0;
-}
-
-/*
- * Before v6.3 the verifier refuses a direct read of an fentry argument that
- * points to anything but a struct (frames, ptr): bpf_get_func_arg() it is.
- */
-SEC("fentry/tun_xdp_xmit")
-int BPF_PROG(cap_fentry_tun_xdp_xmit, struct net_device *dev, int n)
-{
-	__u64 frames = 0;
-
-	bpf_get_func_arg(ctx, 2, &frames);
-	xdp_xmit_start(dev, n, frames, true);
-	return 0;
-}
-
-SEC("fexit/tun_xdp_xmit")
-int BPF_PROG(cap_fexit_tun_xdp_xmit)
-{
-	__u64 ret = 0;
-
-	bpf_get_func_ret(ctx, &ret);
-	xdp_xmit_end((int)ret);
-	return 0;
-}
-
-SEC("fentry/tun_do_read")
-int BPF_PROG(cap_fentry_tun_do_read, struct tun_struct *tun, struct tun_file *tfile,
-	     struct iov_iter *to, int noblock)
-{
-	__u64 ptr = 0;
-
-	bpf_get_func_arg(ctx, 4, &ptr);
-	read_start(tun, tfile, noblock, ptr, true);
-	return 0;
-}
-
-SEC("fexit/tun_do_read")
-int BPF_PROG(cap_fexit_tun_do_read)
-{
-	__u64 ret = 0;
-
-	bpf_get_func_ret(ctx, &ret);
-	read_end((long)ret);
-	return 0;
-}
-
-SEC("fentry/tun_get_user")
-int BPF_PROG(cap_fentry_tun_get_user, struct tun_struct *tun, struct tun_file *tfile,
-	     void *msg_control, struct iov_iter *from)
-{
-	rx_user(tun, tfile, from, true);
-	return 0;
-}
-
-SEC("fentry/tun_sendmsg")
-int BPF_PROG(cap_fentry_tun_sendmsg, struct socket *sock, struct msghdr *m)
-{
-	rx_batch(sock, m);
-	return 0;
-}
-
-SEC("kprobe/tun_net_xmit")
-int BPF_KPROBE(cap_kprobe_tun_net_xmit, struct sk_buff *skb, struct net_device *dev)
-{
-	tx_start(skb, dev, false);
 	return 0;
 }
 
@@ -1090,46 +1024,20 @@ int BPF_KRETPROBE(cap_kretprobe_tun_net_xmit, int ret)
 	return 0;
 }
 
-SEC("kprobe/tun_xdp_xmit")
-int BPF_KPROBE(cap_kprobe_tun_xdp_xmit, struct net_device *dev, int n, struct xdp_frame **frames)
-{
-	xdp_xmit_start(dev, n, (__u64)frames, false);
-	return 0;
-}
+TF_ENTRY_HOOK_ARG(cap_, tun_xdp_xmit, 2, __u64, frames,
+		  xdp_xmit_start(dev, n, frames, direct),
+		  struct net_device *dev, int n)
 
-SEC("kretprobe/tun_xdp_xmit")
-int BPF_KRETPROBE(cap_kretprobe_tun_xdp_xmit, int ret)
-{
-	xdp_xmit_end(ret);
-	return 0;
-}
+TF_EXIT_HOOK(cap_, tun_xdp_xmit, int, xdp_xmit_end(ret))
 
-SEC("kprobe/tun_do_read")
-int BPF_KPROBE(cap_kprobe_tun_do_read, struct tun_struct *tun, struct tun_file *tfile,
-	       struct iov_iter *to, int noblock, void *ptr)
-{
-	read_start(tun, tfile, noblock, (__u64)ptr, false);
-	return 0;
-}
+TF_ENTRY_HOOK_ARG(cap_, tun_do_read, 4, __u64, ptr,
+		  read_start(tun, tfile, noblock, ptr, direct),
+		  struct tun_struct *tun, struct tun_file *tfile, struct iov_iter *to, int noblock)
 
-SEC("kretprobe/tun_do_read")
-int BPF_KRETPROBE(cap_kretprobe_tun_do_read, long ret)
-{
-	read_end(ret);
-	return 0;
-}
+TF_EXIT_HOOK(cap_, tun_do_read, long, read_end(ret))
 
-SEC("kprobe/tun_get_user")
-int BPF_KPROBE(cap_kprobe_tun_get_user, struct tun_struct *tun, struct tun_file *tfile,
-	       void *msg_control, struct iov_iter *from)
-{
-	rx_user(tun, tfile, from, false);
-	return 0;
-}
+TF_ENTRY_HOOK(cap_, tun_get_user, rx_user(tun, tfile, from, direct),
+	      struct tun_struct *tun, struct tun_file *tfile, void *msg_control,
+	      struct iov_iter *from)
 
-SEC("kprobe/tun_sendmsg")
-int BPF_KPROBE(cap_kprobe_tun_sendmsg, struct socket *sock, struct msghdr *m)
-{
-	rx_batch(sock, m);
-	return 0;
-}
+TF_ENTRY_HOOK(cap_, tun_sendmsg, rx_batch(sock, m), struct socket *sock, struct msghdr *m)

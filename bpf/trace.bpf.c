@@ -56,6 +56,7 @@
 #include "tun.bpf.h"
 #include "bits.bpf.h"
 #include "tun_load.bpf.h"
+#include "rungs.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -1128,14 +1129,22 @@ static __always_inline void rx_batch(const struct socket *sock, const struct msg
 	c->rx_bytes += bytes;
 }
 
-/* ---- fentry/fexit ----------------------------------------------------- */
+/* ---- fentry and kprobe, one body (rungs.bpf.h) ------------------------ */
 
-SEC("fentry/tun_net_xmit")
-int BPF_PROG(fentry_tun_net_xmit, struct sk_buff *skb, struct net_device *dev)
-{
-	tx_start(skb, dev, true);
-	return 0;
-}
+TF_ENTRY_HOOK(, tun_net_xmit, tx_start(skb, dev, direct),
+	      struct sk_buff *skb, struct net_device *dev)
+
+TF_ENTRY_HOOK_ARG(, tun_xdp_xmit, 2, struct xdp_frame **, frames,
+		  xdp_xmit_start(dev, n, frames, direct),
+		  struct net_device *dev, int n)
+
+TF_EXIT_HOOK(, tun_xdp_xmit, int, xdp_xmit_end(ret))
+
+TF_ENTRY_HOOK(, __tun_detach, detach_start(tfile, direct), struct tun_file *tfile)
+
+TF_ENTRY_HOOK(, tun_sendmsg, rx_batch(sock, m), struct socket *sock, struct msghdr *m)
+
+/* ---- fentry/fexit ----------------------------------------------------- */
 
 SEC("fexit/tun_net_xmit")
 int BPF_PROG(fexit_tun_net_xmit, struct sk_buff *skb, struct net_device *dev, int ret)
@@ -1176,30 +1185,9 @@ int BPF_PROG(fexit_tun_get_user, struct tun_struct *tun, struct tun_file *tfile,
 }
 
 /*
- * Before v6.3 the verifier refuses a direct read of an fentry argument that
- * points to anything but a struct (frames, ptr): bpf_get_func_arg() it is.
+ * fexit sees the arguments too: no state between entry and exit. ptr is no
+ * struct pointer: bpf_get_func_arg() (rungs.bpf.h says why).
  */
-SEC("fentry/tun_xdp_xmit")
-int BPF_PROG(fentry_tun_xdp_xmit, struct net_device *dev, int n)
-{
-	__u64 frames = 0;
-
-	bpf_get_func_arg(ctx, 2, &frames);
-	xdp_xmit_start(dev, n, (struct xdp_frame **)frames, true);
-	return 0;
-}
-
-SEC("fexit/tun_xdp_xmit")
-int BPF_PROG(fexit_tun_xdp_xmit)
-{
-	__u64 ret = 0;
-
-	bpf_get_func_ret(ctx, &ret);
-	xdp_xmit_end((int)ret);
-	return 0;
-}
-
-/* fexit sees the arguments too: no state between entry and exit. */
 SEC("fexit/tun_do_read")
 int BPF_PROG(fexit_tun_do_read, struct tun_struct *tun, struct tun_file *tfile)
 {
@@ -1214,28 +1202,7 @@ int BPF_PROG(fexit_tun_do_read, struct tun_struct *tun, struct tun_file *tfile)
 	return 0;
 }
 
-SEC("fentry/__tun_detach")
-int BPF_PROG(fentry___tun_detach, struct tun_file *tfile)
-{
-	detach_start(tfile, true);
-	return 0;
-}
-
-SEC("fentry/tun_sendmsg")
-int BPF_PROG(fentry_tun_sendmsg, struct socket *sock, struct msghdr *m)
-{
-	rx_batch(sock, m);
-	return 0;
-}
-
 /* ---- kprobe/kretprobe ------------------------------------------------- */
-
-SEC("kprobe/tun_net_xmit")
-int BPF_KPROBE(kprobe_tun_net_xmit, struct sk_buff *skb, struct net_device *dev)
-{
-	tx_start(skb, dev, false);
-	return 0;
-}
 
 SEC("kretprobe/tun_net_xmit")
 int BPF_KRETPROBE(kretprobe_tun_net_xmit, int ret)
@@ -1277,20 +1244,6 @@ int BPF_KRETPROBE(kretprobe_tun_get_user, long ret)
 	return 0;
 }
 
-SEC("kprobe/tun_xdp_xmit")
-int BPF_KPROBE(kprobe_tun_xdp_xmit, struct net_device *dev, int n, struct xdp_frame **frames)
-{
-	xdp_xmit_start(dev, n, frames, false);
-	return 0;
-}
-
-SEC("kretprobe/tun_xdp_xmit")
-int BPF_KRETPROBE(kretprobe_tun_xdp_xmit, int ret)
-{
-	xdp_xmit_end(ret);
-	return 0;
-}
-
 SEC("kprobe/tun_do_read")
 int BPF_KPROBE(kprobe_tun_do_read, struct tun_struct *tun, struct tun_file *tfile,
 	       struct iov_iter *to, int noblock, void *ptr)
@@ -1327,20 +1280,6 @@ int BPF_KRETPROBE(kretprobe_tun_do_read, long ret)
 	if (t && t->slot == s->slot)
 		read_end(t, tfile, s->queue, s->ptr, ret);
 	bpf_map_delete_elem(&read_tid, &tid);
-	return 0;
-}
-
-SEC("kprobe/__tun_detach")
-int BPF_KPROBE(kprobe___tun_detach, struct tun_file *tfile)
-{
-	detach_start(tfile, false);
-	return 0;
-}
-
-SEC("kprobe/tun_sendmsg")
-int BPF_KPROBE(kprobe_tun_sendmsg, struct socket *sock, struct msghdr *m)
-{
-	rx_batch(sock, m);
 	return 0;
 }
 
