@@ -146,8 +146,6 @@ struct {
  * load from directly; kprobes copy every field with a helper. Each entry
  * point passes `direct` as a constant: inlining keeps only its variant.
  */
-#define RD(direct, ptr, field) ((direct) ? (ptr)->field : BPF_CORE_READ(ptr, field))
-
 static __always_inline bool our_dev_rd(const struct net_device *dev, bool direct)
 {
 	if (!dev || RD(direct, dev, ifindex) != cfg_ifindex)
@@ -801,19 +799,6 @@ static __always_inline void read_end(long ret)
 	bpf_map_delete_elem(&sleepers, &tid);
 	if (ret > 0)
 		lost();
-}
-
-/* Bytes of vnet header (and packet info) in front of each frame the backend writes. */
-static __always_inline __u32 rx_hdr_len(const struct tun_struct *tun, bool direct)
-{
-	__u32 flags = RD(direct, tun, flags);
-	__u32 n = 0;
-
-	if (flags & 0x4000 /* IFF_VNET_HDR */)
-		n += RD(direct, tun, vnet_hdr_sz);
-	if (!(flags & 0x1000 /* IFF_NO_PI */))
-		n += 4;	/* struct tun_pi */
-	return n;
 }
 
 /* iov_iter's iovec array: `iov` until v6.4 ("iov_iter: rename iov to __iov"). */

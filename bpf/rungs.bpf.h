@@ -23,6 +23,10 @@
 
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+/* A field as a body may read it on its rung: a plain load or a probe read. */
+#define RD(direct, ptr, field) ((direct) ? (ptr)->field : BPF_CORE_READ(ptr, field))
 
 /* An entry hook whose arguments all come through BPF_PROG / BPF_KPROBE. */
 #define TF_ENTRY_HOOK(prefix, fn, body, args...)			\

@@ -245,8 +245,6 @@ struct {
  * Each entry point passes `direct` as a constant: after inlining, the
  * compiler keeps only that entry point's variant.
  */
-#define RD(direct, ptr, field) ((direct) ? (ptr)->field : BPF_CORE_READ(ptr, field))
-
 /*
  * The tracepoint rung's per-CPU cache of lookup_dev: a traced tap's entry
  * of `traced`, copied, for the device it was found for. The hash lookup it
@@ -1019,19 +1017,6 @@ static __always_inline void xdp_xmit_end(long ret)
 		if (rec && (rec->pkt & TUN_XDP_FLAG) && rec->ts == st->ts)
 			rec->pkt = 0;
 	}
-}
-
-/* Bytes of vnet header (and packet info) in front of each frame. */
-static __always_inline __u32 rx_hdr_len(const struct tun_struct *tun, bool direct)
-{
-	__u32 flags = RD(direct, tun, flags);
-	__u32 n = 0;
-
-	if (flags & 0x4000 /* IFF_VNET_HDR */)
-		n += RD(direct, tun, vnet_hdr_sz);
-	if (!(flags & 0x1000 /* IFF_NO_PI */))
-		n += 4;	/* struct tun_pi */
-	return n;
 }
 
 static __always_inline void rx_account(__u32 slot, __u32 queue, long ret, __u32 hdr, __u64 ns)

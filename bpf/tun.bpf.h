@@ -4,7 +4,8 @@
  * (drivers/net/tun.c): a tap's queues are tun->tfiles[], one struct
  * tun_file each, behind the net_device. Shared by trace.bpf.c and
  * capture.bpf.c, which both go from a device and a queue number to the
- * queue's ring. Include after vmlinux.h.
+ * queue's ring, and count the header the backend writes before each
+ * frame. Include after vmlinux.h.
  */
 #ifndef TF_TUN_BPF_H
 #define TF_TUN_BPF_H
@@ -13,6 +14,7 @@
 
 #include "tf_limits.h"
 #include "core_fixes.bpf.h"
+#include "rungs.bpf.h"
 
 /* Queue q of a tun device, or NULL past the driver's MAX_TAP_QUEUES. */
 static __always_inline struct tun_file *tun_queue(const struct net_device *dev, __u32 q)
@@ -24,6 +26,19 @@ static __always_inline struct tun_file *tun_queue(const struct net_device *dev, 
 		return NULL;
 	bpf_core_read(&tfile, sizeof(tfile), &tun->tfiles[q]);
 	return tfile;
+}
+
+/* Bytes of vnet header (and packet info) in front of each frame the backend writes. */
+static __always_inline __u32 rx_hdr_len(const struct tun_struct *tun, bool direct)
+{
+	__u32 flags = RD(direct, tun, flags);
+	__u32 n = 0;
+
+	if (flags & 0x4000 /* IFF_VNET_HDR */)
+		n += RD(direct, tun, vnet_hdr_sz);
+	if (!(flags & 0x1000 /* IFF_NO_PI */))
+		n += 4;	/* struct tun_pi */
+	return n;
 }
 
 #endif
