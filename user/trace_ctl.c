@@ -408,7 +408,14 @@ static void unpin_if_idle(struct pins *p)
 	}
 }
 
-int tf_trace_release(uint32_t ifindex)
+/*
+ * Run fn on a traced tap's entry under the writers' lock, as `trace stop`
+ * takes it; 0 if tracing is not running or the tap is not traced.
+ */
+static int on_traced(uint32_t ifindex,
+		     int (*fn)(struct pins *p, const struct tf_traced_key *key,
+			       const struct tf_traced *val, void *arg),
+		     void *arg)
 {
 	struct pins p = PINS_NONE;
 	struct tf_traced_key key = { trace_netns(), ifindex };
@@ -419,14 +426,26 @@ int tf_trace_release(uint32_t ifindex)
 	err = open_for_stop(&lock, &p);
 	if (err)
 		return err < 0 ? err : 0;	/* 1: tracing is not running */
-	if (!bpf_map_lookup_elem(p.traced, &key, &val)) {
-		bpf_map_delete_elem(p.traced, &key);
-		drop_slot_maps(&p, NULL, val.slot);
-		unpin_if_idle(&p);
-	}
+	if (!bpf_map_lookup_elem(p.traced, &key, &val))
+		err = fn(&p, &key, &val, arg);
 	trace_close_pins(&p);
 	tf_pin_release(&lock);
 	return err;
+}
+
+static int release_one(struct pins *p, const struct tf_traced_key *key,
+		       const struct tf_traced *val, void *arg)
+{
+	(void)arg;
+	bpf_map_delete_elem(p->traced, key);
+	drop_slot_maps(p, NULL, val->slot);
+	unpin_if_idle(p);
+	return 0;
+}
+
+int tf_trace_release(uint32_t ifindex)
+{
+	return on_traced(ifindex, release_one, NULL);
 }
 
 int tf_trace_reclaim(void)
@@ -458,27 +477,23 @@ int tf_trace_stop_all(void)
 	return 0;
 }
 
-int tf_trace_grow(uint32_t ifindex, uint32_t queues)
+static int grow_one(struct pins *p, const struct tf_traced_key *key,
+		    const struct tf_traced *val, void *arg)
 {
-	struct tf_traced_key key = { trace_netns(), ifindex };
 	struct trace_rows *a = NULL;
-	struct pins p = PINS_NONE;
-	struct tf_traced val;
-	struct tf_pin lock;
 	int err;
 
-	err = open_for_stop(&lock, &p);
-	if (err)
-		return err < 0 ? err : 0;	/* 1: tracing is not running */
-	if (!bpf_map_lookup_elem(p.traced, &key, &val)) {
-		err = trace_rows_open(&p, &a);
-		if (!err)
-			err = trace_rows_grow(&p, a, val.slot, val.name, queues);
-	}
+	(void)key;
+	err = trace_rows_open(p, &a);
+	if (!err)
+		err = trace_rows_grow(p, a, val->slot, val->name, *(const uint32_t *)arg);
 	trace_rows_free(a);
-	trace_close_pins(&p);
-	tf_pin_release(&lock);
 	return err;
+}
+
+int tf_trace_grow(uint32_t ifindex, uint32_t queues)
+{
+	return on_traced(ifindex, grow_one, &queues);
 }
 
 /*
