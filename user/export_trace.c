@@ -173,6 +173,51 @@ static void noqueue(struct out *o, const struct tf_tap_stats *taps, size_t n)
 
 #define QOFF(f) offsetof(struct tf_queue_stats, f)
 
+/*
+ * The per-queue counter families, in the order they are written (the
+ * tx_dropped family, which sums several counters, stands between the two).
+ * need_rx_ns: only where the tracing backend measures it.
+ */
+struct q_counter {
+	const char *name, *help;
+	size_t off;
+	bool need_rx_ns;
+};
+
+static const struct q_counter tx_counters[] = {
+	{ "tapflow_tx_packets_total",
+	  "Packets queued into the queue's ring (host to backend): skbs by tun_net_xmit, XDP frames by tun_xdp_xmit.",
+	  QOFF(c.tx_packets), false },
+	{ "tapflow_tx_bytes_total",
+	  "Bytes queued into the queue's ring (host to backend), skbs and XDP frames.",
+	  QOFF(c.tx_bytes), false },
+	{ "tapflow_tx_xdp_packets_total",
+	  "Of tapflow_tx_packets_total, XDP frames redirected into the queue's ring (tun_xdp_xmit: the fast path).",
+	  QOFF(c.tx_xdp_packets), false },
+};
+
+static const struct q_counter rx_counters[] = {
+	{ "tapflow_rx_packets_total",
+	  "Frames the backend wrote into the queue (tun_get_user, backend to host).",
+	  QOFF(c.rx_packets), false },
+	{ "tapflow_rx_bytes_total",
+	  "Bytes the backend wrote into the queue (tun_get_user, backend to host).",
+	  QOFF(c.rx_bytes), false },
+	{ "tapflow_rx_dropped_total",
+	  "Frames tun_get_user refused (only where the tracing backend measures it).",
+	  QOFF(c.rx_drops), true },
+	{ "tapflow_ring_wait_untracked_total",
+	  "Packets queued without an in-flight record (its map was full), so they give no ring-wait sample.",
+	  QOFF(c.ring_wait_untracked), false },
+};
+
+static void q_counters(struct out *o, const struct tf_tap_stats *taps, size_t n,
+		       const struct q_counter *c, size_t nc)
+{
+	for (size_t i = 0; i < nc; i++)
+		tfx_q_counter(o, taps, n, c[i].name, c[i].help, c[i].off, c[i].need_rx_ns);
+}
+
 /* 1 while the queue is attached, 0 while not: its counters stay exported. */
 static void q_attached(struct out *o, const struct tf_tap_stats *taps, size_t n)
 {
@@ -226,28 +271,9 @@ int tf_export_render_hist(struct tf_export_buf *b, const struct tf_tap_stats *ta
 	tap_families(&o, taps, n);
 	noqueue(&o, taps, n);
 	q_attached(&o, taps, n);
-	tfx_q_counter(&o, taps, n, "tapflow_tx_packets_total",
-		  "Packets queued into the queue's ring (host to backend): skbs by tun_net_xmit, XDP frames by tun_xdp_xmit.",
-		  QOFF(c.tx_packets), false);
-	tfx_q_counter(&o, taps, n, "tapflow_tx_bytes_total",
-		  "Bytes queued into the queue's ring (host to backend), skbs and XDP frames.",
-		  QOFF(c.tx_bytes), false);
-	tfx_q_counter(&o, taps, n, "tapflow_tx_xdp_packets_total",
-		  "Of tapflow_tx_packets_total, XDP frames redirected into the queue's ring (tun_xdp_xmit: the fast path).",
-		  QOFF(c.tx_xdp_packets), false);
+	q_counters(&o, taps, n, tx_counters, ARRAY_SIZE(tx_counters));
 	q_tx_dropped(&o, taps, n);
-	tfx_q_counter(&o, taps, n, "tapflow_rx_packets_total",
-		  "Frames the backend wrote into the queue (tun_get_user, backend to host).",
-		  QOFF(c.rx_packets), false);
-	tfx_q_counter(&o, taps, n, "tapflow_rx_bytes_total",
-		  "Bytes the backend wrote into the queue (tun_get_user, backend to host).",
-		  QOFF(c.rx_bytes), false);
-	tfx_q_counter(&o, taps, n, "tapflow_rx_dropped_total",
-		  "Frames tun_get_user refused (only where the tracing backend measures it).",
-		  QOFF(c.rx_drops), true);
-	tfx_q_counter(&o, taps, n, "tapflow_ring_wait_untracked_total",
-		  "Packets queued without an in-flight record (its map was full), so they give no ring-wait sample.",
-		  QOFF(c.ring_wait_untracked), false);
+	q_counters(&o, taps, n, rx_counters, ARRAY_SIZE(rx_counters));
 	tfx_q_hist(&o, taps, n, &ring_wait, mode);
 	tfx_q_hist(&o, taps, n, &rx_time, mode);
 	tfx_q_hist(&o, taps, n, &occupancy, mode);
