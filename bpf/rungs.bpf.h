@@ -28,23 +28,23 @@
 /* A field as a body may read it on its rung: a plain load or a probe read. */
 #define RD(direct, ptr, field) ((direct) ? (ptr)->field : BPF_CORE_READ(ptr, field))
 
+/* A program's body on its rung: direct says which, the body sees it. */
+#define TF_HOOK_BODY(is_direct, body)					\
+{									\
+	const bool direct __attribute__((unused)) = (is_direct);	\
+	body;								\
+	return 0;							\
+}
+
 /* An entry hook whose arguments all come through BPF_PROG / BPF_KPROBE. */
 #define TF_ENTRY_HOOK(prefix, fn, body, args...)			\
 SEC("fentry/" #fn)							\
 int BPF_PROG(prefix##fentry_##fn, args)					\
-{									\
-	const bool direct __attribute__((unused)) = true;		\
-	body;								\
-	return 0;							\
-}									\
+TF_HOOK_BODY(true, body)						\
 									\
 SEC("kprobe/" #fn)							\
 int BPF_KPROBE(prefix##kprobe_##fn, args)				\
-{									\
-	const bool direct __attribute__((unused)) = false;		\
-	body;								\
-	return 0;							\
-}
+TF_HOOK_BODY(false, body)
 
 /*
  * An entry hook whose argument number idx (after args) is no pointer to a
@@ -56,23 +56,17 @@ int BPF_KPROBE(prefix##kprobe_##fn, args)				\
 SEC("fentry/" #fn)							\
 int BPF_PROG(prefix##fentry_##fn, args)					\
 {									\
-	const bool direct __attribute__((unused)) = true;		\
 	__u64 name##_arg = 0;						\
 	type name;							\
 									\
 	bpf_get_func_arg(ctx, idx, &name##_arg);			\
 	name = (type)name##_arg;					\
-	body;								\
-	return 0;							\
+	TF_HOOK_BODY(true, body)					\
 }									\
 									\
 SEC("kprobe/" #fn)							\
 int BPF_KPROBE(prefix##kprobe_##fn, args, type name)			\
-{									\
-	const bool direct __attribute__((unused)) = false;		\
-	body;								\
-	return 0;							\
-}
+TF_HOOK_BODY(false, body)
 
 /* An exit hook that needs only the return value, as `ret` of type type. */
 #define TF_EXIT_HOOK(prefix, fn, type, body)				\
@@ -84,15 +78,11 @@ int BPF_PROG(prefix##fexit_##fn)					\
 									\
 	bpf_get_func_ret(ctx, &ret_val);				\
 	ret = (type)ret_val;						\
-	body;								\
-	return 0;							\
+	TF_HOOK_BODY(true, body)					\
 }									\
 									\
 SEC("kretprobe/" #fn)							\
 int BPF_KRETPROBE(prefix##kretprobe_##fn, type ret)			\
-{									\
-	body;								\
-	return 0;							\
-}
+TF_HOOK_BODY(false, body)
 
 #endif
