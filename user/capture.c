@@ -28,6 +28,7 @@
 #include "tf_trace.h"
 #include "tf_trace_shared.h"
 #include "capture_int.h"
+#include "rung_table.h"
 #include "log.h"
 #include "capture.skel.h"
 
@@ -114,12 +115,6 @@ enum role {
 	R_RX,		/* what the backend wrote */
 };
 
-struct rung_prog {
-	struct bpf_program *prog;
-	int rung;
-	enum role role;
-};
-
 #define CAP_PROGS 24
 
 static size_t rung_table(const struct capture *skel, struct rung_prog t[CAP_PROGS])
@@ -170,25 +165,19 @@ static bool role_wanted(const struct tf_capture_opts *o, enum role r)
 	return false;
 }
 
+static bool cap_wanted(int role, const void *o)
+{
+	return role_wanted(o, role);
+}
+
 /* Switch on the wanted programs of one rung; -ENOENT for one in no row. */
 static int select_rung(struct capture *skel, const struct tf_capture_opts *o, int rung,
 		       char *why, size_t whylen)
 {
 	struct rung_prog rows[CAP_PROGS];
-	size_t n = rung_table(skel, rows), i;
-	struct bpf_program *prog;
+	size_t n = rung_table(skel, rows);
 
-	bpf_object__for_each_program(prog, skel->obj) {
-		for (i = 0; i < n && rows[i].prog != prog; i++)
-			;
-		if (i == n) {
-			snprintf(why, whylen, "program %s has no rung in user/capture.c's table",
-				 bpf_program__name(prog));
-			return -ENOENT;
-		}
-		bpf_program__set_autoload(prog, rows[i].rung == rung && role_wanted(o, rows[i].role));
-	}
-	return 0;
+	return tf_rung_select(skel->obj, rows, n, rung, cap_wanted, o, "user/capture.c", why, whylen);
 }
 
 /*

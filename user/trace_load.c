@@ -29,6 +29,7 @@
 
 #include "trace_int.h"
 #include "trace_rx.h"
+#include "rung_table.h"
 
 /*
  * The rungs, from the skeleton's programs: which backend each program of
@@ -41,12 +42,6 @@
  * rung.
  */
 enum { RX_ANY = 0, RX_TCX = 1, RX_TP = 2 };
-
-struct rung_prog {
-	struct bpf_program *prog;
-	int rung;
-	int rx;
-};
 
 #define RUNG_PROGS 32
 
@@ -90,6 +85,12 @@ static size_t rung_table(const struct trace *skel, struct rung_prog t[RUNG_PROGS
 	return ARRAY_SIZE(rows);
 }
 
+/* A program of every rx variant, or of the one chosen (tcx or not). */
+static bool rx_wanted(int rx, const void *tcx)
+{
+	return rx == RX_ANY || rx == (*(const bool *)tcx ? RX_TCX : RX_TP);
+}
+
 /*
  * Switch on the programs of `backend` (of its rx variant: tcx or not);
  * -ENOENT for one in no row.
@@ -97,21 +98,10 @@ static size_t rung_table(const struct trace *skel, struct rung_prog t[RUNG_PROGS
 static int select_rung(struct trace *skel, int backend, bool tcx, char *why, size_t whylen)
 {
 	struct rung_prog rows[RUNG_PROGS];
-	size_t n = rung_table(skel, rows), i;
-	struct bpf_program *prog;
+	size_t n = rung_table(skel, rows);
 
-	bpf_object__for_each_program(prog, skel->obj) {
-		for (i = 0; i < n && rows[i].prog != prog; i++)
-			;
-		if (i == n) {
-			snprintf(why, whylen, "program %s has no rung in user/trace_load.c's table",
-				 bpf_program__name(prog));
-			return -ENOENT;
-		}
-		bpf_program__set_autoload(prog, rows[i].rung == backend &&
-					  (rows[i].rx == RX_ANY || rows[i].rx == (tcx ? RX_TCX : RX_TP)));
-	}
-	return 0;
+	return tf_rung_select(skel->obj, rows, n, backend, rx_wanted, &tcx, "user/trace_load.c",
+			      why, whylen);
 }
 
 /* Linked per traced tap (trace_rx_attach), not attached with the rung. */
