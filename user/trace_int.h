@@ -74,6 +74,9 @@ int trace_rows_grow(const struct pins *p, struct trace_rows *a, uint32_t slot,
 		    const char *name, uint32_t want);
 /* Give the slot and its rows back (a NULL: only the maps). */
 void trace_rows_drop(const struct pins *p, struct trace_rows *a, uint32_t slot);
+/* The kernel's info on map fd (zeroed first), or -errno. */
+struct bpf_map_info;
+int trace_map_info(int fd, struct bpf_map_info *info);
 
 /* Load the best backend req allows (0: any); *chosen is the one loaded. */
 int trace_load_ladder(int req, int *chosen);

@@ -131,12 +131,8 @@ void tf_trace_reader_free(struct tf_trace_reader *r)
 static uint32_t map_id(int fd)
 {
 	struct bpf_map_info info;
-	uint32_t len = sizeof(info);
 
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return 0;
-	return info.id;
+	return trace_map_info(fd, &info) ? 0 : info.id;
 }
 
 /*

@@ -55,15 +55,19 @@ struct trace_rows {
 	void *buf;				/* one row: ncpu per-CPU values, or a tf_qhist */
 };
 
+int trace_map_info(int fd, struct bpf_map_info *info)
+{
+	uint32_t len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
 static uint32_t max_entries(int fd)
 {
 	struct bpf_map_info info;
-	uint32_t len = sizeof(info);
 
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return 0;
-	return info.max_entries;
+	return trace_map_info(fd, &info) ? 0 : info.max_entries;
 }
 
 uint32_t trace_rows_total(const struct pins *p)
