@@ -28,6 +28,20 @@ fail() { _TF_REASON="$*"; echo "    $*" >&2; return 1; }
 # that inner shell.
 skip() { _TF_REASON="$*"; exit 77; }
 
+# skip_rung RUNG REASON: a forced tracing or capture rung the kernel refused.
+# A SKIP where the kernel may lack it (this host has no fentry, no kprobes);
+# a FAIL where the lane requires it (TF_RUNGS_REQUIRED, set in the VM lane:
+# its 6.1 kernel has all three), so that a program the verifier refuses
+# cannot pass as a skip there. Exits the test's subshell either way.
+skip_rung() {
+	local r=$1; shift
+	if [[ " ${TF_RUNGS_REQUIRED:-} " == *" $r "* ]]; then
+		fail "the $r rung is required in this lane, and: $*"
+		exit 1
+	fi
+	skip "$@"
+}
+
 # need WHAT...: skip the test unless each WHAT is here: a path (one with a
 # slash) must be an executable, built by `make all`; a name, a command on
 # PATH, installed by scripts/setup.sh. The reason names the first missing.

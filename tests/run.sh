@@ -48,6 +48,9 @@ done
 [ -n "$lane" ] && vm=0
 # Inside the VM every backend the kernel offers is proven, one run each.
 [ "$lane" = vm ] && : "${TF_TRACE_BACKENDS:=fentry kprobe tracepoint}"
+# ... and must load there: a refused rung fails (tests/lib.sh: skip_rung).
+[ "$lane" = vm ] && : "${TF_RUNGS_REQUIRED:=fentry kprobe tracepoint}"
+[ -n "${TF_RUNGS_REQUIRED:-}" ] && export TF_RUNGS_REQUIRED
 [ -n "${TF_TRACE_BACKENDS:-}" ] && export TF_TRACE_BACKENDS
 
 results=$(mktemp)

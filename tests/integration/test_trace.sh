@@ -18,7 +18,7 @@ trace_on() {
 	local out
 	if ! out=$(tf trace start --backend "$BACKEND" "$@" 2>&1); then
 		if [ "$BACKEND" != auto ] && echo "$out" | grep -q "cannot run here"; then
-			skip "$out"
+			skip_rung "$BACKEND" "$out"
 		fi
 		fail "trace start $*: $out"
 		return 1

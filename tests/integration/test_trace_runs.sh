@@ -45,7 +45,7 @@ traced_tap() {
 	T=$(uniq_name rt)
 	tf create "$T" --queues 1 >/dev/null || { fail "create $T"; return 1; }
 	if ! out=$(tf trace start --backend "$1" "$T" 2>&1); then
-		echo "$out" | grep -q "cannot run here" && skip "$out"
+		echo "$out" | grep -q "cannot run here" && skip_rung "$1" "$out"
 		fail "trace start: $out"
 		return 1
 	fi

@@ -30,8 +30,7 @@ trace_on() {
 	local out n
 	if ! out=$(tf trace start --backend "$BACKEND" "$@" 2>&1); then
 		if [ "$BACKEND" != auto ] && echo "$out" | grep -q "cannot run here"; then
-			skip "$out"
-			return 77
+			skip_rung "$BACKEND" "$out"
 		fi
 		fail "trace start $*: $out"
 		return 1
