@@ -18,8 +18,9 @@
 #     tap's read); rx runs nothing for other devices where tcx links exist,
 #     netif_rx_entry/netif_receive_skb_entry where not.
 #
-# In the VM lane the kernel is this suite's alone and every count must be
-# exact. On a shared host, other traffic runs the global tracepoints too:
+# In the VM lane the kernel is this suite's alone: the tun hooks' counts
+# must be exact, a global tracepoint's within 4 runs (a rare frame of the
+# guest's own). On a shared host, other traffic runs the global tracepoints too:
 # there a global program's runs must lie in [k N, k N + N/2), i.e. round to
 # k per packet; tc_rx (per tap) stays exact. Each rung is a test of its own
 # (the three rungs load here in turn; one this kernel lacks is a SKIP).
@@ -84,8 +85,15 @@ count() {
 		[ $((pkts % per)) = 0 ] || { fail "$pkts packets are not a multiple of $per"; return 1; }
 		lo=$((k * pkts / per + c))
 		[ "$per" = 1 ] || k=$k/$per
-		if [ -n "${TAPFLOW_VM:-}" ] || [ "$name" = tc_rx ]; then
+		if [ "$name" = tc_rx ]; then
 			hi=$lo
+		elif [ -n "${TAPFLOW_VM:-}" ]; then
+			# A tracepoint fires for every packet of the kernel, ours or
+			# not: a frame of the guest's own (one crossed the bridge's
+			# two veths in a CI run: +2 on netif_rx_entry) may fall in
+			# the window. Two such frames at most; a per-packet error
+			# is N/64 = 31 runs or more. tapflow's tun hooks stay exact.
+			case $name in tp_*) hi=$((lo + 4)) ;; *) hi=$lo ;; esac
 		else
 			hi=$((lo + pkts / 2 - 1))
 		fi
