@@ -49,7 +49,8 @@ step "backend writes 50000 frames into each of the 4 queues (tf-load)"
 ns "$LOAD" --dev "$TAP" --queues 4 --count 50000 --size 128 |
 	jq -c '{frames_per_queue: [.queues[].tx_frames], tx_pps}'
 
-step "host sends 100/200/300/400 packets that tun steers to queues 0..3; backend reads"
+step "host sends 100/200/300/400 packets that tun steers to queues 0..3; backend reads
+   (each queue's backend first writes one frame of its flow, so tun learns it: rx 50001)"
 ns ip addr add 198.18.0.1/24 dev "$TAP"
 ns ip neigh replace 198.18.0.2 lladdr 02:00:00:00:01:00 dev "$TAP" nud permanent
 # Each fd writes one frame of its own flow first: tun learns flow -> queue.
