@@ -20,8 +20,12 @@
 # them: the VM lane, where a second vCPU would idle),
 # --parallel REGEX (scripts whose name matches run, in order, in a second
 # stream beside the others: for suites that share no state with them, where
-# a second CPU would otherwise idle). After each script run, a line
-# `-- NAME: S s` says how long it took.
+# a second CPU would otherwise idle), --jobs REGEX and --except-jobs REGEX
+# (of the selected scripts, only the runs whose label matches, or does not:
+# the label is NAME, or NAME-BACKEND for a suite run once per tracing
+# backend, e.g. test_trace-kprobe; the VM lane splits its runs between two
+# guests with them), --no-units. After each script run, a line
+# `-- LABEL: S s` says how long it took.
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +35,9 @@ filter=""
 unit_filter=""
 units_beside=""
 parallel=""
+jobs=""
+except_jobs=""
+no_units=0
 vm=${TF_VM:-1}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -41,6 +48,9 @@ while [ $# -gt 0 ]; do
 	--unit-filter) unit_filter="$2"; shift ;;
 	--units-beside) units_beside="$2"; shift ;;
 	--parallel) parallel="$2"; shift ;;
+	--jobs) jobs="$2"; shift ;;
+	--except-jobs) except_jobs="$2"; shift ;;
+	--no-units) no_units=1 ;;
 	*) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -92,7 +102,9 @@ run_units() {
 }
 
 units_pid=""
-if [ -n "$units_beside" ] && [ "$unit_only" = 0 ]; then
+if [ "$no_units" = 1 ]; then
+	:
+elif [ -n "$units_beside" ] && [ "$unit_only" = 0 ]; then
 	echo "== unit tests (beside the integration scripts matching $units_beside)"
 	run_units &
 	units_pid=$!
@@ -115,23 +127,35 @@ leftovers() {
 	ip netns list 2>/dev/null | awk '$1 ~ /^tfn/ {print "netns " $1}' | sort
 }
 
-# One integration script, once per backend it runs with.
+# script_labels NAME: the runs of a script that are asked for, one label a
+# line: NAME, or NAME-BACKEND for each backend of a tracing suite (the VM
+# lane asks for all three; elsewhere it runs once, with the backend probing
+# picks), those --jobs and --except-jobs leave.
+script_labels() {
+	local b label backends=auto
+	case $1 in
+	test_trace|test_trace_vhost) backends=${TF_TRACE_BACKENDS:-auto} ;;
+	esac
+	for b in $backends; do
+		label=$1
+		[ "$b" = auto ] || label=$1-$b
+		[ -z "$jobs" ] || [[ "$label" =~ $jobs ]] || continue
+		[ -z "$except_jobs" ] || ! [[ "$label" =~ $except_jobs ]] || continue
+		echo "$label"
+	done
+}
+
+# One integration script, once per label asked for.
 run_script() {
-	local s=$1 name label b t0 t rc backends
+	local s=$1 name label b t0 t rc
 	name=$(basename "$s" .sh)
 	if [ "$(id -u)" != 0 ]; then
 		echo "SKIP $name: needs root (network namespaces, taps, BPF)" | relay
 		return
 	fi
-	# The tracing suites run once per backend asked for (the VM lane asks
-	# for all three); elsewhere once, with the backend probing picks.
-	backends=auto
-	case $name in
-	test_trace|test_trace_vhost) backends=${TF_TRACE_BACKENDS:-auto} ;;
-	esac
-	for b in $backends; do
-		label=$name
-		[ "$b" = auto ] || label=$name-$b
+	for label in $(script_labels "$name"); do
+		b=auto
+		[ "$label" = "$name" ] || b=${label#"$name"-}
 		t0=${EPOCHREALTIME/./}
 		TF_BACKEND=$b timeout --kill-after=10 600 bash "$s" 2>&1 | relay
 		rc=${PIPESTATUS[0]}
@@ -152,6 +176,7 @@ run_stream() {
 		if [ -n "$filter" ] && ! [[ "$name" =~ $filter ]]; then
 			continue
 		fi
+		[ -n "$(script_labels "$name")" ] || continue
 		side=main
 		[ -n "$parallel" ] && [[ "$name" =~ $parallel ]] && side=side
 		[ "$side" = "$1" ] || continue
