@@ -354,59 +354,75 @@ note "kernel $KERNEL ($kver), initramfs $(du -h "$initrd" | cut -f1), timeout ${
 # init's BEGIN and END markers: the first guest's to stdout, the second's
 # to a file, shown once that guest is done. Both guests' leftovers lines
 # are held back, to be one line.
-# boot_guest N OUT: runs guest N, writes its qemu status to $VMDIR/qemu.N.rc
-boot_guest() {
-	local g=$1 out=$2 rc
+# mawk reads a pipe a block at a time: -W interactive makes it relay each
+# line as it comes (gawk does anyway).
+awk_line=()
+awk -W version 2>/dev/null | grep -q mawk && awk_line=(-W interactive)
+
+# boot_guest N [OUT]: runs guest N, its relayed output to OUT (default
+# stdout); leaves its qemu status in $VMDIR/qemu.N.rc and its wall and CPU
+# seconds (qemu's, all vCPUs) in $VMDIR/time.N.
+boot_guest() (
+	g=$1
+	[ -z "${2:-}" ] || exec >"$2"
+	TIMEFORMAT='%R %U %S'
 	set +e
-	timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
-		-accel tcg,thread=multi -cpu max -m 1024 -smp 2 -nographic -no-reboot -nic none \
-		-kernel "$KERNEL" -initrd "$initrd" \
-		-append "console=ttyS0 quiet panic=-1 norandmaps tapflow.guest=$g ${VM_APPEND:-}" \
-		</dev/null 2>"$work/qemu.$g.stderr" |
-		awk -v logf="$VMDIR/console.$g.log" -v filesf="$VMDIR/files.$g.b64" \
-			-v leftf="$VMDIR/leftovers.$g" '
-			# CRs from the serial line, and SeaBIOS clear-screen escapes.
-			{ gsub(/\r|\033(\[[0-9;?]*[A-Za-z]|c)/, ""); print > logf; fflush(logf) }
-			/^TAPFLOW-VM-END$/ { inside = 0 }
-			inside && /^(PASS|FAIL) vm\/leftovers($|:)/ { print > leftf; next }
-			inside { print; fflush() }
-			# Files the guest left for the host, base64: to files.b64 only.
-			/^TAPFLOW-VM-FILES-END$/ { files = 0 }
-			files { print > filesf }
-			/^TAPFLOW-VM-FILES-BEGIN$/ { files = 1 }
-			# Failed guest setup (a module that did not load) comes before
-			# BEGIN but is what explains the failures after it.
-			/^vm-init: error:/ { print; fflush() }
-			/^TAPFLOW-VM-BEGIN$/ { inside = 1 }
-		' >"$out"
-	rc=${PIPESTATUS[0]}
-	echo "$rc" >"$VMDIR/qemu.$g.rc"
-	set -e
-}
+	{ time {
+		timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
+			-accel tcg,thread=multi -cpu max -m 1024 -smp 2 -nographic -no-reboot -nic none \
+			-kernel "$KERNEL" -initrd "$initrd" \
+			-append "console=ttyS0 quiet panic=-1 norandmaps tapflow.guest=$g ${VM_APPEND:-}" \
+			</dev/null 2>"$work/qemu.$g.stderr" |
+			awk "${awk_line[@]}" -v logf="$VMDIR/console.$g.log" -v filesf="$VMDIR/files.$g.b64" \
+				-v leftf="$VMDIR/leftovers.$g" '
+				# CRs from the serial line, and SeaBIOS clear-screen escapes.
+				{ gsub(/\r|\033(\[[0-9;?]*[A-Za-z]|c)/, ""); print > logf; fflush(logf) }
+				/^TAPFLOW-VM-END$/ { inside = 0 }
+				inside && /^(PASS|FAIL) vm\/leftovers($|:)/ { print > leftf; next }
+				inside { print; fflush() }
+				# Files the guest left for the host, base64: to files.b64 only.
+				/^TAPFLOW-VM-FILES-END$/ { files = 0 }
+				files { print > filesf }
+				/^TAPFLOW-VM-FILES-BEGIN$/ { files = 1 }
+				# Failed guest setup (a module that did not load) comes before
+				# BEGIN but is what explains the failures after it.
+				/^vm-init: error:/ { print; fflush() }
+				/^TAPFLOW-VM-BEGIN$/ { inside = 1 }
+			'
+		echo "${PIPESTATUS[0]}" >"$VMDIR/qemu.$g.rc"
+	}; } 2>"$VMDIR/time.$g"
+)
 
 # A qemu that dies before its first byte must not leave the last run's log
 # (nor files of the last run's).
-rm -rf "$VMDIR/out" "$VMDIR"/files.*.b64 "$VMDIR"/leftovers.* "$VMDIR"/qemu.*.rc "$VMDIR"/console.*.log
+rm -rf "$VMDIR/out" "$VMDIR"/files.*.b64 "$VMDIR"/leftovers.* "$VMDIR"/qemu.*.rc "$VMDIR"/console.*.log \
+	"$VMDIR"/time.*
 for ((g = 1; g <= guests; g++)); do : >"$VMDIR/console.$g.log"; done
-start=$(date +%s.%N)
 pids=()
 for ((g = 2; g <= guests; g++)); do
 	boot_guest "$g" "$work/guest.$g.out" &
 	pids+=($!)
 done
-boot_guest 1 /dev/stdout
-elapsed1=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+boot_guest 1
 for p in "${pids[@]}"; do wait "$p"; done
-elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 for ((g = 2; g <= guests; g++)); do cat "$work/guest.$g.out"; done
 for ((g = 1; g <= guests; g++)); do
 	[ "$guests" = 1 ] || echo "=== guest $g of $guests"
 	cat "$VMDIR/console.$g.log"
 done >"$CONSOLE_LOG"
+# "guest N: W s (qemu CPU C s)": the CPU seconds say how much work a guest
+# was, whatever else the host ran beside it.
+times="" elapsed=0
+for ((g = 1; g <= guests; g++)); do
+	w=0 u=0 sy=0
+	read -r w u sy <"$VMDIR/time.$g" 2>/dev/null || true
+	times+=$(awk -v g="$g" -v w="$w" -v u="$u" -v s="$sy" \
+		'BEGIN { printf "%sguest %d: %.1f s (qemu CPU %.1f s)", (g > 1 ? ", " : ""), g, w, u + s }')
+	elapsed=$(awk -v a="$elapsed" -v b="$w" 'BEGIN { printf "%.1f", (b > a) ? b : a }')
+done
 
 # Each guest's end: its sentinel, or why there is none.
 rc=0
-times=""
 for ((g = 1; g <= guests; g++)); do
 	log=$VMDIR/console.$g.log
 	sentinel=$(grep -a -o 'TAPFLOW-VM-EXIT [0-9]*' "$log" | tail -n 1 || true)
@@ -433,11 +449,7 @@ for ((g = 1; g <= guests; g++)); do
 	[ "$rc" != 0 ] || rc=$grc
 	[ "$grc" = 0 ] || note "guest $g's command exited $grc; its dmesg tail is at the end of ${log#"$TOP"/}"
 done
-if [ "$guests" = 1 ]; then
-	note "guest command exited $rc, boot to sentinel ${elapsed}s (console: ${CONSOLE_LOG#"$TOP"/})"
-else
-	note "guest commands exited $rc, boot to sentinel ${elapsed}s (guest 1: ${elapsed1}s; console: ${CONSOLE_LOG#"$TOP"/})"
-fi
+note "guest command$([ "$guests" = 1 ] || echo s) exited $rc, boot to sentinel ${elapsed}s ($times; console: ${CONSOLE_LOG#"$TOP"/})"
 
 # One leftovers line for all guests: each checked its own kernel.
 if compgen -G "$VMDIR/leftovers.*" >/dev/null; then

@@ -42,6 +42,14 @@ skip_rung() {
 	skip "$@"
 }
 
+# rung_refused RUNG TEXT: TEXT (what tapflow said when asked for the forced
+# RUNG) says this kernel cannot run that rung: the test ends (skip_rung).
+# Returns otherwise.
+rung_refused() {
+	[[ $2 == *"cannot run here"* ]] && skip_rung "$1" "$2"
+	return 0
+}
+
 # need WHAT...: skip the test unless each WHAT is here: a path (one with a
 # slash) must be an executable, built by `make all`; a name, a command on
 # PATH, installed by scripts/setup.sh. The reason names the first missing.
@@ -130,6 +138,53 @@ expect_unloaded() {
 tf()  { nsenter --net="/run/netns/$NS" -- "$TAPFLOW" "$@"; }
 nsx() { ip netns exec "$NS" "$@"; }
 nsrun() { nsenter --net="/run/netns/$NS" -- "$@"; }
+
+# trace_on [--backend RUNG] NAME...: start tracing NAME... on RUNG (default:
+# the suite's $BACKEND, else auto), each stopped when the test ends. A forced
+# rung this kernel refuses ends the test (rung_refused); any other failure
+# fails it.
+trace_on() {
+	local rung=${BACKEND:-auto} out n
+	if [ "${1:-}" = --backend ]; then rung=$2; shift 2; fi
+	if ! out=$(tf trace start --backend "$rung" "$@" 2>&1); then
+		[ "$rung" = auto ] || rung_refused "$rung" "$out"
+		fail "trace start $*: $out"
+		return 1
+	fi
+	for n in "$@"; do on_exit "tf trace stop $n"; done
+}
+
+# One tracing session kept up across a suite's tests: loading and attaching
+# a rung's programs costs 2-4 s under the VM lane's emulated CPU, adding a
+# tap to a running session almost nothing. anchor_on RUNG traces a tap of the
+# suite's own (ANCHOR), in a namespace of its own, that carries no traffic
+# (so it adds no program run to what a test counts); each test still starts
+# and stops tracing its own taps, as an operator would beside other traced
+# taps. It is a no-op if RUNG's session is up already; another rung's is
+# ended first; `none` (or a rung this kernel refuses: its tests then say so
+# themselves) leaves none. Tests that must be the only session (the pins go
+# with the last stop, a refused load leaves nothing) run after anchor_end.
+ANCHOR_NS="" ANCHOR_RUNG=""
+anchor_on() {
+	[ "$ANCHOR_RUNG" = "$1" ] && return 0
+	anchor_end
+	ANCHOR_RUNG=$1
+	[ "$1" != none ] && [ "$(id -u)" = 0 ] && [ -z "$(ls /sys/fs/bpf/tapflow/trace 2>/dev/null)" ] ||
+		return 0
+	ANCHOR_NS=$(uniq_name tfn) ANCHOR=$(uniq_name ka)
+	trap anchor_end EXIT
+	ip netns add "$ANCHOR_NS" &&
+		nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" create "$ANCHOR" >/dev/null &&
+		nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" trace start --backend "$1" \
+			"$ANCHOR" >/dev/null 2>&1 || anchor_end
+}
+anchor_end() {
+	[ -n "$ANCHOR_NS" ] || return 0
+	nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" trace stop "$ANCHOR" >/dev/null 2>&1
+	ip -n "$ANCHOR_NS" link del "$ANCHOR" 2>/dev/null
+	ip netns del "$ANCHOR_NS" 2>/dev/null
+	ANCHOR_NS=""
+}
 
 # A name unique to this run for a tap, bridge or namespace (<= 15 bytes).
 uniq_name() { printf '%s%x%x' "${1:-t}" $$ $((RANDOM % 4096)); }

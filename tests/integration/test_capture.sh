@@ -367,7 +367,7 @@ rung_session() {
 	host_side "$t" || return 1
 	f=$NSDIR/$b.pcapng
 	if ! cap_start "$t" --backend "$b" -w "$f"; then
-		grep -q "cannot run here" "$NSDIR/cap.err" && skip_rung "$b" "$(tail -1 "$NSDIR/cap.err")"
+		rung_refused "$b" "$(tail -1 "$NSDIR/cap.err")"
 		return 1
 	fi
 	grep -q "$b rung" "$NSDIR/cap.err" || { fail "not the $b rung: $(cat "$NSDIR/cap.err")"; return 1; }

@@ -13,21 +13,6 @@ BACKEND=${TF_BACKEND:-auto}
 QSCRIPT=$TOP/build/tests/tf-qscript
 UDPSEND=$TOP/build/tests/tf-udpsend
 
-# Start tracing NAME...; SKIP when the forced backend cannot run here.
-trace_on() {
-	local out
-	if ! out=$(tf trace start --backend "$BACKEND" "$@" 2>&1); then
-		if [ "$BACKEND" != auto ] && echo "$out" | grep -q "cannot run here"; then
-			skip_rung "$BACKEND" "$out"
-		fi
-		fail "trace start $*: $out"
-		return 1
-	fi
-	local n
-	for n in "$@"; do on_exit "tf trace stop $n"; done
-	return 0
-}
-
 # qstat NAME QUEUE FIELD: a per-queue counter, from the row of QUEUE in
 # `tapflow stats NAME`'s table (empty if the queue is not listed). Parsed
 # with builtins: in the VM lane every jq costs ~300 ms, and this is the
@@ -381,35 +366,14 @@ if [ -n "${TF_TRACE_BACKENDS:-}" ] && [ "$BACKEND" != "${TF_TRACE_BACKENDS%% *}"
 	unset -f test_bad_input test_refused_backend_exits_3
 fi
 
-# One tracing session for most of the suite, as in test_trace_vhost.sh:
-# loading and attaching a rung's programs costs 2-4 s under the VM lane's
-# emulated CPU, adding a tap to a running session almost nothing. A tap of
-# the suite's own, in a namespace of its own, keeps the session up; each
-# test still starts and stops tracing its own taps, as an operator would
-# beside other traced taps. The tests that need to be the only session (the
-# pins go with the last stop; a refused load leaves nothing) run after the
-# anchor is gone, and load and unload the programs themselves.
-anchor_end() {
-	[ -n "${ANCHOR_NS:-}" ] || return 0
-	nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" trace stop "$ANCHOR" >/dev/null 2>&1
-	ip -n "$ANCHOR_NS" link del "$ANCHOR" 2>/dev/null
-	ip netns del "$ANCHOR_NS" 2>/dev/null
-	ANCHOR_NS=""
-}
+# One tracing session for most of the suite (tests/lib.sh: anchor_on). The
+# tests that need to be the only session (the pins go with the last stop; a
+# refused load leaves nothing) run after the anchor is gone, and load and
+# unload the programs themselves.
 suite_before_test() {
 	case $1 in
-	test_pins_private_and_removed|test_refused_backend_exits_3) anchor_end ;;
+	test_pins_private_and_removed|test_refused_backend_exits_3) anchor_on none ;;
+	*) anchor_on "$BACKEND" ;;
 	esac
 }
-if [ "$(id -u)" = 0 ] && [ -z "$(ls /sys/fs/bpf/tapflow/trace 2>/dev/null)" ]; then
-	ANCHOR_NS=$(uniq_name tfn) ANCHOR=$(uniq_name ka)
-	trap anchor_end EXIT
-	if ! { ip netns add "$ANCHOR_NS" &&
-		nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" create "$ANCHOR" >/dev/null &&
-		nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" trace start --backend "$BACKEND" \
-			"$ANCHOR" >/dev/null 2>&1; }; then
-		# (a rung this kernel refuses: each test then says so itself)
-		anchor_end
-	fi
-fi
 run_tests

@@ -42,15 +42,9 @@ RING=$((N < 4000 ? 4096 : 32768))
 
 # traced_tap RUNG: a tap traced with RUNG (T), or SKIP when it cannot run here
 traced_tap() {
-	local out
 	T=$(uniq_name rt)
 	tf create "$T" --queues 1 >/dev/null || { fail "create $T"; return 1; }
-	if ! out=$(tf trace start --backend "$1" "$T" 2>&1); then
-		echo "$out" | grep -q "cannot run here" && skip_rung "$1" "$out"
-		fail "trace start: $out"
-		return 1
-	fi
-	on_exit "tf trace stop $T"
+	trace_on --backend "$1" "$T"
 }
 
 mac_of() {	# (nsenter keeps the host's /sys: ask ip)
@@ -164,14 +158,32 @@ runs_taprx() {
 	count "$N" "$e" "$TFLOAD" --dev "$u" --queues 1 --count "$N" --size 64
 }
 
+# tx_tap U: the untraced tap U for host -> tap packets: a ring of RING
+# slots (all K wait there before the read) and the host side of it
+tx_tap() {
+	local out
+	out=$(tf create "$1" --queues 1 --txqueuelen "$RING" 2>&1) || { fail "create $1: $out"; return 1; }
+	nsrun ip addr add 198.18.0.1/24 dev "$1" &&
+		nsrun ip neigh replace 198.18.0.2 lladdr 02:00:00:00:01:00 dev "$1" nud permanent ||
+		{ fail "host side"; return 1; }
+}
+
+# tx_runs RUNG: what host -> tap packets run (into e), whoever reads them
+# (read() or vhost): one tun_do_read each, the backend never finding the
+# ring empty
+tx_runs() {
+	case $1 in
+	fentry) e="fentry_tun_net_xmit=1 fexit_tun_net_xmit=1 fexit_tun_do_read=1 fentry___tun_detach=0+1" ;;
+	kprobe) e="kprobe_tun_net_xmit=1 kretprobe_tun_net_xmit=1 kprobe_tun_do_read=1 kretprobe_tun_do_read=1 kprobe___tun_detach=0+1" ;;
+	tracepoint) e="tp_net_dev_start_xmit=1 tp_net_dev_xmit=1 tp_skb_copy_datagram_iovec=1" ;;
+	esac
+}
+
 # the same tap the other way: the host sends K packets, its backend reads them
 runs_taptx() {
-	local u=$(uniq_name ut) out
+	local u=$(uniq_name ut)
 	traced_tap "$1" || return $?
-	out=$(tf create "$u" --queues 1 --txqueuelen "$RING" 2>&1) || { fail "create $u: $out"; return 1; }
-	nsrun ip addr add 198.18.0.1/24 dev "$u" &&
-		nsrun ip neigh replace 198.18.0.2 lladdr 02:00:00:00:01:00 dev "$u" nud permanent ||
-		{ fail "host side"; return 1; }
+	tx_tap "$u" || return 1
 	# The backend holds its queue while the K packets queue up, then reads
 	# exactly K: one tun_do_read each, no read that finds the ring empty
 	# (in the VM lane sending K takes over a second: a read that began
@@ -186,11 +198,7 @@ runs_taptx() {
 		: > "$NSDIR/sent"
 		wait
 	SH
-	case $1 in
-	fentry) e="fentry_tun_net_xmit=1 fexit_tun_net_xmit=1 fexit_tun_do_read=1 fentry___tun_detach=0+1" ;;
-	kprobe) e="kprobe_tun_net_xmit=1 kretprobe_tun_net_xmit=1 kprobe_tun_do_read=1 kretprobe_tun_do_read=1 kprobe___tun_detach=0+1" ;;
-	tracepoint) e="tp_net_dev_start_xmit=1 tp_net_dev_xmit=1 tp_skb_copy_datagram_iovec=1" ;;
-	esac
+	tx_runs "$1"
 	count "$K" "$e" bash "$NSDIR/tx.sh" || return 1
 	expect_eq "$(jq '.fds[0].read' "$NSDIR/qs.json")" "$K" "frames the untraced tap's backend read"
 }
@@ -200,44 +208,41 @@ need_vhost() {
 		skip "no /dev/vhost-net: this kernel has no vhost-net (CONFIG_VHOST_NET; the VM lane loads vhost_net)"
 }
 
-# the untraced tap with a vhost-net backend (tf-vhost), guest -> host: M
-# frames in bursts of VB, each burst one batch of xdp_buffs through
-# tun_sendmsg (tun_xdp_one, never tun_get_user), then into the stack
-runs_vhostrx() {
-	local u=$(uniq_name ut) out
+# runs_vhost rx|tx RUNG: the untraced tap with a vhost-net backend
+# (tf-vhost), one way:
+#   rx, guest -> host: M frames in bursts of VB, each burst one batch of
+#     xdp_buffs through tun_sendmsg (tun_xdp_one, never tun_get_user),
+#     then into the stack;
+#   tx, host -> guest: the host sends K packets, vhost takes them out of the
+#     ring (in batches of up to 64) and hands each to tun_recvmsg, one
+#     tun_do_read a packet (it peeks first: no read finds the ring empty).
+# tf-vhost's own count of the frames (its JSON line) must be all of them.
+runs_vhost() {
+	local u=$(uniq_name ut) n e field args
 	need_vhost
-	traced_tap "$1" || return $?
-	tf create "$u" --queues 1 >/dev/null || { fail "create $u"; return 1; }
+	traced_tap "$2" || return $?
 	case $1 in
-	fentry) e="fentry_tun_sendmsg=1/$VB fentry___tun_detach=0+1" ;;
-	kprobe) e="kprobe_tun_sendmsg=1/$VB kprobe___tun_detach=0+1" ;;
-	tracepoint) is_tcx && e="" || e="tp_netif_receive_skb_entry=1" ;;
+	rx)
+		tf create "$u" --queues 1 >/dev/null || { fail "create $u"; return 1; }
+		n=$M field=tx_frames args=(--write "$M" --tx-burst "$VB")
+		case $2 in
+		fentry) e="fentry_tun_sendmsg=1/$VB fentry___tun_detach=0+1" ;;
+		kprobe) e="kprobe_tun_sendmsg=1/$VB kprobe___tun_detach=0+1" ;;
+		tracepoint) is_tcx && e="" || e="tp_netif_receive_skb_entry=1" ;;
+		esac ;;
+	tx)
+		tx_tap "$u" || return 1
+		n=$K field=rx_frames args=(--send "$K" --read "$K" --idle-ms 3000)
+		tx_runs "$2" ;;
 	esac
-	count "$M" "$e" "$VHOST" --dev "$u" --write "$M" --tx-burst "$VB" || return 1
-	out=$(grep '^{"dev"' "$NSDIR/cmd.err" | jq -r .tx_frames)
-	expect_eq "$out" "$M" "frames the untraced tap's vhost took"
+	count "$n" "$e" "$VHOST" --dev "$u" "${args[@]}" || return 1
+	# the totals follow the per-queue array (builtins, not a jq)
+	[[ $(grep '^{"dev"' "$NSDIR/cmd.err") =~ \].*\"$field\":([0-9]+) ]] ||
+		{ fail "no total $field from tf-vhost"; return 1; }
+	expect_eq "${BASH_REMATCH[1]}" "$n" "frames the untraced tap's vhost-net backend moved ($field)"
 }
-
-# the same tap the other way: the host sends K packets, vhost takes them
-# out of the ring (in batches of up to 64) and hands each to tun_recvmsg,
-# one tun_do_read a packet (it peeks first: no read finds the ring empty)
-runs_vhosttx() {
-	local u=$(uniq_name ut) out
-	need_vhost
-	traced_tap "$1" || return $?
-	out=$(tf create "$u" --queues 1 --txqueuelen "$RING" 2>&1) || { fail "create $u: $out"; return 1; }
-	nsrun ip addr add 198.18.0.1/24 dev "$u" &&
-		nsrun ip neigh replace 198.18.0.2 lladdr 02:00:00:00:01:00 dev "$u" nud permanent ||
-		{ fail "host side"; return 1; }
-	case $1 in
-	fentry) e="fentry_tun_net_xmit=1 fexit_tun_net_xmit=1 fexit_tun_do_read=1 fentry___tun_detach=0+1" ;;
-	kprobe) e="kprobe_tun_net_xmit=1 kretprobe_tun_net_xmit=1 kprobe_tun_do_read=1 kretprobe_tun_do_read=1 kprobe___tun_detach=0+1" ;;
-	tracepoint) e="tp_net_dev_start_xmit=1 tp_net_dev_xmit=1 tp_skb_copy_datagram_iovec=1" ;;
-	esac
-	count "$K" "$e" "$VHOST" --dev "$u" --send "$K" --read "$K" --idle-ms 3000 || return 1
-	out=$(grep '^{"dev"' "$NSDIR/cmd.err" | jq -r .rx_frames)
-	expect_eq "$out" "$K" "frames the untraced tap's vhost delivered"
-}
+runs_vhostrx() { runs_vhost rx "$1"; }
+runs_vhosttx() { runs_vhost tx "$1"; }
 
 # The cost as tapflow shows it: `trace status --bpf-stats` counts each
 # program's runs over a window while the traced tap carries frames, and
@@ -281,14 +286,22 @@ test_cost_in_status_and_export() {
 # packets (the global transmit hooks), sent from every CPU so that each
 # CPU's cache holds the tap before it stops.
 tx_to() {	# tx_to TAP NET COUNT: COUNT packets per CPU to TAP, its backend reading
-	local cpu out
-	nsrun "$TFLOAD" --dev "$1" --read --idle-ms 400 > /dev/null &
+	local cpu out n=$(nproc) i
+	# The backend says when its queue is attached (before, the host drops
+	# what it sends: the tap has no carrier) and reads all n * COUNT once
+	# they are sent (the ring holds them): no fixed pause or idle timer a
+	# slow VM lane could outrun.
+	TX_SEQ=$((${TX_SEQ:-0} + 1))
+	nsrun "$QSCRIPT" "$1" 1 t "$NSDIR/att$TX_SEQ" g "$NSDIR/sent$TX_SEQ" r 0 $(($3 * n)) 2000 \
+		> "$NSDIR/qs$TX_SEQ.json" &
 	local reader=$!
-	sleep 0.2
-	for ((cpu = 0; cpu < $(nproc); cpu++)); do
+	for ((i = 0; i < 500; i++)); do [ -e "$NSDIR/att$TX_SEQ" ] && break; sleep 0.01; done
+	[ -e "$NSDIR/att$TX_SEQ" ] || { fail "tf-qscript did not attach to $1 in 5 s"; kill $reader; return 1; }
+	for ((cpu = 0; cpu < n; cpu++)); do
 		out=$(nsrun taskset -c $cpu "$UDPSEND" "198.18.$2.1" 9 "198.18.$2.2" 9 "$3" 2>&1) ||
 			{ fail "udpsend: $out"; kill $reader; return 1; }
 	done
+	: > "$NSDIR/sent$TX_SEQ"
 	wait $reader
 }
 txof() { tf stats "$1" --json | jq '[.queues[] | .tx_packets] | add // 0'; }
@@ -321,6 +334,9 @@ test_stopped_tap_counts_nowhere() {
 test_tracepoint_loads_tun_directly() {
 	local t id
 	command -v bpftool >/dev/null || skip "no bpftool"
+	# A tun module has BTF of its own, and its structs are not in vmlinux's
+	# (which the VM lane's emulated CPU takes ~10 s to dump).
+	[ -e /sys/kernel/btf/tun ] && skip "tun is a module here: its fields are probe-read"
 	bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "^\[[0-9]*\] STRUCT 'tun_file'" ||
 		skip "tun is a module here: its fields are probe-read"
 	bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "FUNC 'bpf_rdonly_cast'" ||
@@ -344,31 +360,8 @@ for rung in fentry kprobe tracepoint; do
 	done
 done
 
-# One tracing session per rung, kept up by a tap of the suite's own in a
-# namespace of its own (as in test_trace_vhost.sh): loading and attaching a
-# rung's programs costs 2-4 s under the VM lane's emulated CPU, adding a tap
-# to a running session almost nothing. The anchor carries no traffic, so it
-# adds no program run to what a test counts; each test still starts and
-# stops tracing its own tap. The tests run rung by rung (TF_TEST_ORDER).
-ANCHOR_NS="" ANCHOR_RUNG=""
-anchor_end() {
-	[ -n "$ANCHOR_NS" ] || return 0
-	nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" trace stop "$ANCHOR" >/dev/null 2>&1
-	ip -n "$ANCHOR_NS" link del "$ANCHOR" 2>/dev/null
-	ip netns del "$ANCHOR_NS" 2>/dev/null
-	ANCHOR_NS=""
-}
-anchor_on() {	# a rung this kernel refuses gets none: its tests say so themselves
-	[ "$ANCHOR_RUNG" = "$1" ] && return 0
-	anchor_end
-	ANCHOR_RUNG=$1
-	[ "$1" != none ] && [ "$(id -u)" = 0 ] && [ -z "$(ls /sys/fs/bpf/tapflow/trace 2>/dev/null)" ] || return 0
-	ANCHOR_NS=$(uniq_name tfn) ANCHOR=$(uniq_name ka)
-	ip netns add "$ANCHOR_NS" &&
-		nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" create "$ANCHOR" >/dev/null &&
-		nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" trace start --backend "$1" \
-			"$ANCHOR" >/dev/null 2>&1 || anchor_end
-}
+# One tracing session per rung (tests/lib.sh: anchor_on): the tests run
+# rung by rung (TF_TEST_ORDER).
 suite_before_test() {
 	case $1 in
 	*_fentry) anchor_on fentry ;;
@@ -377,5 +370,4 @@ suite_before_test() {
 	*) anchor_on none ;;
 	esac
 }
-trap anchor_end EXIT
 run_tests

@@ -25,19 +25,6 @@ need_vhost() {
 	skip "no /dev/vhost-net: this kernel has no vhost-net (CONFIG_VHOST_NET; the VM lane loads vhost_net)"
 }
 
-# Start tracing NAME...; SKIP when the forced backend cannot run here.
-trace_on() {
-	local out n
-	if ! out=$(tf trace start --backend "$BACKEND" "$@" 2>&1); then
-		if [ "$BACKEND" != auto ] && echo "$out" | grep -q "cannot run here"; then
-			skip_rung "$BACKEND" "$out"
-		fi
-		fail "trace start $*: $out"
-		return 1
-	fi
-	for n in "$@"; do on_exit "tf trace stop $n"; done
-}
-
 mk_tap() {	# mk_tap NAME QUEUES [more create options]
 	local name=$1 q=$2; shift 2
 	tf create "$name" --queues "$q" "$@" >/dev/null || { fail "create $name"; return 1; }
@@ -335,23 +322,6 @@ test_fastpath_into_vhost_reader() {
 	expect_nothing_in_flight
 }
 
-# One tracing session for the whole suite: loading and attaching a rung's
-# programs costs 2-4 s under the VM lane's emulated CPU, adding a tap to a
-# running session almost nothing. A tap of the suite's own, in a namespace of
-# its own, keeps the session up from test to test; each test still starts
-# and stops tracing its taps, as an operator would beside other traced taps.
-anchor_end() {
-	[ -n "${ANCHOR_NS:-}" ] || return 0
-	nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" trace stop "$ANCHOR" >/dev/null 2>&1
-	ip -n "$ANCHOR_NS" link del "$ANCHOR" 2>/dev/null
-	ip netns del "$ANCHOR_NS" 2>/dev/null
-}
-if [ -c /dev/vhost-net ] && [ "$(id -u)" = 0 ]; then
-	ANCHOR_NS=$(uniq_name tfn) ANCHOR=$(uniq_name va)
-	trap anchor_end EXIT
-	ip netns add "$ANCHOR_NS" &&
-	nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" create "$ANCHOR" >/dev/null &&
-	nsenter --net="/run/netns/$ANCHOR_NS" -- "$TAPFLOW" trace start --backend "$BACKEND" "$ANCHOR" \
-		>/dev/null 2>&1
-fi
+# One tracing session for the whole suite (tests/lib.sh: anchor_on).
+[ -c /dev/vhost-net ] && anchor_on "$BACKEND"
 run_tests
