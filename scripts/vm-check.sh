@@ -88,7 +88,7 @@ note() { echo "vm-check: $*" >&2; }
 # ~16 s (BPF_PROG_TEST_RUN of ~110000 frames, mostly) behind the tap suite.
 suites=${TF_VM_SUITES:-'^test_(tap|trace|trace_runs|trace_vhost|xdp_multi|capture)$'}
 units=${TF_VM_UNITS:-'^test_(cbpf|fastpath_prog|steer_prog|pin|vmid)$'}
-split=${TF_VM_SPLIT-'^test_(trace-(fentry|kprobe|tracepoint)|capture)$'}
+split=${TF_VM_SPLIT-'^test_(trace-(fentry|kprobe|tracepoint)|trace_vhost-tracepoint|capture)$'}
 printf -v run 'cd /tapflow && TF_TEST_TIMES=1 tests/run.sh --lane vm --filter %q' "$suites"
 printf -v units_opts -- '--unit-filter %q --units-beside %q' "$units" "${TF_VM_UNITS_BESIDE-^test_tap\$}"
 if [ -n "$split" ]; then
