@@ -91,19 +91,16 @@ units=${TF_VM_UNITS:-'^test_(cbpf|fastpath_prog|steer_prog|pin|vmid)$'}
 split=${TF_VM_SPLIT-'^test_(trace-(fentry|kprobe|tracepoint)|trace_vhost-tracepoint|capture)$'}
 printf -v run 'cd /tapflow && TF_TEST_TIMES=1 tests/run.sh --lane vm --filter %q' "$suites"
 printf -v units_opts -- '--unit-filter %q --units-beside %q' "$units" "${TF_VM_UNITS_BESIDE-^test_tap\$}"
+guest_cmds=("$run $units_opts")
 if [ -n "$split" ]; then
-	printf -v guest_cmd1 '%s --no-units --jobs %q' "$run" "$split"
-	printf -v guest_cmd2 '%s %s --except-jobs %q' "$run" "$units_opts" "$split"
-	guests=2
-else
-	guest_cmd1="$run $units_opts"
-	guests=1
+	printf -v 'guest_cmds[0]' '%s --no-units --jobs %q' "$run" "$split"
+	printf -v 'guest_cmds[1]' '%s %s --except-jobs %q' "$run" "$units_opts" "$split"
 fi
 keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--cmd) [ $# -ge 2 ] || { echo "vm-check: --cmd needs an argument" >&2; exit 2; }; guest_cmd1=$2; guests=1; shift 2 ;;
-	--cmd=*) guest_cmd1=${1#--cmd=}; guests=1; shift ;;
+	--cmd) [ $# -ge 2 ] || { echo "vm-check: --cmd needs an argument" >&2; exit 2; }; guest_cmds=("$2"); shift 2 ;;
+	--cmd=*) guest_cmds=("${1#--cmd=}"); shift ;;
 	--keep) keep=1; shift ;;
 	-h|--help) sed -n '3,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "vm-check: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -320,9 +317,9 @@ done >"$root/lib/modules/$kver/modules.dep"
 install -m 0755 "$TOP/tests/vm/init" "$root/init"
 # One command a guest; /init runs the one its kernel command line names
 # (tapflow.guest=N).
+guests=${#guest_cmds[@]}
 for ((g = 1; g <= guests; g++)); do
-	v=guest_cmd$g
-	printf '#!/bin/bash\n%s\n' "${!v}" >"$root/tapflow/vm-cmd-$g.sh"
+	printf '#!/bin/bash\n%s\n' "${guest_cmds[g - 1]}" >"$root/tapflow/vm-cmd-$g.sh"
 	chmod 0755 "$root/tapflow/vm-cmd-$g.sh"
 done
 # libbpf resolves `extern ... __kconfig` from /boot/config-$(uname -r), and
