@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
-# tapflow build. Every bpf/*.bpf.c becomes a CO-RE object and a skeleton,
+# tapflow build. Every bpf/*.bpf.c becomes a CO-RE object and a skeleton
+# (bpf/NAME/ holds the parts that bpf/NAME.bpf.c includes, if it has any),
 # user/*.c (but the CLI's main) becomes libtapflow.a, and the tapflow CLI is a
 # thin layer over it. Test programs (tests/*.c, tests/unit/*.c) and test BPF
 # programs (tests/progs/*.bpf.c) are built the same way. All output goes to
@@ -75,7 +76,7 @@ HDRS       := $(wildcard include/*.h user/*.h) $(FLAGS_STAMP)
 FUZZ_SRCS  := $(wildcard tests/fuzz/*.c)
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS  := $(patsubst user/%.c,$(OUTPUT)/fuzz/lib/%.o,$(LIB_SRCS))
-BPF_HDRS   := $(wildcard include/*.h bpf/*.h) vmlinux.h
+BPF_HDRS   := $(wildcard include/*.h bpf/*.h bpf/*/*.h bpf/*/*.bpf.c) vmlinux.h
 
 .DELETE_ON_ERROR:
 .SECONDARY:

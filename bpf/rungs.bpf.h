@@ -36,12 +36,25 @@
 	return 0;							\
 }
 
+/*
+ * The hooks below take their rung first, fentry or kprobe, and make that
+ * rung's program: TF_ENTRY_HOOK(fentry, ...) the fentry one,
+ * TF_ENTRY_HOOK(kprobe, ...) the kprobe one. A BPF object lists its hooks
+ * once, in a macro of the rung (trace/fn_hooks.bpf.h, capture/fn_hooks.bpf.h),
+ * and each rung's file instantiates the list for its rung: the body is
+ * written once, each rung's programs sit in that rung's file.
+ */
+
 /* An entry hook whose arguments all come through BPF_PROG / BPF_KPROBE. */
-#define TF_ENTRY_HOOK(prefix, fn, body, args...)			\
+#define TF_ENTRY_HOOK(rung, prefix, fn, body, args...)			\
+	TF_ENTRY_HOOK_##rung(prefix, fn, body, args)
+
+#define TF_ENTRY_HOOK_fentry(prefix, fn, body, args...)		\
 SEC("fentry/" #fn)							\
 int BPF_PROG(prefix##fentry_##fn, args)					\
-TF_HOOK_BODY(true, body)						\
-									\
+TF_HOOK_BODY(true, body)
+
+#define TF_ENTRY_HOOK_kprobe(prefix, fn, body, args...)		\
 SEC("kprobe/" #fn)							\
 int BPF_KPROBE(prefix##kprobe_##fn, args)				\
 TF_HOOK_BODY(false, body)
@@ -52,7 +65,10 @@ TF_HOOK_BODY(false, body)
  * direct read of such an fentry argument, so the fentry program fetches it
  * with bpf_get_func_arg(), the kprobe one from its registers.
  */
-#define TF_ENTRY_HOOK_ARG(prefix, fn, idx, type, name, body, args...)	\
+#define TF_ENTRY_HOOK_ARG(rung, prefix, fn, idx, type, name, body, args...) \
+	TF_ENTRY_HOOK_ARG_##rung(prefix, fn, idx, type, name, body, args)
+
+#define TF_ENTRY_HOOK_ARG_fentry(prefix, fn, idx, type, name, body, args...) \
 SEC("fentry/" #fn)							\
 int BPF_PROG(prefix##fentry_##fn, args)					\
 {									\
@@ -62,14 +78,18 @@ int BPF_PROG(prefix##fentry_##fn, args)					\
 	bpf_get_func_arg(ctx, idx, &name##_arg);			\
 	name = (type)name##_arg;					\
 	TF_HOOK_BODY(true, body)					\
-}									\
-									\
+}
+
+#define TF_ENTRY_HOOK_ARG_kprobe(prefix, fn, idx, type, name, body, args...) \
 SEC("kprobe/" #fn)							\
 int BPF_KPROBE(prefix##kprobe_##fn, args, type name)			\
 TF_HOOK_BODY(false, body)
 
 /* An exit hook that needs only the return value, as `ret` of type type. */
-#define TF_EXIT_HOOK(prefix, fn, type, body)				\
+#define TF_EXIT_HOOK(rung, prefix, fn, type, body)			\
+	TF_EXIT_HOOK_##rung(prefix, fn, type, body)
+
+#define TF_EXIT_HOOK_fentry(prefix, fn, type, body)			\
 SEC("fexit/" #fn)							\
 int BPF_PROG(prefix##fexit_##fn)					\
 {									\
@@ -79,8 +99,9 @@ int BPF_PROG(prefix##fexit_##fn)					\
 	bpf_get_func_ret(ctx, &ret_val);				\
 	ret = (type)ret_val;						\
 	TF_HOOK_BODY(true, body)					\
-}									\
-									\
+}
+
+#define TF_EXIT_HOOK_kprobe(prefix, fn, type, body)			\
 SEC("kretprobe/" #fn)							\
 int BPF_KRETPROBE(prefix##kretprobe_##fn, type ret)			\
 TF_HOOK_BODY(false, body)
