@@ -39,8 +39,6 @@ struct {
 	__type(value, struct proc_scratch);
 } proc_scratch SEC(".maps");
 
-#define TUN_MSG_PTR	2	/* include/linux/if_tun.h: msg_control is a tun_msg_ctl */
-#define TF_SEND_BATCH	64	/* VHOST_NET_BATCH: xdp_buffs per tun_sendmsg at most */
 #define TF_RX_SEGS	8	/* iovec segments of one write copied at most */
 
 static __always_inline struct proc_scratch *proc_scratch_get(void)
@@ -384,30 +382,23 @@ static __always_inline void rx_user(const struct tun_struct *tun, const struct t
 }
 
 /*
- * tun_sendmsg(sock, m, len): vhost-net's way in. With the tap's default
- * sndbuf it hands a batch of xdp_buffs (m->msg_control: a tun_msg_ctl of
- * type TUN_MSG_PTR) that tun_xdp_one turns into packets (inlined: no symbol
- * to attach to), never calling tun_get_user; each frame of the batch is
- * captured here, data to data_end (the vnet header sits before data).
- * Otherwise tun_sendmsg calls tun_get_user, which captures the frame.
+ * tun_sendmsg(sock, m, len): vhost-net's batches of xdp_buffs (tun_batch);
+ * each frame of one is captured here, data to data_end. A frame that
+ * tun_sendmsg hands to tun_get_user is captured there.
  */
 static __always_inline void rx_batch(const struct socket *sock, const struct msghdr *m)
 {
-	struct tun_file *tfile = (void *)sock - bpf_core_field_offset(struct tun_file, socket);
 	struct tun_msg_ctl ctl = {};
 	struct proc_scratch *ps;
+	struct tun_file *tfile;
 	struct tun_struct *tun;
-	__u32 stride, q, n;
-	void *ctlp = NULL;
-	__u64 buf, ts;
+	__u32 q, n;
+	__u64 ts;
 
 	if (cfg_drops_only || !(cfg_dirs & (1 << TF_CAP_RX)))
 		return;
-	if (bpf_core_read(&ctlp, sizeof(ctlp), &m->msg_control) || !ctlp)
-		return;
-	if (BPF_CORE_READ(m, msg_controllen) != bpf_core_type_size(struct tun_msg_ctl))
-		return;
-	if (bpf_core_read(&ctl, sizeof(ctl), ctlp) || ctl.type != TUN_MSG_PTR || !ctl.ptr)
+	tfile = tun_batch(sock, m, &ctl);
+	if (!tfile)
 		return;
 	tun = BPF_CORE_READ(tfile, tun);
 	if (!tun || !our_dev_rd(BPF_CORE_READ(tun, dev), false))
@@ -419,21 +410,16 @@ static __always_inline void rx_batch(const struct socket *sock, const struct msg
 	if (!ps)
 		return;
 	n = ctl.num;
-	stride = bpf_core_type_size(struct xdp_buff);
-	buf = (__u64)ctl.ptr + bpf_core_field_offset(struct xdp_buff, data);
 	ts = bpf_ktime_get_ns();
 #pragma clang loop unroll(disable)
 	for (int i = 0; i < TF_SEND_BATCH; i++) {
-		void *d[2] = {};	/* data, data_end: adjacent in every kernel */
-		__u32 len;
+		__u64 len;
+		void *data;
 
 		if (i >= n)
 			break;
-		bpf_probe_read_kernel(d, sizeof(d), (void *)(buf + (__u64)i * stride));
-		if (d[1] <= d[0])
-			continue;
-		len = d[1] - d[0];
-		if (!copy_filter(&ps->s, d[0], len, len))
+		data = tun_batch_frame(&ctl, i, &len);
+		if (!len || !copy_filter(&ps->s, data, len, len))
 			continue;
 		emit(&ps->s, ts, q, TF_CAP_RX, TF_CAP_EV_RECEIVED, 0);
 	}

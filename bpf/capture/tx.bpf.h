@@ -87,15 +87,6 @@ static __always_inline bool ring_full(const struct tun_file *tfile)
 	return cur != NULL;
 }
 
-/* What tun_net_xmit tests before dropping, in its order (as trace.bpf.c). */
-static __always_inline bool tun_filters(const struct net_device *dev, const struct tun_file *tfile)
-{
-	const struct tun_struct *tun = tf_netdev_priv(dev);
-
-	return BPF_CORE_READ(tun, txflt.count) || BPF_CORE_READ(tfile, sk.sk_filter) ||
-	       BPF_CORE_READ(tun, filter_prog);
-}
-
 /* tun_net_xmit(skb, dev) is about to run (every rung). */
 static __always_inline void tx_start(const struct sk_buff *skb, const struct net_device *dev,
 				     bool direct)
@@ -166,14 +157,7 @@ static __always_inline void tx_end(__u64 skb, int rc)
 		bpf_map_delete_elem(&queued, &skb);
 	tfile = (const void *)x->tfile;
 	dev = (const void *)x->dev;
-	if (!tfile)
-		cause = TF_DROP_DETACHED;
-	else if (x->full || ring_full(tfile))
-		cause = TF_DROP_RING_FULL;
-	else if (tun_filters(dev, tfile))
-		cause = TF_DROP_FILTER;
-	else
-		cause = TF_DROP_OTHER;
+	cause = tun_drop_cause(dev, tfile, tfile && (x->full || ring_full(tfile)));
 	if (!(cfg_drop_mask & (1u << cause)))
 		return;
 	s = bpf_map_lookup_elem(&tx_scratch, &zero);

@@ -73,38 +73,20 @@ static __always_inline void read_end(const struct tf_traced *t, const struct tun
  * __tun_detach is about to purge a queue (tun_queue_purge): the entries
  * between consumer_head and producer are freed unread. Their records go.
  */
-struct purge_ctx {
-	__u32 slot;
-	__u32 q;
-	__u32 ring_size;
-	int head;
-	int size;
-};
-
-static long purge_one(__u32 i, struct purge_ctx *x)
+static long purge_one(__u32 i, struct ring_walk *x)
 {
-	struct tf_ring_rec *rec;
-	void *inner;
-	__u32 idx;
-	int pos;
+	struct tf_ring_rec *rec = walk_rec(x, (int)i);	/* i < occ <= size */
 
-	inner = bpf_map_lookup_elem(&rings, &x->slot);
-	if (!inner || !x->ring_size || x->size <= 0)
+	if (!rec)
 		return 1;
-	pos = x->head + (int)i;
-	if (pos >= x->size)
-		pos -= x->size;
-	idx = rec_index(x->q, x->ring_size, (__u32)pos);
-	rec = bpf_map_lookup_elem(inner, &idx);
-	if (rec)
-		rec->pkt = 0;
+	rec->pkt = 0;
 	return 0;
 }
 
 static __always_inline void detach_start(const struct tun_file *tfile, bool direct)
 {
 	const struct tun_struct *tun = RD(direct, tfile, tun);
-	struct purge_ctx x;
+	struct ring_walk x;
 	struct tf_traced *t;
 	struct ring_view r;
 
@@ -269,37 +251,26 @@ static __always_inline void rx_begin(struct rx_state *s, struct tf_traced *t,
 	s->valid = 1;
 }
 
-#define TUN_MSG_PTR	2	/* include/linux/if_tun.h: msg_control is a tun_msg_ctl */
-#define TF_SEND_BATCH	64	/* VHOST_NET_BATCH: xdp_buffs per tun_sendmsg at most */
-
 /*
- * tun_sendmsg(sock, m, len) is vhost-net's way in. With the tap's default
- * sndbuf it hands a batch of xdp_buffs (m->msg_control: a tun_msg_ctl of
- * type TUN_MSG_PTR) that tun_xdp_one turns into packets, never calling
- * tun_get_user; otherwise tun_sendmsg calls tun_get_user, whose own hooks
- * count the frame, so only batches are counted here. tun_xdp_one is inlined
- * on common kernels (no symbol to attach to) and keeps no per-frame result
- * the caller sees: a batch's frames are counted as written (rx_packets, and
- * their bytes without the vnet header, data_end - data), and neither rx_ns
- * nor rx_drops are measured for them. One program run per batch.
+ * vhost-net's batches of writes (tun_batch): counted here, as tun_get_user
+ * does not run for them. tun_xdp_one keeps no per-frame result the caller
+ * sees: a batch's frames are counted as written (rx_packets, and their
+ * bytes without the vnet header, data_end - data), and neither rx_ns nor
+ * rx_drops are measured for them. One program run per batch.
  */
 static __always_inline void rx_batch(const struct socket *sock, const struct msghdr *m)
 {
-	struct tun_file *tfile = (void *)sock - bpf_core_field_offset(struct tun_file, socket);
 	struct tun_msg_ctl ctl = {};
 	struct tf_traced_key key;
+	struct tun_file *tfile;
 	struct tun_struct *tun;
 	struct tf_qcount *c;
 	struct tf_traced *t;
-	__u64 bytes = 0, buf;
-	__u32 stride, q, n;
-	void *ctlp = NULL;
+	__u64 bytes = 0;
+	__u32 q, n;
 
-	if (bpf_core_read(&ctlp, sizeof(ctlp), &m->msg_control) || !ctlp)
-		return;
-	if (BPF_CORE_READ(m, msg_controllen) != bpf_core_type_size(struct tun_msg_ctl))
-		return;
-	if (bpf_core_read(&ctl, sizeof(ctl), ctlp) || ctl.type != TUN_MSG_PTR || !ctl.ptr)
+	tfile = tun_batch(sock, m, &ctl);
+	if (!tfile)
 		return;
 	tun = BPF_CORE_READ(tfile, tun);
 	if (!tun)
@@ -313,16 +284,13 @@ static __always_inline void rx_batch(const struct socket *sock, const struct msg
 	if (!c)
 		return;
 	n = ctl.num;
-	stride = bpf_core_type_size(struct xdp_buff);
-	buf = (__u64)ctl.ptr + bpf_core_field_offset(struct xdp_buff, data);
 	for (int i = 0; i < TF_SEND_BATCH; i++) {
-		void *d[2] = {};	/* data, data_end: adjacent in every kernel */
+		__u64 len;
 
 		if (i >= n)
 			break;
-		bpf_probe_read_kernel(d, sizeof(d), (void *)(buf + (__u64)i * stride));
-		if (d[1] > d[0])
-			bytes += d[1] - d[0];
+		tun_batch_frame(&ctl, i, &len);
+		bytes += len;
 	}
 	c->rx_packets += n;
 	c->rx_bytes += bytes;

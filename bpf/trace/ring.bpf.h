@@ -153,29 +153,12 @@ static __always_inline bool ring_full(const struct tun_file *tfile)
 	return cur != NULL;
 }
 
-/*
- * Why tun_net_xmit dropped a packet, from what it tests, in its order:
- * the queue (tfiles[q] NULL: DEV_READY), the filters (TAP_TXFILTER,
- * SOCKET_FILTER, TAP_FILTER) and the ring (FULL_RING). The ring is looked at
- * when the call starts and when it ends: it only gets emptier while its
- * consumer reads, so a ring full at produce time is seen full at one of
- * them unless the reader freed a batch of slots in between. A drop while
- * the ring is full counts as ring_full even if a filter made it.
- */
+/* Why tun_net_xmit dropped st's packet (tun_drop_cause): the ring looked at now too. */
 static __always_inline __u32 tx_drop_cause(const struct xmit_state *st)
 {
 	const struct tun_file *tfile = (const void *)st->tfile;
-	const struct tun_struct *tun;
 
-	if (!tfile)
-		return TF_DROP_DETACHED;
-	if (st->full || ring_full(tfile))
-		return TF_DROP_RING_FULL;
-	tun = tf_netdev_priv((const struct net_device *)st->dev);
-	if (BPF_CORE_READ(tun, txflt.count) || BPF_CORE_READ(tfile, sk.sk_filter) ||
-	    BPF_CORE_READ(tun, filter_prog))
-		return TF_DROP_FILTER;
-	return TF_DROP_OTHER;	/* out of memory (pskb_trim), zerocopy frags */
+	return tun_drop_cause((const void *)st->dev, tfile, tfile && (st->full || ring_full(tfile)));
 }
 
 /*
@@ -277,6 +260,40 @@ static __always_inline void tx_end(__u64 skb, int rc)
 }
 
 /*
+ * A queue's records as a bpf_loop callback walks them (the take below, the
+ * purge of a detaching queue): the tap's slot and record geometry, and
+ * where the kernel's ring stands.
+ */
+struct ring_walk {
+	__u32 slot;
+	__u32 q;
+	__u32 ring_size;	/* of the records (the traced entry's) */
+	int head;		/* consumer_head */
+	int size;		/* of the kernel's ring */
+};
+
+/*
+ * The record of the entry off places from head (off < 0: behind it),
+ * -size < off < size; NULL once the tap's records are gone.
+ */
+static __always_inline struct tf_ring_rec *walk_rec(const struct ring_walk *w, int off)
+{
+	void *inner = bpf_map_lookup_elem(&rings, &w->slot);
+	__u32 idx;
+	int pos;
+
+	if (!inner || !w->ring_size || w->size <= 0)
+		return NULL;
+	pos = w->head + off;
+	if (pos < 0)
+		pos += w->size;
+	else if (pos >= w->size)
+		pos -= w->size;
+	idx = rec_index(w->q, w->ring_size, (__u32)pos);
+	return bpf_map_lookup_elem(inner, &idx);
+}
+
+/*
  * The backend took an entry out of queue q's ring; head is consumer_head
  * now. pkt is the entry when the hook knows it (vhost hands it in; the
  * tracepoint rung sees the skb): it is among the last TF_TAKE_SEARCH slots
@@ -285,12 +302,8 @@ static __always_inline void tx_end(__u64 skb, int rc)
  * the time since it was queued is the ring wait.
  */
 struct take_ctx {
+	struct ring_walk w;
 	__u32 from;		/* bpf_loop's index 0 is this look */
-	__u32 slot;
-	__u32 q;
-	__u32 ring_size;
-	int head;
-	int size;
 	__u64 pkt;
 	__u64 now;
 	bool delivered;
@@ -310,19 +323,9 @@ static __always_inline void ring_sample(__u32 slot, __u32 q, __u64 wait)
 static long take_one(__u32 i, struct take_ctx *x)
 {
 	struct tf_ring_rec *rec;
-	void *inner;
-	__u32 idx;
-	int pos;
 
-	inner = bpf_map_lookup_elem(&rings, &x->slot);
-	if (!inner || !x->ring_size || x->size <= 0)
-		return 1;
 	i += x->from;
-	pos = x->head - 1 - (int)i;	/* i < TF_TAKE_SEARCH, i < size */
-	if (pos < 0)
-		pos += x->size;
-	idx = rec_index(x->q, x->ring_size, (__u32)pos);
-	rec = bpf_map_lookup_elem(inner, &idx);
+	rec = walk_rec(&x->w, -1 - (int)i);	/* i < TF_TAKE_SEARCH, i < size */
 	if (!rec)
 		return 1;
 	/*
@@ -337,7 +340,7 @@ static long take_one(__u32 i, struct take_ctx *x)
 		return x->pkt ? 0 : 1;
 	rec->pkt = 0;
 	if (x->delivered)
-		ring_sample(x->slot, x->q, x->now - rec->ts);
+		ring_sample(x->w.slot, x->w.q, x->now - rec->ts);
 	x->done = true;
 	return 1;
 }
@@ -346,8 +349,8 @@ static __always_inline void ring_take(const struct tf_traced *t, const struct tu
 				      __u32 q, __u64 pkt, bool delivered)
 {
 	struct take_ctx x = {
-		.slot = t->slot, .q = q, .ring_size = t->ring_size, .pkt = pkt,
-		.now = bpf_ktime_get_ns(), .delivered = delivered,
+		.w = { .slot = t->slot, .q = q, .ring_size = t->ring_size },
+		.pkt = pkt, .now = bpf_ktime_get_ns(), .delivered = delivered,
 	};
 
 	/*
@@ -356,9 +359,9 @@ static __always_inline void ring_take(const struct tf_traced *t, const struct tu
 	 */
 	if (q >= t->ring_queues)
 		return;
-	x.head = TFILE(tfile, tx_ring.consumer_head);
-	x.size = TFILE(tfile, tx_ring.size);
-	if (x.size <= 0 || x.head < 0 || x.head >= x.size)
+	x.w.head = TFILE(tfile, tx_ring.consumer_head);
+	x.w.size = TFILE(tfile, tx_ring.size);
+	if (x.w.size <= 0 || x.w.head < 0 || x.w.head >= x.w.size)
 		return;
 	/*
 	 * The first look (head - 1) is all a read() needs, and finds most of
@@ -369,7 +372,7 @@ static __always_inline void ring_take(const struct tf_traced *t, const struct tu
 	if (take_one(0, &x) || !pkt)
 		return;
 	x.from = 1;
-	bpf_loop((x.size < TF_TAKE_SEARCH ? x.size : TF_TAKE_SEARCH) - 1, take_one, &x, 0);
+	bpf_loop((x.w.size < TF_TAKE_SEARCH ? x.w.size : TF_TAKE_SEARCH) - 1, take_one, &x, 0);
 }
 
 #define TUN_XDP_FLAG	1UL	/* tun's tag on xdp_frame pointers in the ring */
