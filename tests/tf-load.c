@@ -31,6 +31,8 @@
 #include <linux/if_tun.h>
 
 #include "tf_backend.h"
+#define TF_TOOL "tf-load"
+#include "tf_tool.h"
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -59,7 +61,6 @@
 #define BURST		1024
 /* Longest nap in poll(), so --duration, --idle-ms and SIGINT are seen. */
 #define POLL_SLICE_NS	(10 * 1000 * 1000ULL)
-#define NSEC		1000000000ULL
 /* Give up on a queue whose writes all failed for this long. */
 #define DEAD_NS		NSEC
 /* Enough for a frame of any MTU a tap accepts, plus the vnet header. */
@@ -189,78 +190,6 @@ static const char usage[] =
 "A failed write (EIO while the tap is down, ...) counts in tx_errors; a queue\n"
 "whose every write fails for 1 s stops.\n"
 "Exit: 0 done, 1 system error (named syscall and errno), 2 bad options.\n";
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-bad_option(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("tf-load: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static void __attribute__((noreturn, format(printf, 2, 3)))
-sys_fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("tf-load: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, ": %s\n", strerror(err));
-	exit(1);
-}
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
-static uint64_t parse_u64(const char *opt, const char *s, uint64_t min,
-			  uint64_t max)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	if (*s < '0' || *s > '9')
-		bad_option("%s: '%s' is not a number", opt, s);
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		bad_option("%s: '%s' is not a number", opt, s);
-	if (v < min || v > max)
-		bad_option("%s: %llu is out of range %" PRIu64 "..%" PRIu64,
-			   opt, v, min, max);
-	return v;
-}
-
-static void parse_mac(const char *opt, const char *s, uint8_t mac[6])
-{
-	unsigned int b[6];
-	char tail;
-	int i;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-		   &b[4], &b[5], &tail) != 6)
-		bad_option("%s: '%s' is not a MAC address like 02:00:00:00:00:01",
-			   opt, s);
-	for (i = 0; i < 6; i++)
-		mac[i] = b[i];
-}
-
-static void parse_ip(const char *opt, const char *s, struct in_addr *ip)
-{
-	if (inet_pton(AF_INET, s, ip) != 1)
-		bad_option("%s: '%s' is not an IPv4 address", opt, s);
-}
 
 static void parse_duration(const char *s)
 {
@@ -492,12 +421,6 @@ static void parse_args(int argc, char **argv)
 			bad_option("--queue-list: queue %u twice", cfg.drive[i]);
 		seen[cfg.drive[i]] = true;
 	}
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
 }
 
 /*

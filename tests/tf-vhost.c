@@ -52,6 +52,8 @@
 #include <linux/virtio_ring.h>
 
 #include "tf_backend.h"
+#define TF_TOOL "tf-vhost"
+#include "tf_tool.h"
 
 #define MAX_QUEUES	16
 #define MAX_SIZES	16
@@ -60,7 +62,6 @@
 #define MAX_SIZE	65000
 #define IP_HLEN		20
 #define UDP_HLEN	8
-#define NSEC		1000000000ULL
 #define MSEC		1000000ULL
 #define VQ_RX		0	/* VHOST_NET_VQ_RX */
 #define VQ_TX		1	/* VHOST_NET_VQ_TX */
@@ -179,72 +180,12 @@ static const char usage[] =
 "   \"sent\":N,\"send_seconds\":F,\"seconds\":F}\n"
 "Exit: 0 done, 1 system error, 2 bad options, 3 no /dev/vhost-net.\n";
 
-static void __attribute__((noreturn, format(printf, 1, 2))) bad_option(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("tf-vhost: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static void __attribute__((noreturn, format(printf, 2, 3))) sys_fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("tf-vhost: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, ": %s\n", strerror(err));
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
 static void sleep_ns(uint64_t ns)
 {
 	struct timespec ts = { ns / NSEC, ns % NSEC };
 
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
 		;
-}
-
-static uint64_t parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	if (*s < '0' || *s > '9')
-		bad_option("%s: '%s' is not a number", opt, s);
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		bad_option("%s: '%s' is not a number", opt, s);
-	if (v < min || v > max)
-		bad_option("%s: %llu is out of range %" PRIu64 "..%" PRIu64, opt, v, min, max);
-	return v;
-}
-
-static void parse_mac(const char *opt, const char *s, uint8_t mac[6])
-{
-	unsigned int b[6];
-	char tail;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &tail) != 6)
-		bad_option("%s: '%s' is not a MAC address like 02:00:00:00:00:01", opt, s);
-	for (int i = 0; i < 6; i++)
-		mac[i] = b[i];
 }
 
 static void parse_sizes(const char *s)
@@ -296,12 +237,6 @@ static const struct option long_opts[] = {
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
-
-static void parse_ip(const char *opt, const char *s, struct in_addr *ip)
-{
-	if (inet_pton(AF_INET, s, ip) != 1)
-		bad_option("%s: '%s' is not an IPv4 address", opt, s);
-}
 
 static void parse_args(int argc, char **argv)
 {
@@ -536,12 +471,6 @@ static void drain_call(struct vq *v)
 
 	while (read(v->call, &n, sizeof(n)) == sizeof(n))
 		;
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
 }
 
 static void build_frame(uint8_t *buf, unsigned int size, unsigned int queue)
