@@ -113,9 +113,11 @@ $(OUTPUT)/tapflow: $(CLI_OBJS) $(OUTPUT)/libtapflow.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(CLI_OBJS) $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
 
+# Test tools see the library's internal headers (user/) too: a benchmark's
+# floor decides what tracing decides, with tracing's own code (tf-empty-trace).
 $(OUTPUT)/tests/%: tests/%.c $(wildcard tests/*.h tests/progs/*.h) $(OUTPUT)/libtapflow.a $(HDRS) $(TSKELS) | $(OUTPUT)/tests
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -I$(OUTPUT)/tests $< $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -I$(OUTPUT)/tests -Iuser $< $(OUTPUT)/libtapflow.a $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUTPUT)/libtapflow.a $(HDRS) $(TSKELS) | $(OUTPUT)/tests/unit
 	$(call msg,BINARY,$@)

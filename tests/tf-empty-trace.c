@@ -24,11 +24,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "trace_empty.skel.h"
 #include "trace_bound.skel.h"
+#include "rung_table.h"
+#include "trace_int.h"
 
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46
@@ -42,28 +43,45 @@ static void on_sig(int s)
 	stop = 1;
 }
 
-/* As tapflow decides it (user/trace_load.c): tun's fields loaded directly. */
-static bool tun_cast_ok(void)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-	bool ok;
+/*
+ * The hook sets, a bit each, and which of them each program of
+ * trace_empty belongs to: switched on by the walk tracing's loader uses
+ * (user/rung_table.c), so a program with no row stops the run.
+ */
+enum { SET_TP = 1, SET_OLD = 2 };
 
-	if (!btf)
-		return false;
-	ok = btf__find_by_name_kind(btf, "tun_file", BTF_KIND_STRUCT) > 0 &&
-	     btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
-	btf__free(btf);
-	return ok;
+static bool in_set(int sets, const void *want)
+{
+	return sets & *(const int *)want;
+}
+
+static int select_set(struct trace_empty *skel, int set)
+{
+	const struct rung_prog rows[] = {
+		{ skel->progs.e_start_xmit, 0, SET_TP | SET_OLD },
+		{ skel->progs.e_xmit, 0, SET_TP | SET_OLD },
+		{ skel->progs.e_copy_datagram, 0, SET_TP },
+		{ skel->progs.e_devmap_xmit, 0, SET_TP | SET_OLD },
+		{ skel->progs.e_tc_rx, 0, SET_TP },
+		{ skel->progs.o_receive_skb, 0, SET_OLD },
+		{ skel->progs.o_netif_rx, 0, SET_OLD },
+		{ skel->progs.o_kfree_skb, 0, SET_OLD },
+		{ skel->progs.o_consume_skb, 0, SET_OLD },
+	};
+	char why[256];
+
+	if (tf_rung_select(skel->obj, rows, sizeof(rows) / sizeof(rows[0]), 0, in_set, &set,
+			   "tests/tf-empty-trace.c", why, sizeof(why))) {
+		fprintf(stderr, "tf-empty-trace: %s\n", why);
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const char *const tp_set[] = { "e_start_xmit", "e_xmit", "e_copy_datagram",
-					      "e_devmap_xmit", "e_tc_rx", NULL };
-	static const char *const old_set[] = { "o_receive_skb", "o_netif_rx", "e_start_xmit", "e_xmit",
-					       "o_kfree_skb", "o_consume_skb", "e_devmap_xmit", NULL };
 	unsigned int ifindex[64];
-	const char *const *set = NULL;
+	int set = 0;		/* 0: the bound programs */
 	struct bpf_program *prog, *tc = NULL;
 	struct trace_empty *empty = NULL;
 	struct trace_bound *bound = NULL;
@@ -73,9 +91,9 @@ int main(int argc, char **argv)
 	__u64 mask = 0;
 
 	if (argc >= 2 && !strcmp(argv[1], "tracepoint"))
-		set = tp_set;
+		set = SET_TP;
 	else if (argc == 2 && !strcmp(argv[1], "old"))
-		set = old_set;
+		set = SET_OLD;
 	else if (argc < 2 || strcmp(argv[1], "bound")) {
 		fprintf(stderr, "usage: tf-empty-trace tracepoint|bound [--tcx IFNAME]... | old\n");
 		return 2;
@@ -103,20 +121,15 @@ int main(int argc, char **argv)
 		if (!empty)
 			return 1;
 		obj = empty->obj;
-		bpf_object__for_each_program(prog, obj) {
-			bool want = false;
-
-			for (int i = 0; set[i]; i++)
-				want |= !strcmp(set[i], bpf_program__name(prog));
-			bpf_program__set_autoload(prog, want);
-		}
-		tc = set == tp_set ? empty->progs.e_tc_rx : NULL;
+		if (select_set(empty, set))
+			return 1;
+		tc = set == SET_TP ? empty->progs.e_tc_rx : NULL;
 	} else {
 		bound = trace_bound__open();
 		if (!bound)
 			return 1;
 		bound->rodata->tap_mask = mask;
-		bound->rodata->tun_cast = tun_cast_ok();
+		bound->rodata->tun_cast = trace_tun_cast_ok();
 		obj = bound->obj;
 		tc = bound->progs.b_tc_rx;
 	}

@@ -7,6 +7,7 @@
 #ifndef TF_TRACE_INT_H
 #define TF_TRACE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,5 +81,11 @@ int trace_map_info(int fd, struct bpf_map_info *info);
 
 /* Load the best backend req allows (0: any); *chosen is the one loaded. */
 int trace_load_ladder(int req, int *chosen);
+/*
+ * Whether the programs can load tun's fields directly (tun_cast in
+ * bpf/tun_load.bpf.h); also what tests/tf-empty-trace sets for the
+ * benchmark's bound, which must load them as tracing does.
+ */
+bool trace_tun_cast_ok(void);
 
 #endif

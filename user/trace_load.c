@@ -113,11 +113,10 @@ static bool per_tap(const struct trace *skel, const struct bpf_program *prog)
 static int trace_size_maps(struct trace *skel);
 
 /*
- * Whether the programs can load tun's fields directly (tun_cast in
- * bpf/trace.bpf.c): tun's types in vmlinux's BTF (tun built in, not a
- * module) and bpf_rdonly_cast (v6.2) in the kernel.
+ * tun's types in vmlinux's BTF (tun built in, not a module) and
+ * bpf_rdonly_cast (v6.2) in the kernel.
  */
-static bool tun_cast_ok(void)
+bool trace_tun_cast_ok(void)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
 	bool ok;
@@ -151,7 +150,7 @@ static int load_rung(int backend, char *why, size_t whylen, bool *refused)
 	 * Direct loads and the device cache (bpf/trace.bpf.c): only the
 	 * tracepoint rung is measured with them (the others run on module tun).
 	 */
-	bool cast = backend == TF_BACKEND_TRACEPOINT && tun_cast_ok();
+	bool cast = backend == TF_BACKEND_TRACEPOINT && trace_tun_cast_ok();
 
 again:
 	skel = trace__open();
