@@ -44,11 +44,10 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-case $ROUNDS in [1-5]) ;; *) echo "bench-fastpath: --rounds: '$ROUNDS' is not 1 to 5" >&2; exit 2 ;; esac
-[ "$(id -u)" = 0 ] || { echo "bench-fastpath: needs root" >&2; exit 2; }
-for f in "$TAPFLOW" "$TFLOAD"; do
-	[ -x "$f" ] || { echo "bench-fastpath: $f is not built (make all)" >&2; exit 2; }
-done
+# shellcheck source=scripts/bench-lib.sh
+. "$TOP/scripts/bench-lib.sh"
+bench_rounds bench-fastpath "$ROUNDS"
+bench_need bench-fastpath "$TAPFLOW" "$TFLOAD"
 
 NS=tfbf$$
 SFX=$(printf '%x' $((RANDOM % 4096)))
@@ -164,8 +163,6 @@ nf_state() { nsx sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || ech
 
 declare -A OFF DEL
 NOTES=()
-# shellcheck source=scripts/bench-lib.sh
-. "$TOP/scripts/bench-lib.sh"
 
 for q in 1 2; do
 for r in $(seq "$ROUNDS"); do	# (not indented: the round is the whole body)

@@ -62,13 +62,10 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-case $ROUNDS in [1-5]) ;; *) echo "bench-trace: --rounds: '$ROUNDS' is not 1 to 5" >&2; exit 2 ;; esac
-[ "$(id -u)" = 0 ] || { echo "bench-trace: needs root" >&2; exit 2; }
-for f in "$TAPFLOW" "$TFLOAD" "$EMPTY" "$BPFSTATS"; do
-	[ -x "$f" ] || { echo "bench-trace: $f is not built (make all)" >&2; exit 2; }
-done
 # shellcheck source=scripts/bench-lib.sh
 . "$TOP/scripts/bench-lib.sh"
+bench_rounds bench-trace "$ROUNDS"
+bench_need bench-trace "$TAPFLOW" "$TFLOAD" "$EMPTY" "$BPFSTATS"
 
 NS=tfbt$$-$RANDOM
 SFX=$(printf '%x' $((RANDOM % 4096)))

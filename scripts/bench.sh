@@ -35,10 +35,9 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 2; }
-for f in "$TAPFLOW" "$TFLOAD"; do
-	[ -x "$f" ] || { echo "bench: $f is not built (make all)" >&2; exit 2; }
-done
+# shellcheck source=scripts/bench-lib.sh
+. "$TOP/scripts/bench-lib.sh"
+bench_need bench "$TAPFLOW" "$TFLOAD"
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 NS=tfbench$$-$RANDOM
