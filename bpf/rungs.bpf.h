@@ -40,9 +40,10 @@
  * The hooks below take their rung first, fentry or kprobe, and make that
  * rung's program: TF_ENTRY_HOOK(fentry, ...) the fentry one,
  * TF_ENTRY_HOOK(kprobe, ...) the kprobe one. A BPF object lists its hooks
- * once, in a macro of the rung (trace/fn_hooks.bpf.h, capture/fn_hooks.bpf.h),
- * and each rung's file instantiates the list for its rung: the body is
- * written once, each rung's programs sit in that rung's file.
+ * once, in a macro that takes the rung (TRACE_FN_HOOKS in
+ * trace/fn_hooks.bpf.h, CAPTURE_FN_HOOKS in capture/fn_hooks.bpf.h), and
+ * each rung's file instantiates the list for its rung: the body is written
+ * once, each rung's programs sit in that rung's file.
  */
 
 /* An entry hook whose arguments all come through BPF_PROG / BPF_KPROBE. */
