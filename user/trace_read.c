@@ -225,8 +225,8 @@ static int reader_rows(struct tf_trace_reader *r, uint32_t nrows)
 	return 0;
 }
 
-/* qcount and hists rows lo..hi-1 into r->rc, r->rh (by row). */
-static int read_row_range(struct tf_trace_reader *r, uint32_t lo, uint32_t hi)
+/* qcount (and hists, if asked) rows lo..hi-1 into r->rc, r->rh (by row). */
+static int read_row_range(struct tf_trace_reader *r, uint32_t lo, uint32_t hi, bool hists)
 {
 	size_t vsz = (size_t)r->ncpu * sizeof(struct tf_qcount);
 	int err;
@@ -241,7 +241,7 @@ static int read_row_range(struct tf_trace_reader *r, uint32_t lo, uint32_t hi)
 		for (uint32_t i = 0; i < n; i++)
 			tf_percpu_sum((char *)r->chunk + i * vsz, r->ncpu, sizeof(struct tf_qcount),
 				      &r->rc[at + i]);
-		err = read_rows(r, r->p.hists, at, n, &r->rh[at], sizeof(struct tf_qhist));
+		err = hists ? read_rows(r, r->p.hists, at, n, &r->rh[at], sizeof(struct tf_qhist)) : 0;
 		if (err)
 			return rows_err(-err, "histogram rows");
 	}
@@ -367,12 +367,16 @@ static int read_maps(struct tf_trace_reader *r, int *ntraced)
 	}
 	err = reader_rows(r, hi > TF_TRACE_MAX_TAPS ? hi : TF_TRACE_MAX_TAPS);
 	if (!err && hi > lo)
-		err = read_row_range(r, lo, hi);
+		err = read_row_range(r, lo, hi, true);
 	if (err)
 		goto out;
-	/* the spill rows of the slots in use (slots are handed out lowest first) */
+	/*
+	 * The spill rows of the slots in use (slots are handed out lowest
+	 * first): their counts only. A spill row's histogram is never read
+	 * back, and at 4096 taps it was half of the bytes a read copied.
+	 */
 	if (nslots)
-		err = read_row_range(r, 0, nslots);
+		err = read_row_range(r, 0, nslots, false);
 	if (!err)
 		err = read_extra(r);
 out:
