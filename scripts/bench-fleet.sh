@@ -133,7 +133,10 @@ t0=$(ms); XV=-v start_exporter --trace 'bt*' --trace 'bf*'; tanswer=$(($(ms) - t
 for ((k = 0; k < N; k++)); do
 	tf create "bf$k" >/dev/null || exit 1
 	t0=$(ms)
-	until nsrun curl -s "http://127.0.0.1:$PORT/metrics" | grep -q "^tapflow_info{tap=\"bf$k\""; do
+	# not curl | grep -q: under pipefail curl's SIGPIPE, when grep stops
+	# reading at its match, fails the test however early the series came
+	until nsrun curl -s -o "$TMP/f" "http://127.0.0.1:$PORT/metrics" &&
+	      grep -q "^tapflow_info{tap=\"bf$k\"" "$TMP/f"; do
 		if [ $(($(ms) - t0)) -ge 60000 ]; then
 			say "bf$k not exported after 60 s (exporter log kept in /tmp/bench-fleet-exp.log)"
 			cp "$TMP/exp.log" /tmp/bench-fleet-exp.log

@@ -85,6 +85,7 @@ struct tf_follow {
 	struct ftap *taps;		/* open addressing, capacity a power of 2 */
 	size_t ntaps, nused, captaps;	/* live; live + gone; slots */
 	uint64_t slice_end;
+	unsigned long call_failed;	/* taps the start in progress could not trace */
 	struct tf_follow_stats st;
 	char grow_err[256];		/* the last growing error, said once */
 };
@@ -409,6 +410,7 @@ static void start_failed(const char *name, int err, void *arg)
 	struct tf_follow *f = arg;
 
 	(void)err;
+	f->call_failed++;
 	/* still there and refused: say so once; it is not retried */
 	if (!tf_ifindex(name, &(int){ 0 })) {
 		f->st.failed++;
@@ -424,7 +426,6 @@ static void start_failed(const char *name, int err, void *arg)
 static bool start_backlog(struct tf_follow *f, struct fns *n)
 {
 	struct tf_trace_each each = { start_yield, start_failed, f };
-	unsigned long failed = f->st.failed;
 	const char **names;
 	size_t k = 0;
 	int done;
@@ -446,6 +447,7 @@ static bool start_backlog(struct tf_follow *f, struct fns *n)
 		n->nback = 0;
 		return false;
 	}
+	f->call_failed = 0;
 	done = tf_trace_start_each(names, (int)k, f->backend_req, &each);
 	leave(f, n);
 	if (done < 0) {
@@ -454,7 +456,7 @@ static bool start_backlog(struct tf_follow *f, struct fns *n)
 		f->st.failed += k;
 		done = (int)k;
 	} else {
-		f->st.traced += (size_t)done - (f->st.failed - failed);
+		f->st.traced += (size_t)done - f->call_failed;
 	}
 	for (int i = 0; i < done; i++) {
 		struct ftap *t = tap_find(f, n->ino, n->backlog[i]);
