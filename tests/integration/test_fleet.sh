@@ -341,6 +341,42 @@ test_start_dump_one_batch() {
 	[ "$WAITED_MS" -lt 1000 ] || { fail "exported after $WAITED_MS ms (goal: within 1 s)"; return 1; }
 }
 
+# An exporter started over N matching taps not traced yet: their starts
+# (each waits ~25 ms for the kernel on the tracepoint rung) do not hold up
+# the exporter or a new tap's link event. It answers while most of the
+# start dump is still to start, and a tap made then is traced ahead of the
+# dump's rest (the follower's log order; a start dump decided tap by tap
+# before any event was read traced all N before it answered).
+test_new_tap_ahead_of_start_dump() {
+	need jq
+	setup_tmp
+	local n=128 base k tap before last newline
+	base=$(uniq_name sb)
+	for ((k = 0; k < n; k++)); do echo "tuntap add dev $base$k mode tap"; done > "$TMP/batch"
+	ip -n "$NS" -batch "$TMP/batch" || { fail "ip -batch"; return 1; }
+	nsenter --net="/run/netns/$NS" -- "$TAPFLOW" -v export --trace "$base*" > "$TMP/export.log" 2>&1 &
+	EXPORTER=$!
+	on_exit "kill $EXPORTER; tf trace stop --all"
+	for ((k = 0; k < 200; k++)); do nsrun curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.05; done
+	before=$(tf trace status --json | jq '[.taps[]?] | length')
+	[ "$(tf trace status --json | jq -r '.backend // empty')" = tracepoint ] ||
+		skip "starts are fast on the $(tf trace status --json | jq -r '.backend // "?"') rung: no backlog to overtake"
+	tap=${base}new
+	ip -n "$NS" tuntap add dev "$tap" mode tap || { fail "ip tuntap"; return 1; }
+	wait_series "tapflow_info{tap=\"$tap\"" 10 || { fail "new tap not exported: $(tail -3 "$TMP/export.log")"; return 1; }
+	echo "    answering with $before of $n dumped taps traced; the new one exported after $WAITED_MS ms" >&2
+	[ "$before" -lt "$n" ] || { fail "all $n dumped taps were started before the exporter answered"; return 1; }
+	for ((k = 0; k < 200; k++)); do
+		[ "$(grep -c "^trace: $base[0-9]* -> slot" "$TMP/export.log")" -ge "$n" ] && break
+		sleep 0.1
+	done
+	newline=$(grep -n "^trace: $tap -> slot" "$TMP/export.log" | cut -d: -f1)
+	last=$(grep -n "^trace: $base[0-9]* -> slot" "$TMP/export.log" | tail -1 | cut -d: -f1)
+	[ -n "$newline" ] && [ -n "$last" ] || { fail "no start lines: $(head -5 "$TMP/export.log")"; return 1; }
+	[ "$newline" -lt "$last" ] || { fail "the new tap waited for the whole start dump"; return 1; }
+	expect_eq "$(tf trace status --json | jq '[.taps[]?] | length')" $((n + 1)) "taps traced in the end" || return 1
+}
+
 # The exporter's view of the taps follows link events, exactly: a scrape
 # right after a rename, a queue attach and detach, and a delete says so.
 test_scrape_follows_links() {
