@@ -53,8 +53,16 @@ int tf_follow_new(const struct tf_follow_opts *o, struct tf_follow **out);
 void tf_follow_free(struct tf_follow *f);
 /* Readable when events wait: poll it, then call tf_follow_handle(). */
 int tf_follow_fd(const struct tf_follow *f);
-/* Handle what is waiting (never blocks). */
+/*
+ * Handle what is waiting: link events first, then a slice (~0.2 s at
+ * most) of the taps left to start; never waits for an event.
+ */
 int tf_follow_handle(struct tf_follow *f);
+/*
+ * Taps are left to start (a start dump's, or a burst's): the fd stays
+ * readable meanwhile. What `export --once` loops on before its one scrape.
+ */
+bool tf_follow_busy(const struct tf_follow *f);
 /* Once a second or so: with all_netns, find new namespaces and drop gone ones. */
 int tf_follow_tick(struct tf_follow *f);
 void tf_follow_stats(const struct tf_follow *f, struct tf_follow_stats *s);

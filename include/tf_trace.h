@@ -12,6 +12,7 @@
 #define TF_TRACE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
 
@@ -39,6 +40,34 @@ int tf_backend_parse(const char *s);		/* 0 auto, enum tf_backend, <0 bad */
  * use. Taps already traced are left as they are.
  */
 int tf_trace_start(const char *const *names, int n, int backend_req, int *backend);
+/*
+ * What a follower starts with (tf_trace_start_each): each tap on its own,
+ * the failures reported one by one. yield, asked between taps, stops the
+ * call there when it says true (a link event waits: the taps left are for
+ * the next call); failed gets a tap that could not be traced and why
+ * (tf_errmsg() says it).
+ */
+struct tf_trace_each {
+	bool (*yield)(void *arg);
+	void (*failed)(const char *name, int err, void *arg);
+	void *arg;
+};
+/*
+ * Trace the named taps as tf_trace_start() does, but each on its own: one
+ * that cannot be traced (gone, refused, over a limit) is reported and the
+ * others go on; those before a yield are traced and committed. Returns how
+ * many names were handled from the front (traced or reported), or an error
+ * for the whole call (the lock, the programs' load).
+ */
+int tf_trace_start_each(const char *const *names, int n, int backend_req,
+			const struct tf_trace_each *e);
+/*
+ * need[i]: would a start change taps[i] (caller's namespace)? It is not
+ * traced, or has fewer counter rows than the queues it has now. One read
+ * of the pinned state for all of them.
+ */
+struct tf_tap_info;
+int tf_trace_untraced(const struct tf_tap_info *taps, size_t n, bool *need);
 /* Stop tracing the named taps; unloads everything when none is left. */
 int tf_trace_stop(const char *const *names, int n);
 /*

@@ -216,6 +216,9 @@ static int run_export(void *p)
 			goto out;
 	}
 	if (cfg.once) {
+		/* one snapshot: of every matching tap, so the start dump's are traced first */
+		while (follow && tf_follow_busy(follow))
+			tf_follow_handle(follow);
 		err = write_once(e, cfg.textfile);
 		goto out;
 	}

@@ -2,27 +2,39 @@
 /*
  * Following taps (include/tf_follow.h): one NETLINK_ROUTE socket per
  * followed network namespace, subscribed to link events, in one epoll set.
- * A new tun/tap device whose name matches is traced (tf_trace_start() from
- * inside its namespace, entered with setns on this thread only); a deleted
- * one is released by ifindex. At start, and after an event overrun, a dump
- * of the namespace's links takes the place of the events missed.
+ * A new tun/tap device whose name matches is traced (from inside its
+ * namespace, entered with setns on this thread only); a deleted one is
+ * released by ifindex. At start, and after an event overrun, a dump of the
+ * namespace's links takes the place of the events missed.
  *
- *   RTM_NEWLINK (kind "tun", name matches, not seen) -> tf_trace_start
+ *   RTM_NEWLINK (kind "tun", name matches, not seen) -> fresh
+ *   fresh: one read of the pinned state decides them all (tf_trace_untraced):
+ *          traced with the rows it needs -> decided, no work;
+ *          else -> backlog (an event's at the front, a dump's at the back)
+ *   backlog -> tf_trace_start_each, one call for many taps, which yields
+ *          between taps when a link event waits (or after a slice of time),
+ *          so a new tap waits for one tap's start, not for a dump's
  *   RTM_DELLINK (seen)                              -> tf_trace_release
  *   tick: /run/netns + /proc/PID/ns/net -> new namespaces get a socket;
  *         namespaces gone get theirs closed (a socket holds its netns)
+ *
+ * Every tap seen is in a hash by (netns, ifindex): a link event costs one
+ * lookup however many taps are followed.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -33,20 +45,28 @@
 #include "nl.h"
 
 #define RCVBUF		(4 << 20)	/* a burst of thousands of new taps */
-#define BATCH_MAX	256		/* names per tf_trace_start() */
+#define SLICE_NS	(200 * 1000000ull)	/* of starts before the loop looks up */
+
+/* A tap seen: decided (traced, refused or stopped since) or waiting in the backlog. */
+enum { FT_FREE, FT_DECIDED, FT_PENDING, FT_GONE };
+
+struct ftap {
+	uint32_t ns, ifindex;
+	uint8_t state;
+	char name[16];			/* a pending tap's name now (renames follow) */
+};
 
 struct fns {
 	uint32_t ino;
 	int sock;
 	char path[300];			/* how to enter it again */
-	bool local, seen;
+	bool local, seen, dumping;
 	uint32_t dump_seq;
-	char (*pending)[16];		/* names to trace after this round */
-	size_t npending, cappending;
-};
-
-struct ftap {
-	uint32_t ns, ifindex;
+	struct tf_tap_info *fresh;	/* seen in this read, to be decided */
+	bool *fresh_ev;			/* ... from an event (else the dump) */
+	size_t nfresh, capfresh;
+	uint32_t *backlog;		/* ifindexes to start, the front first */
+	size_t nback, capback;
 };
 
 struct tf_follow {
@@ -56,11 +76,16 @@ struct tf_follow {
 	int backend_req;
 	int self_fd;			/* our own namespace, to come back to */
 	uint32_t self_ns;
-	int epfd;
+	int epfd;			/* what the caller polls: sockfd and evfd */
+	int sockfd;			/* epoll of the netlink sockets alone */
+	int evfd;			/* readable while a backlog waits */
+	bool ev_set;
 	struct fns *ns;
 	size_t nns, capns;
-	struct ftap *taps;		/* decided: traced (or refused) once */
-	size_t ntaps, captaps;
+	struct ftap *taps;		/* open addressing, capacity a power of 2 */
+	size_t ntaps, nused, captaps;	/* live; live + gone; slots */
+	uint64_t slice_end;
+	unsigned long call_failed;	/* taps the start in progress could not trace */
 	struct tf_follow_stats st;
 	char grow_err[256];		/* the last growing error, said once */
 };
@@ -73,12 +98,86 @@ bool tf_follow_match(const char *const *globs, size_t n, const char *name)
 	return false;
 }
 
+static size_t tap_hash(uint32_t ns, uint32_t ifindex, size_t cap)
+{
+	uint64_t h = ((uint64_t)ns << 32 | ifindex) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (cap - 1);
+}
+
 static struct ftap *tap_find(struct tf_follow *f, uint32_t ns, uint32_t ifindex)
 {
-	for (size_t i = 0; i < f->ntaps; i++)
-		if (f->taps[i].ns == ns && f->taps[i].ifindex == ifindex)
-			return &f->taps[i];
-	return NULL;
+	if (!f->captaps)
+		return NULL;
+	for (size_t i = tap_hash(ns, ifindex, f->captaps);; i = (i + 1) & (f->captaps - 1)) {
+		struct ftap *t = &f->taps[i];
+
+		if (t->state == FT_FREE)
+			return NULL;
+		if (t->state != FT_GONE && t->ns == ns && t->ifindex == ifindex)
+			return t;
+	}
+}
+
+/* Rehash into cap slots (gone entries dropped); false when memory ran out. */
+static bool taps_rehash(struct tf_follow *f, size_t cap)
+{
+	struct ftap *old = f->taps, *v = calloc(cap, sizeof(*v));
+	size_t oldcap = f->captaps;
+
+	if (!v)
+		return false;
+	f->taps = v;
+	f->captaps = cap;
+	f->nused = f->ntaps;
+	for (size_t i = 0; i < oldcap; i++) {
+		size_t j;
+
+		if (old[i].state == FT_FREE || old[i].state == FT_GONE)
+			continue;
+		for (j = tap_hash(old[i].ns, old[i].ifindex, cap); v[j].state != FT_FREE;
+		     j = (j + 1) & (cap - 1))
+			;
+		v[j] = old[i];
+	}
+	free(old);
+	return true;
+}
+
+static struct ftap *tap_add(struct tf_follow *f, uint32_t ns, uint32_t ifindex, const char *name)
+{
+	size_t i;
+
+	/* at most half full, gone entries counted: a lookup stays a probe or two */
+	if (2 * (f->nused + 1) > f->captaps) {
+		size_t cap = 64;
+
+		while (cap < 4 * (f->ntaps + 1))
+			cap <<= 1;
+		if (!taps_rehash(f, cap))
+			return NULL;
+	}
+	for (i = tap_hash(ns, ifindex, f->captaps); f->taps[i].state != FT_FREE;
+	     i = (i + 1) & (f->captaps - 1))
+		;
+	f->taps[i] = (struct ftap){ .ns = ns, .ifindex = ifindex, .state = FT_PENDING };
+	snprintf(f->taps[i].name, sizeof(f->taps[i].name), "%s", name);
+	f->ntaps++;
+	f->nused++;
+	return &f->taps[i];
+}
+
+static void tap_del(struct tf_follow *f, struct ftap *t)
+{
+	t->state = FT_GONE;
+	f->ntaps--;
+}
+
+static void taps_drop_ns(struct tf_follow *f, uint32_t ns)
+{
+	for (size_t i = 0; i < f->captaps; i++)
+		if (f->taps[i].state != FT_FREE && f->taps[i].state != FT_GONE && f->taps[i].ns == ns)
+			tap_del(f, &f->taps[i]);
 }
 
 /*
@@ -96,26 +195,6 @@ static void *grow(void *v, size_t n, size_t *cap, size_t sz, size_t first)
 	if (v)
 		*cap = c;
 	return v;
-}
-
-static int tap_add(struct tf_follow *f, uint32_t ns, uint32_t ifindex)
-{
-	struct ftap *t = grow(f->taps, f->ntaps, &f->captaps, sizeof(*t), 64);
-
-	if (!t)
-		return tf_err(-ENOMEM, "out of memory");
-	f->taps = t;
-	f->taps[f->ntaps++] = (struct ftap){ ns, ifindex };
-	return 0;
-}
-
-static void taps_drop_ns(struct tf_follow *f, uint32_t ns)
-{
-	for (size_t i = 0; i < f->ntaps;)
-		if (f->taps[i].ns == ns)
-			f->taps[i] = f->taps[--f->ntaps];
-		else
-			i++;
 }
 
 /* Enter the namespace (this thread only); leave() comes back. */
@@ -163,6 +242,7 @@ static int request_dump(struct fns *n)
 
 	if (send(n->sock, &req, sizeof(req), 0) < 0)
 		return tf_err(-errno, "follow: link dump request: %s", strerror(errno));
+	n->dumping = true;
 	return 0;
 }
 
@@ -201,7 +281,7 @@ static int ns_open(struct tf_follow *f, uint32_t ino, const char *path, bool loc
 		return err;
 	}
 	ev.data.u32 = ino;
-	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, n->sock, &ev)) {
+	if (epoll_ctl(f->sockfd, EPOLL_CTL_ADD, n->sock, &ev)) {
 		err = tf_err(-errno, "follow: epoll: %s", strerror(errno));
 		close(n->sock);
 		return err;
@@ -216,9 +296,11 @@ static void ns_close(struct tf_follow *f, size_t i)
 	struct fns *n = &f->ns[i];
 
 	pr_debug("follow: network namespace %u is gone", n->ino);
-	epoll_ctl(f->epfd, EPOLL_CTL_DEL, n->sock, NULL);
+	epoll_ctl(f->sockfd, EPOLL_CTL_DEL, n->sock, NULL);
 	close(n->sock);
-	free(n->pending);
+	free(n->fresh);
+	free(n->fresh_ev);
+	free(n->backlog);
 	taps_drop_ns(f, n->ino);
 	f->ns[i] = f->ns[--f->nns];
 }
@@ -231,88 +313,197 @@ static struct fns *ns_find(struct tf_follow *f, uint32_t ino)
 	return NULL;
 }
 
-static int pend(struct fns *n, const char *name)
+/* A tap seen for the first time, to be decided with the others of this read. */
+static int fresh_add(struct fns *n, const struct tf_tap_info *ti, bool event)
 {
-	if (n->npending == n->cappending) {
-		size_t cap = n->cappending ? 2 * n->cappending : 16;
-		char (*v)[16] = realloc(n->pending, cap * sizeof(*v));
+	if (n->nfresh == n->capfresh) {
+		size_t cap = n->capfresh ? 2 * n->capfresh : 16;
+		struct tf_tap_info *v = realloc(n->fresh, cap * sizeof(*v));
+		bool *e;
 
 		if (!v)
 			return -ENOMEM;
-		n->pending = v;
-		n->cappending = cap;
+		n->fresh = v;
+		e = realloc(n->fresh_ev, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		n->fresh_ev = e;
+		n->capfresh = cap;
 	}
-	snprintf(n->pending[n->npending++], 16, "%s", name);
+	n->fresh[n->nfresh] = *ti;
+	n->fresh_ev[n->nfresh++] = event;
 	return 0;
 }
 
-/* Trace what this namespace's round found, in batches; one by one if a batch fails. */
-static void flush(struct tf_follow *f, struct fns *n)
+static int backlog_add(struct fns *n, uint32_t ifindex, bool front)
 {
-	const char *names[BATCH_MAX];
+	uint32_t *v = grow(n->backlog, n->nback, &n->capback, sizeof(*v), 64);
 
-	if (!n->npending)
+	if (!v)
+		return -ENOMEM;
+	n->backlog = v;
+	if (front) {
+		memmove(&v[1], &v[0], n->nback * sizeof(*v));
+		v[0] = ifindex;
+	} else {
+		v[n->nback] = ifindex;
+	}
+	n->nback++;
+	return 0;
+}
+
+/*
+ * Decide this read's fresh taps at once: one read of the pinned state
+ * says which are traced already with the rows they need (nothing to do:
+ * an exporter restarted over 4096 traced taps does no per-tap work);
+ * the others wait in the backlog, an event's ahead of a dump's.
+ */
+static void decide(struct tf_follow *f, struct fns *n)
+{
+	bool *need;
+
+	if (!n->nfresh)
 		return;
-	if (enter(f, n)) {
-		n->npending = 0;
+	need = calloc(n->nfresh, sizeof(*need));
+	if (!need || enter(f, n)) {
+		free(need);
+		n->nfresh = 0;
 		return;
 	}
-	for (size_t i = 0; i < n->npending; i += BATCH_MAX) {
-		size_t k = n->npending - i < BATCH_MAX ? n->npending - i : BATCH_MAX;
-
-		for (size_t j = 0; j < k; j++)
-			names[j] = n->pending[i + j];
-		if (!tf_trace_start(names, (int)k, f->backend_req, NULL)) {
-			f->st.traced += k;
-			continue;
-		}
-		for (size_t j = 0; j < k; j++) {
-			if (!tf_trace_start(&names[j], 1, f->backend_req, NULL)) {
-				f->st.traced++;
-			} else if (!tf_ifindex(names[j], &(int){ 0 })) {
-				/* still there and refused: say so once; it is not retried */
-				f->st.failed++;
-				pr_warn("tapflow export: cannot trace %s: %s\n", names[j], tf_errmsg());
-			}
-		}
-	}
+	if (tf_trace_untraced(n->fresh, n->nfresh, need))
+		for (size_t i = 0; i < n->nfresh; i++)
+			need[i] = true;	/* the start itself will say what is wrong */
 	leave(f, n);
-	n->npending = 0;
+	for (size_t i = 0; i < n->nfresh; i++) {
+		struct ftap *t = tap_find(f, n->ino, (uint32_t)n->fresh[i].ifindex);
+
+		if (!t || t->state != FT_PENDING)
+			continue;
+		if (!need[i])
+			t->state = FT_DECIDED;
+		else if (backlog_add(n, t->ifindex, n->fresh_ev[i]))
+			pr_warn("tapflow export: out of memory following %s\n", t->name);
+	}
+	free(need);
+	n->nfresh = 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Stop a start between taps: a link event waits, or the slice is over. */
+static bool start_yield(void *arg)
+{
+	struct tf_follow *f = arg;
+	struct pollfd p = { .fd = f->sockfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0 || now_ns() >= f->slice_end;
+}
+
+static void start_failed(const char *name, int err, void *arg)
+{
+	struct tf_follow *f = arg;
+
+	(void)err;
+	f->call_failed++;
+	/* still there and refused: say so once; it is not retried */
+	if (!tf_ifindex(name, &(int){ 0 })) {
+		f->st.failed++;
+		pr_warn("tapflow export: cannot trace %s: %s\n", name, tf_errmsg());
+	}
+}
+
+/*
+ * Start what n's backlog holds, the front first, in one call that yields
+ * to waiting link events. A tap gone or stopped meanwhile is skipped.
+ * True when it yielded (the backlog is not done).
+ */
+static bool start_backlog(struct tf_follow *f, struct fns *n)
+{
+	struct tf_trace_each each = { start_yield, start_failed, f };
+	const char **names;
+	size_t k = 0;
+	int done;
+
+	names = calloc(n->nback, sizeof(*names));
+	if (!names)
+		return true;
+	for (size_t i = 0; i < n->nback; i++) {
+		struct ftap *t = tap_find(f, n->ino, n->backlog[i]);
+
+		if (t && t->state == FT_PENDING) {
+			n->backlog[k] = n->backlog[i];
+			names[k++] = t->name;
+		}
+	}
+	n->nback = k;
+	if (!k || enter(f, n)) {
+		free(names);
+		n->nback = 0;
+		return false;
+	}
+	f->call_failed = 0;
+	done = tf_trace_start_each(names, (int)k, f->backend_req, &each);
+	leave(f, n);
+	if (done < 0) {
+		/* the whole call was refused (the lock, the programs' load): said once */
+		pr_warn("tapflow export: cannot trace %zu tap(s): %s\n", k, tf_errmsg());
+		f->st.failed += k;
+		done = (int)k;
+	} else {
+		f->st.traced += (size_t)done - f->call_failed;
+	}
+	for (int i = 0; i < done; i++) {
+		struct ftap *t = tap_find(f, n->ino, n->backlog[i]);
+
+		if (t)
+			t->state = FT_DECIDED;
+	}
+	memmove(n->backlog, n->backlog + done, (k - done) * sizeof(*n->backlog));
+	n->nback = k - done;
+	free(names);
+	return n->nback > 0;
 }
 
 static void on_link(struct tf_follow *f, struct fns *n, const struct nlmsghdr *h)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(h);
-	struct rtattr *tb[IFLA_MAX + 1], *li[IFLA_INFO_MAX + 1];
-	char name[16] = "", kind[16] = "";
+	struct tf_tap_info ti;
 	struct ftap *t;
 
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
 		return;
-	tf_nl_parse(tb, IFLA_MAX, IFLA_RTA(ifi), h->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)));
 	t = tap_find(f, n->ino, ifi->ifi_index);
 	if (h->nlmsg_type == RTM_DELLINK) {
 		if (!t)
 			return;
-		*t = f->taps[--f->ntaps];
-		if (!enter(f, n)) {
+		if (t->state == FT_DECIDED && !enter(f, n)) {
 			if (!tf_trace_release(ifi->ifi_index))
 				f->st.released++;
 			leave(f, n);
 		}
+		tap_del(f, t);
 		return;
 	}
-	if (t || !tb[IFLA_IFNAME] || !tb[IFLA_LINKINFO])
+	if (!tf_tap_from_nlmsg(h, &ti))
 		return;
-	tf_nl_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO]);
-	if (!li[IFLA_INFO_KIND])
+	if (t) {
+		/* a rename: a pending tap is started by the name it has now */
+		if (strcmp(t->name, ti.name))
+			snprintf(t->name, sizeof(t->name), "%s", ti.name);
 		return;
-	tf_nl_str(li[IFLA_INFO_KIND], kind, sizeof(kind));
-	tf_nl_str(tb[IFLA_IFNAME], name, sizeof(name));
-	if (strcmp(kind, "tun") || !tf_follow_match((const char *const *)f->globs, f->nglobs, name))
+	}
+	if (!tf_follow_match((const char *const *)f->globs, f->nglobs, ti.name))
 		return;
-	if (tap_add(f, n->ino, ifi->ifi_index) || pend(n, name))
-		pr_warn("tapflow export: out of memory following %s\n", name);
+	/* a dump's part carries the dump's sequence number; an event, 0 */
+	if (!tap_add(f, n->ino, ifi->ifi_index, ti.name) ||
+	    fresh_add(n, &ti, !(n->dumping && h->nlmsg_seq == n->dump_seq)))
+		pr_warn("tapflow export: out of memory following %s\n", ti.name);
 }
 
 static void ns_read(struct tf_follow *f, struct fns *n)
@@ -331,11 +522,35 @@ static void ns_read(struct tf_follow *f, struct fns *n)
 		if (len <= 0)
 			break;
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
-		     h = NLMSG_NEXT(h, len))
+		     h = NLMSG_NEXT(h, len)) {
 			if (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK)
 				on_link(f, n, h);
+			else if ((h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) &&
+				 h->nlmsg_seq == n->dump_seq)
+				n->dumping = false;
+		}
 	}
-	flush(f, n);
+	decide(f, n);
+}
+
+bool tf_follow_busy(const struct tf_follow *f)
+{
+	for (size_t i = 0; i < f->nns; i++)
+		if (f->ns[i].nback || f->ns[i].dumping)
+			return true;
+	return false;
+}
+
+/* evfd readable exactly while work waits, so that the caller's poll comes back. */
+static void signal_busy(struct tf_follow *f)
+{
+	bool busy = tf_follow_busy(f);
+	uint64_t v = 1;
+
+	if (busy == f->ev_set)
+		return;
+	if (busy ? write(f->evfd, &v, sizeof(v)) == sizeof(v) : read(f->evfd, &v, sizeof(v)) == sizeof(v))
+		f->ev_set = busy;
 }
 
 int tf_follow_handle(struct tf_follow *f)
@@ -343,7 +558,7 @@ int tf_follow_handle(struct tf_follow *f)
 	struct epoll_event ev[16];
 	int k;
 
-	while ((k = epoll_wait(f->epfd, ev, 16, 0)) > 0) {
+	while ((k = epoll_wait(f->sockfd, ev, 16, 0)) > 0) {
 		for (int i = 0; i < k; i++) {
 			struct fns *n = ns_find(f, ev[i].data.u32);
 
@@ -353,6 +568,12 @@ int tf_follow_handle(struct tf_follow *f)
 		if (k < 16)
 			break;
 	}
+	/* one slice of starts, then back to the caller (signals, the textfile) */
+	f->slice_end = now_ns() + SLICE_NS;
+	for (size_t i = 0; i < f->nns; i++)
+		if (f->ns[i].nback && start_backlog(f, &f->ns[i]))
+			break;
+	signal_busy(f);
 	return 0;
 }
 
@@ -445,11 +666,15 @@ int tf_follow_new(const struct tf_follow_opts *o, struct tf_follow **out)
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return tf_err(-ENOMEM, "out of memory");
-	f->epfd = -1;
+	f->epfd = f->sockfd = f->evfd = -1;
 	f->self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
+	f->sockfd = epoll_create1(EPOLL_CLOEXEC);
+	f->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	f->globs = calloc(o->nglobs, sizeof(char *));
-	if (f->self_fd < 0 || f->epfd < 0 || !f->globs) {
+	if (f->self_fd < 0 || f->epfd < 0 || f->sockfd < 0 || f->evfd < 0 || !f->globs ||
+	    epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->sockfd, &(struct epoll_event){ .events = EPOLLIN }) ||
+	    epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->evfd, &(struct epoll_event){ .events = EPOLLIN })) {
 		err = tf_err(-errno ? -errno : -ENOMEM, "follow: %s", strerror(errno ? errno : ENOMEM));
 		goto fail;
 	}
@@ -466,7 +691,12 @@ int tf_follow_new(const struct tf_follow_opts *o, struct tf_follow **out)
 	if (err)
 		goto fail;
 	tf_follow_tick(f);
-	tf_follow_handle(f);	/* the dumps: taps that exist already */
+	/*
+	 * The dumps: taps that exist already, decided now (those traced
+	 * already need nothing); what is left to start, the caller's loop
+	 * starts (tf_follow_busy), reading link events in between.
+	 */
+	tf_follow_handle(f);
 	*out = f;
 	return 0;
 fail:
@@ -487,6 +717,10 @@ void tf_follow_free(struct tf_follow *f)
 	free(f->globs);
 	if (f->epfd >= 0)
 		close(f->epfd);
+	if (f->sockfd >= 0)
+		close(f->sockfd);
+	if (f->evfd >= 0)
+		close(f->evfd);
 	if (f->self_fd >= 0)
 		close(f->self_fd);
 	free(f);

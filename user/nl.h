@@ -69,4 +69,11 @@ uint32_t tf_nl_u32(const struct rtattr *a, uint32_t def);
 /* Copy a string attribute into buf (always terminated). */
 void tf_nl_str(const struct rtattr *a, char *buf, size_t len);
 
+/*
+ * A link message (RTM_NEWLINK, a dump's or an event's) read as tf_tap_get()
+ * reads a tap (tap.c): 1 when it is a tun/tap, 0 for anything else.
+ */
+struct tf_tap_info;
+int tf_tap_from_nlmsg(const struct nlmsghdr *n, struct tf_tap_info *info);
+
 #endif

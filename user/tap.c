@@ -168,6 +168,16 @@ static int parse_link(const struct nlmsghdr *n, struct link *l)
 	return 1;
 }
 
+int tf_tap_from_nlmsg(const struct nlmsghdr *n, struct tf_tap_info *info)
+{
+	struct link l;
+
+	if (!parse_link(n, &l) || !l.is_tun)
+		return 0;
+	*info = l.info;
+	return 1;
+}
+
 static int get_link_cb(const struct nlmsghdr *n, void *arg)
 {
 	parse_link(n, arg);

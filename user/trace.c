@@ -86,6 +86,30 @@ uint32_t trace_netns(void)
 	return ino;
 }
 
+/*
+ * Every entry of the traced map into keys/vals (room for max): one batch
+ * lookup, not two syscalls per tap (at 4096 taps a key-by-key walk is 8192
+ * syscalls); key by key where the kernel has no batch ops for hashes.
+ */
+int trace_traced_all(int fd, struct tf_traced_key *keys, struct tf_traced *vals, uint32_t max)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	struct tf_traced_key key;
+	uint32_t count = max, out;
+	void *prev = NULL;
+	uint32_t n = 0;
+
+	if (!bpf_map_lookup_batch(fd, NULL, &out, keys, vals, &count, &o) || errno == ENOENT)
+		return (int)count;
+	while (n < max && !bpf_map_get_next_key(fd, prev, &keys[n])) {
+		key = keys[n];
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &vals[n]))
+			n++;
+	}
+	return (int)n;
+}
+
 int trace_need_caps(const char *what)
 {
 	return tf_require_bpf_caps(TF_CAP_PERFMON, what);

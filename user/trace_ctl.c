@@ -51,34 +51,33 @@ static void drop_slot_maps(const struct pins *p, struct trace_rows *a, uint32_t 
  */
 static void reclaim_dead_netns(const struct pins *p, struct trace_rows *a, uint32_t my_ns)
 {
-	struct tf_traced_key key, next, *dead;
-	struct tf_traced val, *dv;
-	void *prev = NULL;
-	int n = 0;
+	struct tf_traced_key *keys;
+	struct tf_traced *vals;
+	uint32_t ns_ok = 0;
+	int n;
 
-	dead = calloc(TF_TRACE_MAX_TAPS, sizeof(*dead));
-	dv = calloc(TF_TRACE_MAX_TAPS, sizeof(*dv));
-	if (!dead || !dv)
+	keys = calloc(TF_TRACE_MAX_TAPS, sizeof(*keys));
+	vals = calloc(TF_TRACE_MAX_TAPS, sizeof(*vals));
+	if (!keys || !vals)
 		goto out;
-	while (!bpf_map_get_next_key(p->traced, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (key.netns == my_ns || bpf_map_lookup_elem(p->traced, &key, &val))
-			continue;
-		if (n < TF_TRACE_MAX_TAPS && !tf_netns_alive(key.netns)) {
-			dead[n] = key;
-			dv[n++] = val;
-		}
-	}
+	/* one batch read of the map: no syscall per traced tap */
+	n = trace_traced_all(p->traced, keys, vals, TF_TRACE_MAX_TAPS);
 	for (int i = 0; i < n; i++) {
+		/* the taps of one namespace are usually many: ask once for it */
+		if (keys[i].netns == my_ns || keys[i].netns == ns_ok)
+			continue;
+		if (tf_netns_alive(keys[i].netns)) {
+			ns_ok = keys[i].netns;
+			continue;
+		}
 		pr_debug("trace: %s (netns %u) is gone with its namespace; slot %u freed",
-			 dv[i].name, dead[i].netns, dv[i].slot);
-		bpf_map_delete_elem(p->traced, &dead[i]);
-		drop_slot_maps(p, a, dv[i].slot);
+			 vals[i].name, keys[i].netns, vals[i].slot);
+		bpf_map_delete_elem(p->traced, &keys[i]);
+		drop_slot_maps(p, a, vals[i].slot);
 	}
 out:
-	free(dead);
-	free(dv);
+	free(keys);
+	free(vals);
 }
 
 /* The rows a tap starts with: a tapflow tap's queues, else those attached (at least 1). */
@@ -152,18 +151,12 @@ out:
 	return err;
 }
 
-static int traced_count(const struct pins *p)
+static bool any_traced(const struct pins *p)
 {
-	struct tf_traced_key key, next;
-	void *prev = NULL;
-	int n = 0;
+	struct tf_traced_key key;
 
-	while (!bpf_map_get_next_key(p->traced, prev, &next)) {
-		key = next;
-		prev = &key;
-		n++;
-	}
-	return n;
+	/* only whether any is left matters to the callers: one key is enough */
+	return !bpf_map_get_next_key(p->traced, NULL, &key);
 }
 
 /* What starting and stopping check first: a tap named, and the capabilities. */
@@ -172,6 +165,74 @@ static int need_taps(int n, const char *what)
 	if (n <= 0)
 		return tf_err(-EINVAL, "no tap named");
 	return trace_need_caps(what);
+}
+
+/*
+ * What every start begins with: tracing's lock, then the session's pins,
+ * loading the programs when none run (*loaded_now), and its meta checked
+ * against a forced backend. On error nothing is held.
+ */
+static int session_open(int backend_req, struct tf_pin *lock, struct pins *p,
+			struct tf_trace_meta *m, bool *loaded_now)
+{
+	int err;
+
+	*loaded_now = false;
+	err = tf_pin_open(lock, &trace_layout, 0, 0, TF_PIN_CREATE);
+	if (err)
+		return err;
+	err = trace_open_pins(p);
+	if (err == -ESTALE) {
+		/* what a killed start left: we hold the lock, so nobody is making it */
+		pr_info("trace: removing the pins of a start that did not finish");
+		trace_unpin_all();
+		err = -ENOENT;
+	}
+	if (err == -ENOENT) {
+		int chosen = 0;
+
+		err = trace_load_ladder(backend_req, &chosen);
+		if (!err) {
+			*loaded_now = true;
+			err = trace_open_pins_at(p, true);
+		}
+	}
+	if (!err)
+		err = trace_read_meta(p, m);
+	if (!err && backend_req && (int)m->backend != backend_req)
+		err = tf_err(-EBUSY, "tracing already runs with the %s backend; stop it on every tap "
+			     "(tapflow trace stop --all) to switch to %s",
+			     tf_backend_name(m->backend), tf_backend_name(backend_req));
+	if (err) {
+		if (*loaded_now) {
+			trace_close_pins(p);
+			trace_unpin_all();
+		}
+		trace_close_pins(p);
+		tf_pin_release(lock);	/* the directory goes when nothing was loaded */
+	}
+	return err;
+}
+
+/*
+ * Commit a session this call loaded: until meta has its name, a kill
+ * leaves pins that readers call half-started and the next start or stop
+ * removes, never a session that traces some of the taps asked for.
+ */
+static int session_commit(struct pins *p)
+{
+	char staged[128], final[128];
+
+	snprintf(staged, sizeof(staged), "%s/%s", TF_TRACE_PIN_DIR, TRACE_META_STAGED);
+	snprintf(final, sizeof(final), "%s/meta", TF_TRACE_PIN_DIR);
+	if (rename(staged, final)) {
+		int err = tf_err(-errno, "cannot commit %s: %s", final, strerror(errno));
+
+		trace_close_pins(p);
+		trace_unpin_all();
+		return err;
+	}
+	return 0;
 }
 
 int tf_trace_start(const char *const *names, int n, int backend_req, int *backend)
@@ -196,38 +257,15 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 		err = tf_tap_get(names[i], &infos[i]);
 		if (err == -ENODEV)
 			err = tf_err(err, "no tap named '%s'", names[i]);
-		if (err)
-			goto out;
+		if (err) {
+			free(infos);
+			return err;
+		}
 	}
-	err = tf_pin_open(&lock, &trace_layout, 0, 0, TF_PIN_CREATE);
-	if (err)
-		goto out;
-	err = trace_open_pins(&p);
-	if (err == -ESTALE) {
-		/* what a killed start left: we hold the lock, so nobody is making it */
-		pr_info("trace: removing the pins of a start that did not finish");
-		trace_unpin_all();
-		err = -ENOENT;
-	}
-	if (err == -ENOENT) {
-		int chosen = 0;
-
-		err = trace_load_ladder(backend_req, &chosen);
-		if (err)
-			goto out;
-		loaded_now = true;
-		err = trace_open_pins_at(&p, true);
-	}
-	if (err)
-		goto out;
-	err = trace_read_meta(&p, &m);
-	if (err)
-		goto out;
-	if (backend_req && (int)m.backend != backend_req) {
-		err = tf_err(-EBUSY, "tracing already runs with the %s backend; stop it on every tap "
-			     "(tapflow trace stop --all) to switch to %s",
-			     tf_backend_name(m.backend), tf_backend_name(backend_req));
-		goto out;
+	err = session_open(backend_req, &lock, &p, &m, &loaded_now);
+	if (err) {
+		free(infos);
+		return err;
 	}
 	err = trace_rows_open(&p, &a);
 	if (err)
@@ -258,30 +296,15 @@ int tf_trace_start(const char *const *names, int n, int backend_req, int *backen
 				drop_slot_maps(&p, a, v.slot);
 			}
 		}
-		if (loaded_now || !traced_count(&p)) {
+		if (loaded_now || !any_traced(&p)) {
 			trace_close_pins(&p);
 			trace_unpin_all();
 		}
 		goto out;
 	}
-	/*
-	 * Commit a session this call loaded: until meta has its name, a kill
-	 * leaves pins that readers call half-started and the next start or
-	 * stop removes, never a session that traces some of the taps asked for.
-	 */
-	if (loaded_now) {
-		char staged[128], final[128];
-
-		snprintf(staged, sizeof(staged), "%s/%s", TF_TRACE_PIN_DIR, TRACE_META_STAGED);
-		snprintf(final, sizeof(final), "%s/meta", TF_TRACE_PIN_DIR);
-		if (rename(staged, final)) {
-			err = tf_err(-errno, "cannot commit %s: %s", final, strerror(errno));
-			trace_close_pins(&p);
-			trace_unpin_all();
-			goto out;
-		}
-	}
-	if (backend)
+	if (loaded_now)
+		err = session_commit(&p);
+	if (!err && backend)
 		*backend = m.backend;
 out:
 	trace_rows_free(a);
@@ -289,6 +312,130 @@ out:
 	tf_pin_release(&lock);	/* the directory goes when nothing was loaded */
 	free(added);
 	free(infos);
+	return err;
+}
+
+int tf_trace_start_each(const char *const *names, int n, int backend_req,
+			const struct tf_trace_each *e)
+{
+	struct trace_rows *a = NULL;
+	struct tf_trace_meta m;
+	struct pins p = PINS_NONE;
+	uint32_t netns = trace_netns();
+	struct tf_pin lock = { .fd = -1 };
+	bool loaded_now, uncommitted;
+	int err, i;
+
+	err = need_taps(n, "tracing");
+	if (!err)
+		err = session_open(backend_req, &lock, &p, &m, &loaded_now);
+	if (err)
+		return err;
+	uncommitted = loaded_now;
+	err = trace_rows_open(&p, &a);
+	if (err)
+		goto out;
+	reclaim_dead_netns(&p, a, netns);
+	for (i = 0; i < n; i++) {
+		struct tf_tap_info ti;
+
+		/* between taps, not before the first: each call makes progress */
+		if (i && e && e->yield && e->yield(e->arg))
+			break;
+		/* resolved one at a time: a name gone since costs only itself */
+		err = tf_tap_get(names[i], &ti);
+		if (!err)
+			err = add_tap(&p, a, &ti, netns);
+		if (err) {
+			if (e && e->failed)
+				e->failed(names[i], err, e->arg);
+			continue;
+		}
+		/* committed at the first tap: a kill later loses none of those before */
+		if (uncommitted) {
+			err = session_commit(&p);
+			if (err)
+				goto out;
+			uncommitted = false;
+		}
+	}
+	err = i;
+	if (uncommitted) {
+		/* loaded for taps none of which could be traced: nothing stays */
+		trace_close_pins(&p);
+		trace_unpin_all();
+	}
+out:
+	trace_rows_free(a);
+	trace_close_pins(&p);
+	tf_pin_release(&lock);
+	return err;
+}
+
+/*
+ * Which of these taps (the caller's namespace) a start would change: not
+ * traced, or traced with fewer rows than its queues now. One batch read of
+ * the traced map and one of slot_rows, under the shared lock, then a set
+ * difference: a follower's start dump of thousands of traced taps costs no
+ * syscall per tap.
+ */
+struct traced_rows {
+	uint32_t ifindex, rows;
+};
+
+static int traced_rows_cmp(const void *x, const void *y)
+{
+	const struct traced_rows *a = x, *b = y;
+
+	return (a->ifindex > b->ifindex) - (a->ifindex < b->ifindex);
+}
+
+int tf_trace_untraced(const struct tf_tap_info *taps, size_t n, bool *need)
+{
+	struct tf_traced_key *keys = NULL;
+	struct tf_traced *vals = NULL;
+	struct traced_rows *mine = NULL;
+	struct tf_rows *run = NULL;
+	uint32_t netns = trace_netns(), *idx = NULL;
+	struct pins p = PINS_NONE;
+	size_t nmine = 0;
+	int err, k;
+
+	for (size_t i = 0; i < n; i++)
+		need[i] = true;
+	err = trace_open_pins_shared(&p);
+	if (err)
+		return err == -ENOENT ? 0 : err;	/* nothing traced: every one */
+	keys = calloc(TF_TRACE_MAX_TAPS, sizeof(*keys));
+	vals = calloc(TF_TRACE_MAX_TAPS, sizeof(*vals));
+	mine = calloc(TF_TRACE_MAX_TAPS, sizeof(*mine));
+	run = calloc(TF_TRACE_MAX_TAPS, sizeof(*run));
+	idx = calloc(TF_TRACE_MAX_TAPS, sizeof(*idx));
+	if (!keys || !vals || !mine || !run || !idx) {
+		err = tf_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	k = trace_traced_all(p.traced, keys, vals, TF_TRACE_MAX_TAPS);
+	if (!tf_map_read_range(p.slot_rows, 0, TF_TRACE_MAX_TAPS, idx, run))
+		memset(run, 0, TF_TRACE_MAX_TAPS * sizeof(*run));	/* rows unknown: 0 */
+	for (int i = 0; i < k; i++)
+		if (keys[i].netns == netns)
+			mine[nmine++] = (struct traced_rows){
+				keys[i].ifindex, run[vals[i].slot % TF_TRACE_MAX_TAPS].rows };
+	qsort(mine, nmine, sizeof(*mine), traced_rows_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct traced_rows key = { .ifindex = (uint32_t)taps[i].ifindex }, *t;
+
+		t = nmine ? bsearch(&key, mine, nmine, sizeof(*mine), traced_rows_cmp) : NULL;
+		need[i] = !t || t->rows < tap_queues(&taps[i]);
+	}
+out:
+	trace_close_pins(&p);
+	free(keys);
+	free(vals);
+	free(mine);
+	free(run);
+	free(idx);
 	return err;
 }
 
@@ -358,7 +505,7 @@ int tf_trace_stop(const char *const *names, int n)
 		bpf_map_delete_elem(p.traced, &keys[i]);
 		drop_slot_maps(&p, NULL, vals[i].slot);
 	}
-	if (!traced_count(&p)) {
+	if (!any_traced(&p)) {
 		trace_close_pins(&p);
 		trace_unpin_all();
 	}
@@ -402,7 +549,7 @@ static int open_for_stop(struct tf_pin *lock, struct pins *p)
 /* With no tap traced any more, nothing of tracing stays pinned. */
 static void unpin_if_idle(struct pins *p)
 {
-	if (!traced_count(p)) {
+	if (!any_traced(p)) {
 		trace_close_pins(p);
 		trace_unpin_all();
 	}

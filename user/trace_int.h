@@ -25,6 +25,10 @@ struct pins {
 
 /* Inode of the caller's network namespace (0 if it cannot be told). */
 uint32_t trace_netns(void);
+/* Every entry of the traced map (fd) into keys/vals, room for max; how many. */
+struct tf_traced_key;
+struct tf_traced;
+int trace_traced_all(int fd, struct tf_traced_key *keys, struct tf_traced *vals, uint32_t max);
 /* Loading or changing tracing: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN. */
 int trace_need_caps(const char *what);
 /* The global directory of the session's pins, and its lock. */

@@ -24,6 +24,7 @@
 #include "tf_trace.h"
 #include "log.h"
 
+#include "tap_watch.h"
 #include "trace_int.h"
 
 static bool qcount_zero(const struct tf_qcount *c)
@@ -68,6 +69,7 @@ struct tf_trace_reader {
 	struct tf_tap_stats *taps;	/* what a read hands out */
 	struct tf_queue_stats **q;	/* their queue arrays, reused */
 	uint32_t *qcap;
+	struct tap_watch *links;	/* this namespace's taps, kept by link events */
 };
 
 int tf_trace_reader_new(struct tf_trace_reader **out)
@@ -111,6 +113,7 @@ void tf_trace_reader_free(struct tf_trace_reader *r)
 	if (!r)
 		return;
 	reader_close(r);
+	tap_watch_free(r->links);
 	for (int i = 0; r->q && i < TF_TRACE_MAX_TAPS; i++)
 		free(r->q[i]);
 	free(r->q);
@@ -170,29 +173,10 @@ static int reader_pins(struct tf_trace_reader *r)
 	return 0;
 }
 
-/*
- * Every traced tap into r->tkey/tval; returns how many. One batch lookup
- * takes the whole map in the order get_next_key walks it, instead of two
- * syscalls per tap; key by key where the kernel has no batch ops for hashes.
- */
+/* Every traced tap into r->tkey/tval; returns how many. */
 static int read_traced(struct tf_trace_reader *r)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	uint32_t count = TF_TRACE_MAX_TAPS, out;
-	struct tf_traced_key key;
-	void *prev = NULL;
-	int n = 0;
-
-	if (!bpf_map_lookup_batch(r->p.traced, NULL, &out, r->tkey, r->tval, &count, &o) ||
-	    errno == ENOENT)
-		return count;
-	while (n < TF_TRACE_MAX_TAPS && !bpf_map_get_next_key(r->p.traced, prev, &r->tkey[n])) {
-		key = r->tkey[n];
-		prev = &key;
-		if (!bpf_map_lookup_elem(r->p.traced, &key, &r->tval[n]))
-			n++;
-	}
-	return n;
+	return trace_traced_all(r->p.traced, r->tkey, r->tval, TF_TRACE_MAX_TAPS);
 }
 
 /* Rows first..first+n-1 of an array map into vals (vsize bytes each); 0 or -errno. */
@@ -241,8 +225,8 @@ static int reader_rows(struct tf_trace_reader *r, uint32_t nrows)
 	return 0;
 }
 
-/* qcount and hists rows lo..hi-1 into r->rc, r->rh (by row). */
-static int read_row_range(struct tf_trace_reader *r, uint32_t lo, uint32_t hi)
+/* qcount (and hists, if asked) rows lo..hi-1 into r->rc, r->rh (by row). */
+static int read_row_range(struct tf_trace_reader *r, uint32_t lo, uint32_t hi, bool hists)
 {
 	size_t vsz = (size_t)r->ncpu * sizeof(struct tf_qcount);
 	int err;
@@ -257,7 +241,7 @@ static int read_row_range(struct tf_trace_reader *r, uint32_t lo, uint32_t hi)
 		for (uint32_t i = 0; i < n; i++)
 			tf_percpu_sum((char *)r->chunk + i * vsz, r->ncpu, sizeof(struct tf_qcount),
 				      &r->rc[at + i]);
-		err = read_rows(r, r->p.hists, at, n, &r->rh[at], sizeof(struct tf_qhist));
+		err = hists ? read_rows(r, r->p.hists, at, n, &r->rh[at], sizeof(struct tf_qhist)) : 0;
 		if (err)
 			return rows_err(-err, "histogram rows");
 	}
@@ -383,12 +367,16 @@ static int read_maps(struct tf_trace_reader *r, int *ntraced)
 	}
 	err = reader_rows(r, hi > TF_TRACE_MAX_TAPS ? hi : TF_TRACE_MAX_TAPS);
 	if (!err && hi > lo)
-		err = read_row_range(r, lo, hi);
+		err = read_row_range(r, lo, hi, true);
 	if (err)
 		goto out;
-	/* the spill rows of the slots in use (slots are handed out lowest first) */
+	/*
+	 * The spill rows of the slots in use (slots are handed out lowest
+	 * first): their counts only. A spill row's histogram is never read
+	 * back, and at 4096 taps it was half of the bytes a read copied.
+	 */
 	if (nslots)
-		err = read_row_range(r, 0, nslots);
+		err = read_row_range(r, 0, nslots, false);
 	if (!err)
 		err = read_extra(r);
 out:
@@ -414,31 +402,26 @@ static void add_qhist(struct tf_qhist *to, const struct tf_qhist *h)
 		d[i] += s[i];
 }
 
-/* The tap of this netns at ifindex, if it is still there (by any name). */
-static int tap_ifindex_cmp(const void *a, const void *b)
-{
-	const struct tf_tap_info *x = a, *y = b;
-
-	return (x->ifindex > y->ifindex) - (x->ifindex < y->ifindex);
-}
-
 /*
- * The tap at ifindex in local, sorted by ifindex (sort_local): found by
- * bisection, since a scan per traced tap is quadratic in the taps (at 4096,
- * most of a scrape's time went to it).
+ * This namespace's taps as they are now: the reader's view kept by link
+ * events (tap_watch.c), made on the first read and again when the reader
+ * is used from another namespace. A scrape of 4096 taps then reads the
+ * few links that changed, not a dump of all of them (most of its time).
  */
-static const struct tf_tap_info *local_tap(const struct tf_tap_info *local, size_t nlocal,
-					   uint32_t ifindex)
+static int local_taps(struct tf_trace_reader *r, uint32_t my_ns, const struct tap_brief **taps,
+		      size_t *n)
 {
-	struct tf_tap_info k = { .ifindex = (int)ifindex };
+	int err;
 
-	return nlocal ? bsearch(&k, local, nlocal, sizeof(*local), tap_ifindex_cmp) : NULL;
-}
-
-static void sort_local(struct tf_tap_info *local, size_t nlocal)
-{
-	if (nlocal > 1)
-		qsort(local, nlocal, sizeof(*local), tap_ifindex_cmp);
+	*taps = NULL;
+	*n = 0;
+	if (r->links && tap_watch_netns(r->links) != my_ns) {
+		tap_watch_free(r->links);
+		r->links = NULL;
+	}
+	if (!r->links && (err = tap_watch_new(&r->links)))
+		return err;
+	return tap_watch_sync(r->links, taps, n);
 }
 
 /*
@@ -462,7 +445,7 @@ static bool netns_alive_cached(uint32_t ns, uint32_t cache[][2], int *ncache)
 
 /* Read the tap of r->tkey/tval[t] into r->taps[i]. */
 static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
-		    const struct tf_tap_info *local, size_t nlocal,
+		    const struct tap_brief *local, size_t nlocal,
 		    const struct tf_trace_meta *m, uint32_t ns_cache[][2], int *nns)
 {
 	const struct tf_traced_key *key = &r->tkey[t];
@@ -490,13 +473,13 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 		 * that index, under whatever name it has now (ip link set NAME
 		 * name NEW): the reader follows it.
 		 */
-		const struct tf_tap_info *ti = local_tap(local, nlocal, key->ifindex);
+		const struct tap_brief *ti = tap_watch_find(local, nlocal, (int)key->ifindex);
 
 		if (ti) {
 			ts->queues_attached = ti->queues_attached;
 			memcpy(ts->name, ti->name, sizeof(ts->name));
 			/* a tapflow tap's queues are listed even before a backend holds them */
-			conf = ti->by_tapflow ? ti->conf.queues : 0;
+			conf = ti->conf_queues;
 		} else {
 			ts->gone = true;
 		}
@@ -559,7 +542,7 @@ static int read_tap(struct tf_trace_reader *r, size_t i, int t, uint32_t my_ns,
 int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 			 struct tf_tap_stats **taps, size_t *n)
 {
-	struct tf_tap_info *local = NULL;
+	const struct tap_brief *local = NULL;
 	struct tf_trace_meta m;
 	uint32_t my_ns = trace_netns();
 	size_t cnt = 0, nlocal = 0;
@@ -576,12 +559,9 @@ int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 	err = trace_read_meta(&r->p, &m);
 	if (err)
 		return err;
-	/* One netlink dump for every tap of this netns, not a request per tap. */
-	if (tf_tap_list(&local, &nlocal)) {
-		local = NULL;
-		nlocal = 0;
-	}
-	sort_local(local, nlocal);
+	/* the taps as they are now: no device found reads as gone */
+	if (local_taps(r, my_ns, &local, &nlocal))
+		pr_debug("trace: %s", tf_errmsg());
 	err = read_maps(r, &ntraced);
 	if (err)
 		goto out;
@@ -594,11 +574,11 @@ int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 		 * a tap traced under that name that is gone (deleted since).
 		 */
 		if (name) {
-			const struct tf_tap_info *ti;
+			const struct tap_brief *ti;
 
 			if (key->netns != my_ns)
 				continue;
-			ti = local_tap(local, nlocal, key->ifindex);
+			ti = tap_watch_find(local, nlocal, (int)key->ifindex);
 			if (ti ? strcmp(ti->name, name)
 			       : strncmp(val->name, name, sizeof(val->name)))
 				continue;
@@ -615,7 +595,6 @@ int tf_trace_reader_read(struct tf_trace_reader *r, const char *name,
 	*taps = cnt ? r->taps : NULL;
 	*n = cnt;
 out:
-	tf_tap_list_free(local);
 	return err;
 }
 

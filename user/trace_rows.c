@@ -98,38 +98,63 @@ static void mark(struct trace_rows *a, const struct tf_rows *r, uint8_t v)
 	mark_run(a, r->carry_base, r->carry_rows, v);
 }
 
+/*
+ * Which slots and rows are taken: the traced map in one batch and slot_rows
+ * in one range read (a few syscalls at any number of taps: a writer that
+ * adds one tap beside 4096 must not pay a syscall per traced one).
+ */
 int trace_rows_open(const struct pins *p, struct trace_rows **out)
 {
-	struct tf_traced_key key, next;
+	struct tf_traced_key *keys;
+	struct tf_traced *vals;
 	struct trace_rows *a;
-	struct tf_traced val;
-	void *prev = NULL;
+	uint32_t *idx;
+	int n;
 
 	*out = NULL;
 	a = calloc(1, sizeof(*a));
-	if (!a)
-		return tf_err(-ENOMEM, "out of memory");
+	keys = calloc(TF_TRACE_MAX_TAPS, sizeof(*keys));
+	vals = calloc(TF_TRACE_MAX_TAPS, sizeof(*vals));
+	idx = calloc(TF_TRACE_MAX_TAPS, sizeof(*idx));
+	if (!a || !keys || !vals || !idx)
+		goto oom;
 	a->nrows = trace_rows_total(p);
 	a->ncpu = libbpf_num_possible_cpus();
 	a->row_used = calloc(a->nrows ? a->nrows : 1, 1);
 	a->buf = a->ncpu > 0 ? calloc(1, (size_t)a->ncpu * sizeof(struct tf_qcount) +
 				      sizeof(struct tf_qhist)) : NULL;
-	if (!a->row_used || !a->buf) {
-		trace_rows_free(a);
-		return tf_err(-ENOMEM, "out of memory");
+	if (!a->row_used || !a->buf)
+		goto oom;
+	n = trace_traced_all(p->traced, keys, vals, TF_TRACE_MAX_TAPS);
+	if (!tf_map_read_range(p->slot_rows, 0, TF_TRACE_MAX_TAPS, idx, a->run)) {
+		for (uint32_t s = 0; s < TF_TRACE_MAX_TAPS; s++)
+			if (bpf_map_lookup_elem(p->slot_rows, &s, &a->run[s]))
+				memset(&a->run[s], 0, sizeof(a->run[s]));
 	}
-	while (!bpf_map_get_next_key(p->traced, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(p->traced, &key, &val) || val.slot >= TF_TRACE_MAX_TAPS)
+	for (int i = 0; i < n; i++) {
+		uint32_t slot = vals[i].slot;
+
+		if (slot >= TF_TRACE_MAX_TAPS || a->slot_used[slot])
 			continue;
-		a->slot_used[val.slot] = true;
+		a->slot_used[slot] = true;
 		a->ntaps++;
-		if (!bpf_map_lookup_elem(p->slot_rows, &val.slot, &a->run[val.slot]))
-			mark(a, &a->run[val.slot], 1);
+		mark(a, &a->run[slot], 1);
 	}
+	/* an unused slot's entry says nothing: only the used ones are kept */
+	for (uint32_t s = 0; s < TF_TRACE_MAX_TAPS; s++)
+		if (!a->slot_used[s])
+			memset(&a->run[s], 0, sizeof(a->run[s]));
+	free(keys);
+	free(vals);
+	free(idx);
 	*out = a;
 	return 0;
+oom:
+	free(keys);
+	free(vals);
+	free(idx);
+	trace_rows_free(a);
+	return tf_err(-ENOMEM, "out of memory");
 }
 
 void trace_rows_free(struct trace_rows *a)
