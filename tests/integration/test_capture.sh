@@ -4,7 +4,8 @@
 # tapflow capture, read back with real readers (tshark, tcpdump -r): real
 # taps in a fresh netns, frames from a backend (tf-load, tf-qscript) and
 # from the host (tf-udpsend), the kernel's counters and `tapflow stats` as
-# the reference. Each capture must be listening within a second.
+# the reference. Each capture must be listening within 10 s (the 1 s goal
+# is make bench's: bench-capture.sh).
 source "$(dirname "$0")/../lib.sh"
 
 QSCRIPT=$TOP/build/tests/tf-qscript
@@ -22,11 +23,12 @@ host_side() {
 }
 
 # cap_start ARGS...: run `tapflow capture ARGS` in the background (CAP_PID),
-# stderr in $NSDIR/cap.err, and wait until it listens: at most 1 s (20 s in
+# stderr in $NSDIR/cap.err, and wait until it listens: at most 10 s (20 s in
 # the VM lane, whose CPU is emulated: fentry's trampolines alone take
-# seconds to attach there).
+# seconds to attach there). The 1 s goal is measured in make bench
+# (bench-capture.sh): on a loaded 2-core machine a start can take longer.
 cap_start() {
-	local limit=1000000 t0=${EPOCHREALTIME/./}
+	local limit=10000000 t0=${EPOCHREALTIME/./}
 	[ -n "${TAPFLOW_VM:-}" ] && limit=20000000
 	: > "$NSDIR/cap.err"
 	# nsenter execs tapflow: $! is the capture itself, which signals reach
@@ -280,7 +282,7 @@ test_sigint_and_stream_are_valid_pcapng() {
 	( timeout 10 nsenter --net="/run/netns/$NS" -- "$TAPFLOW" capture "$t" -c 10 -w - 2> "$NSDIR/cap.err" | tshark -r - -T fields -e frame.interface_queue \
 		> "$NSDIR/stream.txt" 2>/dev/null ) &
 	local pipe=$!
-	for ((n = 0; n < 100; n++)); do grep -q "listening" "$NSDIR/cap.err" && break; sleep 0.01; done
+	for ((n = 0; n < 1000; n++)); do grep -q "listening" "$NSDIR/cap.err" && break; sleep 0.01; done
 	nsrun "$TFLOAD" --dev "$t" --queues 2 --count 5 >/dev/null || { fail "tf-load"; return 1; }
 	wait "$pipe"
 	expect_eq "$(sort "$NSDIR/stream.txt" | uniq -c | awk '{print $1 "x" $2}' | tr '\n' ' ')" "5x0 5x1 " \
@@ -314,7 +316,7 @@ test_non_linear_cut_and_marked() {
 	host_side "$t" || return 1
 	f=$NSDIR/nl.pcapng
 	cap_start "$t" -w "$f" --direction tx udp || return 1
-	nsrun "$TFLOAD" --dev "$t" --read --idle-ms 800 > "$NSDIR/load.json" &
+	nsrun "$TFLOAD" --dev "$t" --read --count "$N" --idle-ms 10000 > "$NSDIR/load.json" &
 	local rd=$!
 	wait_attached "$t" || return 1
 	nsrun python3 - "$N" <<'PY' || { fail "sendfile"; return 1; }
