@@ -11,7 +11,10 @@
  * full and the packet will be dropped), one 16-byte in-flight record per
  * queued packet (written by
  * the transmitting CPU, read and cleared by the reading one), one ring-wait
- * bucket and per-CPU counters. Taps are picked by ifindex from a mask set
+ * bucket, the occupancy each queued packet found (the consumer index, a
+ * bucket and a sum: for redirected XDP frames too, once per bulk) and
+ * per-CPU counters (the histograms per-CPU too: cheaper than any shared
+ * one). Taps are picked by ifindex from a mask set
  * before load (ifindex < 64, no netns check, one queue's records per tap):
  * cheaper than any real filter, so tapflow can only come close from above.
  */
@@ -47,6 +50,7 @@ struct cnt {
 	__u64 bytes;
 	__u64 occ_sum;
 	__u64 wait[40];
+	__u64 occ[24];
 };
 
 struct {
@@ -98,6 +102,7 @@ int BPF_PROG(b_start_xmit, const struct sk_buff *skb, const struct net_device *d
 	r->pkt = (__u64)skb;
 	r->ts = bpf_ktime_get_ns();
 	c->occ_sum += prod - head;
+	c->occ[tf_bucket((__u32)(prod - head) & 0xffff, 24)]++;
 	return 0;
 }
 
@@ -148,7 +153,11 @@ int BPF_PROG(b_copy_datagram, const struct sk_buff *skb)
 	return 0;
 }
 
-/* The queued count and bytes of a bulk: the queue tun_xdp_xmit took, its frames' lengths. */
+/*
+ * The queued count, bytes and occupancy of a bulk: the queue tun_xdp_xmit
+ * took, its frames' lengths, the entries ahead of the first (consumer
+ * index), one bucket and the sum for the bulk.
+ */
 SEC("tp_btf/xdp_devmap_xmit")
 int BPF_PROG(b_devmap_xmit, const struct net_device *from_dev, const struct net_device *to_dev,
 	     int sent)
@@ -159,7 +168,7 @@ int BPF_PROG(b_devmap_xmit, const struct net_device *from_dev, const struct net_
 	__u64 bytes = 0;
 	struct cnt *c;
 	void **queue;
-	int prod, size;
+	int prod, size, head, occ;
 
 	if (!traced(ifx) || sent <= 0)
 		return 0;
@@ -170,8 +179,14 @@ int BPF_PROG(b_devmap_xmit, const struct net_device *from_dev, const struct net_
 	if (!tfile)
 		return 0;
 	prod = TFILE(tfile, tx_ring.producer);
+	head = TFILE(tfile, tx_ring.consumer_head);
 	size = TFILE(tfile, tx_ring.size);
 	queue = TFILE(tfile, tx_ring.queue);
+	occ = prod - head - sent;
+	if (occ < 0)
+		occ += size;
+	if (occ < 0)
+		occ = 0;
 	for (int i = 0; i < 16 && i < sent; i++) {
 		int pos = prod - sent + i;
 		__u64 f;
@@ -187,6 +202,8 @@ int BPF_PROG(b_devmap_xmit, const struct net_device *from_dev, const struct net_
 	if (c) {
 		c->packets += sent;
 		c->bytes += bytes;
+		c->occ[tf_bucket(occ & 0xffff, 24)] += sent;
+		c->occ_sum += (__u64)sent * occ;
 	}
 	return 0;
 }
