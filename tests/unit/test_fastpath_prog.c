@@ -207,6 +207,17 @@ static void env_setup(void)
 	put_port(E.tapu, 2, TF_FP_PORT_UPLINK, NULL, 0);
 }
 
+/* env_setup() with an AF_XDP socket on lo's queue 0: NULL, or why to skip. */
+static const char *env_with_xsk(void)
+{
+	env_setup();
+	if (env_err)
+		return env_err;
+	if (!E.xsk && xsk_on_lo())
+		return "cannot bind an AF_XDP socket to lo queue 0";
+	return NULL;
+}
+
 /* ---- running a frame ----------------------------------------------------------------- */
 
 /* Where run() says the frame came from, and the stats row it compares. */
@@ -468,13 +479,12 @@ static void test_spill_row(void)
 	struct tf_frame f = UDP4(BCAST, MAC_A, 9);
 	struct tf_fp_qstats d;
 	__u32 k = LO, key = ROW_IN + 4;
+	const char *why;
 	int fd;
 
-	env_setup();
-	if (env_err)
-		TEST_SKIP(env_err);
-	if (!E.xsk && xsk_on_lo())
-		TEST_SKIP("cannot bind an AF_XDP socket to lo queue 0");
+	why = env_with_xsk();
+	if (why)
+		TEST_SKIP(why);
 	fd = xsk_socket__fd(E.xsk);
 	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(E.skel->maps.xsks), &key, &fd, BPF_ANY), "xskmap");
 	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(E.skel->maps.ports), &k, &p, BPF_ANY), "port, no rows");
@@ -630,13 +640,12 @@ static void test_parser(void)
 		  XDP_REDIRECT, TF_FP_REDIRECT_TAP, 0 },
 	};
 	__u32 key = ROW_IN;
+	const char *why;
 	int fd;
 
-	env_setup();
-	if (env_err)
-		TEST_SKIP(env_err);
-	if (!E.xsk && xsk_on_lo())
-		TEST_SKIP("cannot bind an AF_XDP socket to lo queue 0");
+	why = env_with_xsk();
+	if (why)
+		TEST_SKIP(why);
 	fd = xsk_socket__fd(E.xsk);
 	if (!ASSERT_OK(bpf_map_update_elem(bpf_map__fd(E.skel->maps.xsks), &key, &fd, BPF_ANY), "xskmap"))
 		return;
