@@ -185,23 +185,36 @@ test_ring_wait_10ms() {
 		{ fail "no ring wait in [10, 12) ms: $(echo $waits)"; return 1; }
 }
 
+# fp_tap NAME...: one-queue fast-path taps, deleted afterwards
+fp_tap() {
+	local t
+	for t in "$@"; do
+		mk_tap "$t" 1 --txqueuelen 4096 --fastpath || return 1
+		on_exit "tf delete $t"
+	done
+}
+
+# fp_reader TAP MAC N: TAP's backend teaches the fast path MAC, then reads
+# N frames in the background (FP_READER, JSON in $NSDIR/b.json): it stops
+# at N, not on an idle timer a loaded machine can outrun.
+fp_reader() {
+	nsrun "$TFLOAD" --dev "$1" --count 1 --src-mac "$2" --dst-mac ff:ff:ff:ff:ff:ff >/dev/null ||
+		{ fail "tf-load on $1"; return 1; }
+	nsrun "$TFLOAD" --dev "$1" --read --count "$3" --idle-ms 10000 > "$NSDIR/b.json" 2>&1 &
+	FP_READER=$!
+	wait_attached "$1"
+}
+
 test_fastpath_frames_marked() {
 	need tshark
 	local a b K=2000 macb=02:00:00:00:0b:01 got missed
 	a=$(uniq_name fa) b=$(uniq_name fb)
-	mk_tap "$a" 1 --txqueuelen 4096 --fastpath || return 1
-	on_exit "tf delete $a"
-	mk_tap "$b" 1 --txqueuelen 4096 --fastpath || return 1
-	on_exit "tf delete $b"
-	nsrun "$TFLOAD" --dev "$b" --count 1 --src-mac "$macb" --dst-mac ff:ff:ff:ff:ff:ff >/dev/null ||
-		{ fail "tf-load on $b"; return 1; }
+	fp_tap "$a" "$b" || return 1
 	cap_start "$b" -w "$NSDIR/fp.pcapng" --direction tx || return 1
-	nsrun "$TFLOAD" --dev "$b" --read --idle-ms 700 > "$NSDIR/b.json" 2>&1 &
-	local reader=$!
-	sleep 0.3
+	fp_reader "$b" "$macb" "$K" || return 1
 	nsrun "$TFLOAD" --dev "$a" --count "$K" --rate 40000 --dst-mac "$macb" > "$NSDIR/a.json" 2>&1 ||
 		{ fail "tf-load on $a"; return 1; }
-	wait "$reader"
+	wait "$FP_READER"
 	cap_stop || return 1
 	expect_eq "$(jq .rx_frames "$NSDIR/b.json")" "$K" "frames B's backend read" || return 1
 	got=$(count "$NSDIR/fp.pcapng" 'frame.comment contains "fast path"')
@@ -220,24 +233,15 @@ test_fastpath_redirected_away_marked() {
 	need tshark
 	local a b c K=500 M=200 macb=02:00:00:00:0b:02 f got
 	a=$(uniq_name ra) b=$(uniq_name rb) c=$(uniq_name rc)
-	mk_tap "$a" 1 --txqueuelen 4096 --fastpath || return 1
-	on_exit "tf delete $a"
-	mk_tap "$b" 1 --txqueuelen 4096 --fastpath || return 1
-	on_exit "tf delete $b"
-	mk_tap "$c" 1 --txqueuelen 4096 --fastpath || return 1
-	on_exit "tf delete $c"
-	nsrun "$TFLOAD" --dev "$b" --count 1 --src-mac "$macb" --dst-mac ff:ff:ff:ff:ff:ff >/dev/null ||
-		{ fail "tf-load on $b"; return 1; }
+	fp_tap "$a" "$b" "$c" || return 1
 	f=$NSDIR/away.pcapng
 	cap_start "$a" -w "$f" --backend "${TF_CAPTURE_BACKEND:-auto}" || return 1
-	nsrun "$TFLOAD" --dev "$b" --read --idle-ms 700 > "$NSDIR/b.json" 2>&1 &
-	local reader=$!
-	sleep 0.3
+	fp_reader "$b" "$macb" $((K + M)) || return 1
 	nsrun "$TFLOAD" --dev "$a" --count "$K" --size 100 --dst-mac "$macb" > "$NSDIR/a.json" 2>&1 ||
 		{ fail "tf-load on $a"; return 1; }
 	nsrun "$TFLOAD" --dev "$c" --count "$M" --size 100 --dst-mac "$macb" > "$NSDIR/c.json" 2>&1 ||
 		{ fail "tf-load on $c"; return 1; }
-	wait "$reader"
+	wait "$FP_READER"
 	cap_stop || return 1
 	expect_eq "$(jq .rx_frames "$NSDIR/b.json")" "$((K + M))" "frames B's backend read (from A and C)" || return 1
 	if grep -q "fentry rung\|kprobe rung" "$NSDIR/cap.err"; then
