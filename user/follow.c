@@ -44,7 +44,6 @@
 #include "log.h"
 #include "nl.h"
 
-#define RCVBUF		(4 << 20)	/* a burst of thousands of new taps */
 #define SLICE_NS	(200 * 1000000ull)	/* of starts before the loop looks up */
 
 /* A tap seen: decided (traced, refused or stopped since) or waiting in the backlog. */
@@ -249,10 +248,9 @@ static int request_dump(struct fns *n)
 /* A socket inside the namespace, subscribed to link events, then a dump. */
 static int ns_open(struct tf_follow *f, uint32_t ino, const char *path, bool local)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
 	struct epoll_event ev = { .events = EPOLLIN };
-	int buf = RCVBUF, err;
 	struct fns *n;
+	int err;
 
 	n = grow(f->ns, f->nns, &f->capns, sizeof(*n), 8);
 	if (!n)
@@ -267,19 +265,12 @@ static int ns_open(struct tf_follow *f, uint32_t ino, const char *path, bool loc
 	err = enter(f, n);
 	if (err)
 		return err;
-	n->sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-	err = n->sock < 0 ? -errno : 0;
+	n->sock = tf_nl_link_events();
+	err = n->sock < 0 ? n->sock : 0;
 	leave(f, n);
 	if (err)
-		return tf_err(err, "follow: netlink socket in namespace %u: %s", ino, strerror(-err));
-	/* RCVBUFFORCE beyond rmem_max as root; the plain one otherwise */
-	if (setsockopt(n->sock, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)))
-		setsockopt(n->sock, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-	if (bind(n->sock, (struct sockaddr *)&sa, sizeof(sa))) {
-		err = tf_err(-errno, "follow: netlink bind in namespace %u: %s", ino, strerror(errno));
-		close(n->sock);
-		return err;
-	}
+		return tf_err(err, "follow: netlink socket for link events in namespace %u: %s",
+			      ino, strerror(-err));
 	ev.data.u32 = ino;
 	if (epoll_ctl(f->sockfd, EPOLL_CTL_ADD, n->sock, &ev)) {
 		err = tf_err(-errno, "follow: epoll: %s", strerror(errno));

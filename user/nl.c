@@ -67,6 +67,25 @@ void *tf_nl_req_init(struct tf_nl_req *r, uint16_t type, uint16_t flags, size_t 
 	return NLMSG_DATA(&r->n);
 }
 
+int tf_nl_link_events(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int buf = 4 << 20, fd, err;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	/* RCVBUFFORCE beyond rmem_max as root; the plain one otherwise */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int tf_nl_put(struct tf_nl_req *r, uint16_t type, const void *data, size_t len)
 {
 	size_t at = NLMSG_ALIGN(r->n.nlmsg_len);

@@ -32,6 +32,12 @@ struct tf_nl_req {
 };
 
 int tf_nl_open(struct tf_nl *nl);
+/*
+ * A non-blocking socket of the calling thread's network namespace,
+ * subscribed to link events (RTMGRP_LINK), its receive buffer room for a
+ * burst of thousands of taps: the fd, or -errno (the caller names what).
+ */
+int tf_nl_link_events(void);
 void tf_nl_close(struct tf_nl *nl);
 
 /* Start a request; returns the family header (e.g. struct ifinfomsg) to fill. */

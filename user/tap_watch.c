@@ -35,7 +35,6 @@
 #include "nl.h"
 #include "tap_watch.h"
 
-#define RCVBUF		(4 << 20)	/* events of thousands of taps between two reads */
 #define REDUMP_MIN	64		/* stale taps beyond this (and n / 4): one dump */
 
 struct tap_watch {
@@ -250,27 +249,19 @@ int tap_watch_sync(struct tap_watch *w, const struct tap_brief **taps, size_t *n
 
 int tap_watch_new(struct tap_watch **out)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
 	struct tap_watch *w = calloc(1, sizeof(*w));
-	int buf = RCVBUF, err;
+	int err;
 
 	*out = NULL;
 	if (!w)
 		return tf_err(-ENOMEM, "out of memory");
-	w->sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	w->sock = tf_nl_link_events();
 	if (w->sock < 0) {
-		err = tf_err(-errno, "netlink socket: %s", strerror(errno));
+		err = tf_err(w->sock, "netlink socket for link events: %s", strerror(-w->sock));
 		free(w);
 		return err;
 	}
-	/* RCVBUFFORCE beyond rmem_max as root; the plain one otherwise */
-	if (setsockopt(w->sock, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)))
-		setsockopt(w->sock, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-	err = bind(w->sock, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
-	if (err)
-		err = tf_err(err, "netlink bind (link events): %s", strerror(-err));
-	if (!err)
-		err = tf_netns_self(&w->netns);
+	err = tf_netns_self(&w->netns);
 	/* subscribed first: a change during the dump is an event the next sync reads */
 	if (!err)
 		err = redump(w);
