@@ -117,6 +117,26 @@ is_tcx() { [ -e "$PIN/prog_tc_rx" ]; }
 
 # ---- the paths ------------------------------------------------------------
 
+# links_ready DEV...: each is up as linkwatch sees it (operstate UP: its
+# qdisc is active) and, if a bridge port, forwarding. A carrier reaches
+# both through linkwatch, up to a second after `ip link set up`, and until
+# then frames are dropped uncounted (a CI run counted 60 frames short).
+links_ready() {
+	local i d out ok
+	for ((i = 0; i < 500; i++)); do
+		ok=1
+		for d in "$@"; do
+			out=$(nsrun ip -d link show dev "$d")
+			[[ $out == *"state UP"* ]] || { ok=0; break; }
+			[[ $out != *bridge_slave* || $out == *"bridge_slave state forwarding"* ]] || { ok=0; break; }
+		done
+		[ "$ok" = 1 ] && return 0
+		sleep 0.01
+	done
+	fail "links not up and forwarding after 5 s: $*"
+	return 1
+}
+
 # veth: host -> vA ==veth==> vB (no address there: the stack drops it)
 runs_veth() {
 	local a=$(uniq_name va) b=$(uniq_name vb)
@@ -126,6 +146,7 @@ runs_veth() {
 		nsrun ip addr add 198.18.1.1/24 dev "$a" &&
 		nsrun ip neigh replace 198.18.1.2 lladdr "$(mac_of "$b")" dev "$a" nud permanent ||
 		{ fail "veth setup"; return 1; }
+	links_ready "$a" "$b" || return 1
 	case $1 in
 	tracepoint)
 		if is_tcx; then e="tp_net_dev_start_xmit=1 tp_net_dev_xmit=1"
@@ -147,6 +168,7 @@ runs_bridge() {
 	nsrun ip addr add 198.18.2.1/24 dev "$aa" &&
 		nsrun ip neigh replace 198.18.2.2 lladdr "$(mac_of "$ab")" dev "$aa" nud permanent ||
 		{ fail "bridge setup"; return 1; }
+	links_ready "$aa" "$pa" "$ab" "$pb" || return 1
 	# aB never sends, so the bridge floods its frames: to pB alone, its only other port
 	case $1 in
 	tracepoint)
